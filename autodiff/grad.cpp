@@ -1,0 +1,110 @@
+// The backward walker: a topological order of the nodes between the output and the variables,
+// then one reverse sweep. Summing cotangents back to broadcast inputs' shapes and accumulating
+// fan-out happen here, once, so every backward rule stays a one-liner.
+#include "elegy/autodiff/grad.hpp"
+
+#include <unordered_map>
+
+#include "elegy/autodiff/ops_creation.hpp"
+#include "elegy/autodiff/ops_elementwise.hpp"
+#include "elegy/autodiff/ops_reduce.hpp"
+
+namespace elegy::autodiff {
+
+Tensor make_variable(const Tensor& x) {
+  ELEGY_CHECK(x.defined(), "value_and_grad", "a parameter is an undefined tensor");
+  ELEGY_CHECK(is_floating(x.dtype()), "value_and_grad", "cannot differentiate with respect to ",
+              describe(x), ": only float32/float64 parameters have gradients");
+  Tensor v = x.detached();
+  auto node = std::make_shared<Node>();
+  node->op = "variable";
+  node->inputs = {x.node()};
+  node->input_shapes = {x.shape()};
+  node->input_dtypes = {x.dtype()};
+  node->vjp = [](const Tensor& g, const Tensor&) { return Cotangents{g}; };
+  node->out_shape = x.shape();
+  node->out_dtype = x.dtype();
+  v.set_node(std::move(node));
+  return v;
+}
+
+namespace {
+
+struct WalkState {
+  bool reaches_target = false;
+  bool visited = false;
+};
+
+}  // namespace
+
+std::vector<Tensor> backward(const Tensor& out, const std::vector<Tensor>& variables,
+                             const char* caller) {
+  ELEGY_CHECK(out.defined(), caller, "the function returned an undefined tensor");
+  ELEGY_CHECK(out.numel() == 1 && is_floating(out.dtype()), caller,
+              "the function must return a scalar float tensor (one element), got ",
+              describe(out));
+
+  std::unordered_map<const Node*, std::size_t> target_index;
+  for (std::size_t i = 0; i < variables.size(); ++i) target_index[variables[i].node().get()] = i;
+
+  // Iterative post-order DFS that does not descend below a variable (what lies below belongs to
+  // enclosing tapes) and keeps only nodes from which some variable is reachable.
+  std::unordered_map<const Node*, WalkState> state;
+  std::vector<std::shared_ptr<Node>> order;  // post-order: inputs before users
+  if (out.node()) {
+    std::vector<std::pair<std::shared_ptr<Node>, std::size_t>> stack{{out.node(), 0}};
+    state[out.node().get()].visited = true;
+    while (!stack.empty()) {
+      auto& [node, next_input] = stack.back();
+      const bool is_target = target_index.count(node.get()) > 0;
+      if (!is_target && next_input < node->inputs.size()) {
+        const std::shared_ptr<Node>& in = node->inputs[next_input++];
+        if (in && !state[in.get()].visited) {
+          state[in.get()].visited = true;
+          stack.emplace_back(in, 0);
+        }
+        continue;
+      }
+      WalkState& s = state[node.get()];
+      s.reaches_target = is_target;
+      if (!is_target)
+        for (const auto& in : node->inputs)
+          if (in && state[in.get()].reaches_target) s.reaches_target = true;
+      if (s.reaches_target) order.push_back(node);
+      stack.pop_back();
+    }
+  }
+
+  std::unordered_map<const Node*, Tensor> cotangent;
+  if (out.node()) cotangent[out.node().get()] = ones_like(out);
+  for (auto it = order.rbegin(); it != order.rend(); ++it) {
+    const std::shared_ptr<Node>& node = *it;
+    if (target_index.count(node.get())) continue;
+    auto found = cotangent.find(node.get());
+    if (found == cotangent.end()) continue;
+    const Tensor g = std::move(found->second);
+    cotangent.erase(found);
+    Tensor kept = node->kept_output;
+    if (kept.defined()) kept.set_node(node);  // second derivatives flow through the output
+    Cotangents cots = node->vjp(g, kept);
+    for (std::size_t i = 0; i < node->inputs.size() && i < cots.size(); ++i) {
+      const std::shared_ptr<Node>& in = node->inputs[i];
+      if (!in || !cots[i].defined() || !state[in.get()].reaches_target) continue;
+      Tensor c = std::move(cots[i]);
+      if (!(c.shape() == node->input_shapes[i])) c = sum_to(c, node->input_shapes[i]);
+      if (c.dtype() != node->input_dtypes[i]) c = astype(c, node->input_dtypes[i]);
+      Tensor& acc = cotangent[in.get()];
+      acc = acc.defined() ? acc + c : c;
+    }
+  }
+
+  std::vector<Tensor> grads;
+  grads.reserve(variables.size());
+  for (const Tensor& v : variables) {
+    auto found = cotangent.find(v.node().get());
+    grads.push_back(found != cotangent.end() ? found->second : zeros_like(v));
+  }
+  return grads;
+}
+
+}  // namespace elegy::autodiff

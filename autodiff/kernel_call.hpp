@@ -1,0 +1,50 @@
+// Internal helpers for op implementations: Tensor -> BufferView, and the checks every op shares.
+#pragma once
+
+#include <string_view>
+
+#include "elegy/core/tensor.hpp"
+#include "elegy/kernels/buffer_view.hpp"
+#include "elegy/kernels/dispatch.hpp"
+
+namespace elegy::autodiff {
+
+inline kernels::BufferView buffer_view(const Tensor& t) {
+  kernels::BufferView v;
+  v.data = t.raw_data();
+  v.dtype = t.dtype();
+  v.rank = t.ndim();
+  for (int i = 0; i < v.rank; ++i) {
+    v.sizes[i] = t.shape()[i];
+    v.strides[i] = t.strides()[i];
+  }
+  return v;
+}
+
+// `t` seen with `shape` (which t broadcasts to): leading dims added, stride 0 where expanded.
+inline kernels::BufferView broadcast_view(const Tensor& t, const Shape& shape) {
+  kernels::BufferView v;
+  v.data = t.raw_data();
+  v.dtype = t.dtype();
+  v.rank = shape.size();
+  const int extra = shape.size() - t.ndim();
+  for (int i = 0; i < v.rank; ++i) {
+    v.sizes[i] = shape[i];
+    const int j = i - extra;
+    v.strides[i] = (j < 0 || t.shape()[j] == 1) ? 0 : t.strides()[j];
+  }
+  return v;
+}
+
+// Error unless `t` is defined.
+inline void check_defined(std::string_view op, const Tensor& t, const char* which = "input") {
+  ELEGY_CHECK(t.defined(), op, "the ", which, " is an undefined tensor");
+}
+
+// Error unless all tensors live on one device.
+inline void check_same_device(std::string_view op, const Tensor& a, const Tensor& b) {
+  ELEGY_CHECK(a.device() == b.device(), op, "operands are on different devices: ", describe(a),
+              " and ", describe(b), "; move one with .to(device) first");
+}
+
+}  // namespace elegy::autodiff

@@ -1,0 +1,35 @@
+// Reductions and normalisations. `axes` empty = all axes; `keepdims` keeps reduced axes as 1.
+#pragma once
+
+#include "elegy/autodiff/axes.hpp"
+#include "elegy/core/tensor.hpp"
+
+namespace elegy {
+
+// Integer and bool inputs sum in int64 (int32 stays int32), floats in their own dtype.
+Tensor sum(const Tensor& x, const Axes& axes = {}, bool keepdims = false);
+Tensor mean(const Tensor& x, const Axes& axes = {}, bool keepdims = false);  // float result
+Tensor prod(const Tensor& x, const Axes& axes = {}, bool keepdims = false);
+Tensor max(const Tensor& x, const Axes& axes = {}, bool keepdims = false);
+Tensor min(const Tensor& x, const Axes& axes = {}, bool keepdims = false);
+// Variance with `ddof` delta degrees of freedom (numpy's var).
+Tensor var(const Tensor& x, const Axes& axes = {}, bool keepdims = false, int ddof = 0);
+// log(sum(exp(x))) computed without overflow.
+Tensor logsumexp(const Tensor& x, const Axes& axes = {}, bool keepdims = false);
+// Index (int32) of the first maximum along `axis`; over the flattened tensor without an axis.
+Tensor argmax(const Tensor& x, int axis, bool keepdims = false);
+Tensor argmin(const Tensor& x, int axis, bool keepdims = false);
+Tensor argmax(const Tensor& x);
+Tensor argmin(const Tensor& x);
+// True when any / all elements are nonzero.
+Tensor any(const Tensor& x, const Axes& axes = {}, bool keepdims = false);
+Tensor all(const Tensor& x, const Axes& axes = {}, bool keepdims = false);
+
+Tensor softmax(const Tensor& x, int axis = -1);
+Tensor log_softmax(const Tensor& x, int axis = -1);
+
+// Sums `x` down to `shape` (the reverse of broadcasting): what the tape applies to a cotangent
+// whose input was broadcast. Error when `shape` does not broadcast to x's shape.
+Tensor sum_to(const Tensor& x, const Shape& shape);
+
+}  // namespace elegy

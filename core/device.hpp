@@ -1,0 +1,32 @@
+// Device: where a tensor's storage lives (the host, or one CUDA GPU).
+#pragma once
+
+#include <cstdint>
+#include <iosfwd>
+
+namespace elegy {
+
+enum class DeviceKind : std::uint8_t { cpu, cuda };
+inline constexpr int kNumDeviceKinds = 2;
+
+struct Device {
+  DeviceKind kind = DeviceKind::cpu;
+  int index = 0;
+
+  static constexpr Device cpu() { return {DeviceKind::cpu, 0}; }
+  static constexpr Device cuda(int index = 0) { return {DeviceKind::cuda, index}; }
+  constexpr bool is_cpu() const { return kind == DeviceKind::cpu; }
+  constexpr bool is_cuda() const { return kind == DeviceKind::cuda; }
+  friend constexpr bool operator==(Device, Device) = default;
+};
+
+// True when this build has the CUDA backend and at least one GPU is visible.
+bool cuda_available();
+// Number of visible GPUs; 0 in a build without CUDA.
+int cuda_device_count();
+// True when the CUDA backend was compiled into this build (GPU present or not).
+bool cuda_compiled();
+
+std::ostream& operator<<(std::ostream& os, Device d);  // "cpu", "cuda:0"
+
+}  // namespace elegy

@@ -1,0 +1,36 @@
+// elegy::Error and the checks that raise it. Every message starts with the op's name and
+// carries the offending values (shapes, dtypes, devices) and what was expected.
+#pragma once
+
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+
+#include "elegy/core/device.hpp"
+#include "elegy/core/dtype.hpp"
+#include "elegy/core/shape.hpp"
+
+namespace elegy {
+
+class Error : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// Throws Error("op: " + all parts streamed together).
+template <class... Parts>
+[[noreturn]] void fail(std::string_view op, const Parts&... parts) {
+  std::ostringstream os;
+  os << op << ": ";
+  (os << ... << parts);
+  throw Error(os.str());
+}
+
+}  // namespace elegy
+
+// ELEGY_CHECK(cond, "matmul", "inner dimensions differ: ", a.shape(), " x ", b.shape());
+#define ELEGY_CHECK(cond, op, ...)                        \
+  do {                                                    \
+    if (!(cond)) [[unlikely]] ::elegy::fail(op, __VA_ARGS__); \
+  } while (0)

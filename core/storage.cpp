@@ -1,0 +1,33 @@
+#include "elegy/core/storage.hpp"
+
+namespace elegy {
+
+struct Storage::Private {};
+
+Storage::Storage(const Private&, void* data, std::size_t nbytes, Device device, Allocator* allocator,
+                 std::function<void(void*)> release)
+    : data_(data), nbytes_(nbytes), device_(device), allocator_(allocator),
+      release_(std::move(release)) {}
+
+Storage::~Storage() {
+  if (allocator_ != nullptr) allocator_->deallocate(data_, nbytes_);
+  else if (release_) release_(data_);
+}
+
+std::shared_ptr<Storage> Storage::allocate(std::size_t nbytes, Device device) {
+  Allocator& alloc = allocator_for(device);
+  void* p = alloc.allocate(nbytes);
+  try {
+    return std::make_shared<Storage>(Private{}, p, nbytes, device, &alloc, nullptr);
+  } catch (...) {
+    alloc.deallocate(p, nbytes);
+    throw;
+  }
+}
+
+std::shared_ptr<Storage> Storage::wrap(void* data, std::size_t nbytes, Device device,
+                                       std::function<void(void*)> release) {
+  return std::make_shared<Storage>(Private{}, data, nbytes, device, nullptr, std::move(release));
+}
+
+}  // namespace elegy

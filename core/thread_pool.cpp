@@ -1,0 +1,177 @@
+#include "elegy/core/thread_pool.hpp"
+
+#include <atomic>
+#include <cstdlib>
+#include <exception>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "elegy/core/error.hpp"
+
+namespace elegy {
+namespace {
+
+thread_local bool t_inside_pool_task = false;
+
+inline void cpu_relax() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#endif
+}
+
+// Spin iterations before sleeping: ~20-40 µs, long enough to catch the next kernel of a step,
+// short enough not to steal a core from OpenBLAS for long.
+constexpr int kSpinIterations = 2000;
+
+class ThreadPool {
+ public:
+  explicit ThreadPool(int n) { start(n); }
+  ~ThreadPool() { stop(); }
+
+  int size() const { return int(workers_.size()) + 1; }
+
+  void resize(int n) {
+    std::lock_guard lock(dispatch_mutex_);
+    stop();
+    start(n);
+  }
+
+  void run(std::int64_t n, std::int64_t grain, FunctionRef<void(std::int64_t, std::int64_t)> fn) {
+    std::unique_lock lock(dispatch_mutex_, std::try_to_lock);
+    // Another user thread is running a parallel job: do this one inline instead of queueing.
+    if (!lock.owns_lock()) return fn(0, n);
+    const std::int64_t chunks = std::min<std::int64_t>(size(), (n + grain - 1) / grain);
+    job_fn_ = &fn;
+    job_n_ = n;
+    job_chunks_ = chunks;
+    next_chunk_.store(0, std::memory_order_relaxed);
+    pending_.store(chunks, std::memory_order_relaxed);
+    error_ = nullptr;
+    generation_.fetch_add(1, std::memory_order_release);
+    generation_.notify_all();
+    work_on_chunks();
+    for (int spin = 0; pending_.load(std::memory_order_acquire) != 0; ++spin) {
+      if (spin < kSpinIterations) {
+        cpu_relax();
+      } else {
+        std::int64_t p = pending_.load(std::memory_order_acquire);
+        if (p != 0) pending_.wait(p, std::memory_order_acquire);
+      }
+    }
+    job_fn_ = nullptr;
+    if (error_) std::rethrow_exception(error_);
+  }
+
+ private:
+  void start(int n) {
+    shutdown_.store(false);
+    for (int i = 1; i < n; ++i) workers_.emplace_back([this] { worker_loop(); });
+  }
+
+  void stop() {
+    shutdown_.store(true);
+    generation_.fetch_add(1, std::memory_order_release);
+    generation_.notify_all();
+    for (auto& w : workers_) w.join();
+    workers_.clear();
+  }
+
+  void worker_loop() {
+    t_inside_pool_task = true;
+    std::uint64_t seen = generation_.load(std::memory_order_acquire);
+    while (true) {
+      std::uint64_t g;
+      for (int spin = 0; (g = generation_.load(std::memory_order_acquire)) == seen; ++spin) {
+        if (spin < kSpinIterations) cpu_relax();
+        else generation_.wait(seen, std::memory_order_acquire);
+      }
+      seen = g;
+      if (shutdown_.load()) return;
+      work_on_chunks();
+    }
+  }
+
+  void work_on_chunks() {
+    const bool was_inside = t_inside_pool_task;
+    t_inside_pool_task = true;
+    while (true) {
+      const std::int64_t c = next_chunk_.fetch_add(1, std::memory_order_relaxed);
+      if (c >= job_chunks_) break;
+      const std::int64_t begin = job_n_ * c / job_chunks_, end = job_n_ * (c + 1) / job_chunks_;
+      try {
+        (*job_fn_)(begin, end);
+      } catch (...) {
+        std::lock_guard lock(error_mutex_);
+        if (!error_) error_ = std::current_exception();
+      }
+      if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) pending_.notify_all();
+    }
+    t_inside_pool_task = was_inside;
+  }
+
+  std::vector<std::thread> workers_;
+  std::mutex dispatch_mutex_;
+  std::atomic<std::uint64_t> generation_{0};
+  std::atomic<bool> shutdown_{false};
+  std::atomic<std::int64_t> next_chunk_{0};
+  std::atomic<std::int64_t> pending_{0};
+  const FunctionRef<void(std::int64_t, std::int64_t)>* job_fn_ = nullptr;
+  std::int64_t job_n_ = 0, job_chunks_ = 0;
+  std::mutex error_mutex_;
+  std::exception_ptr error_;
+};
+
+int default_thread_count() {
+  if (const char* env = std::getenv("ELEGY_NUM_THREADS")) {
+    const int n = std::atoi(env);
+    if (n > 0) return n;
+  }
+  return std::max(1u, std::thread::hardware_concurrency());
+}
+
+struct PoolState {
+  std::mutex mutex;
+  int threads = default_thread_count();
+  std::vector<std::function<void(int)>> listeners;
+  ThreadPool pool{threads};
+};
+
+PoolState& state() {
+  // Leaked on purpose: kernels may run from static destructors of user code.
+  static auto* s = new PoolState();
+  return *s;
+}
+
+}  // namespace
+
+int num_threads() { return state().threads; }
+
+void set_num_threads(int n) {
+  ELEGY_CHECK(n >= 1, "set_num_threads", "thread count must be >= 1, got ", n);
+  PoolState& s = state();
+  std::lock_guard lock(s.mutex);
+  if (n != s.threads) {
+    s.pool.resize(n);
+    s.threads = n;
+  }
+  for (auto& l : s.listeners) l(n);
+}
+
+void on_num_threads_changed(std::function<void(int)> listener) {
+  PoolState& s = state();
+  std::lock_guard lock(s.mutex);
+  listener(s.threads);
+  s.listeners.push_back(std::move(listener));
+}
+
+void parallel_for(std::int64_t n, std::int64_t grain,
+                  FunctionRef<void(std::int64_t, std::int64_t)> fn) {
+  if (n <= 0) return;
+  grain = std::max<std::int64_t>(grain, 1);
+  PoolState& s = state();
+  if (n <= grain || s.threads == 1 || t_inside_pool_task) return fn(0, n);
+  s.pool.run(n, grain, fn);
+}
+
+}  // namespace elegy

@@ -1,0 +1,253 @@
+#include "elegy/core/tree.hpp"
+
+#include <ostream>
+#include <sstream>
+
+namespace elegy {
+namespace {
+
+std::string join(const std::string& prefix, const std::string& key) {
+  return prefix.empty() ? key : prefix + "/" + key;
+}
+
+std::string kind_of(const Tree& t) {
+  if (t.is_none()) return "None";
+  if (t.is_leaf()) return "a leaf " + describe(t.tensor());
+  if (t.is_map()) return "a map of " + std::to_string(t.size()) + " entries";
+  return "a list of " + std::to_string(t.size()) + " elements";
+}
+
+std::string keys_of(const Tree::Map& m) {
+  std::string out;
+  for (const auto& [k, v] : m) out += (out.empty() ? "" : ", ") + k;
+  return "{" + out + "}";
+}
+
+}  // namespace
+
+Tree::Tree(Tensor leaf) : node_(std::move(leaf)) {}
+
+Tree::Tree(std::initializer_list<std::pair<const std::string, Tree>> items)
+    : node_(Map(items.begin(), items.end())) {}
+
+Tree Tree::from_map(Map items) {
+  Tree t;
+  t.node_ = std::move(items);
+  return t;
+}
+
+Tree Tree::from_list(List items) {
+  Tree t;
+  t.node_ = std::move(items);
+  return t;
+}
+
+const Tensor& Tree::tensor() const {
+  if (!is_leaf()) fail("Tree::tensor", "expected a leaf, found ", kind_of(*this));
+  return std::get<Tensor>(node_);
+}
+
+const Tree& Tree::operator[](std::string_view path) const {
+  const Tree* t = this;
+  std::size_t start = 0;
+  while (true) {
+    const std::size_t slash = path.find('/', start);
+    const std::string_view key = path.substr(start, slash - start);
+    if (t->is_list()) {
+      std::size_t index = 0;
+      for (char c : key) {
+        if (c < '0' || c > '9') fail("Tree", "path '", path, "': '", key, "' indexes a list");
+        index = index * 10 + std::size_t(c - '0');
+      }
+      t = &(*t)[index];
+    } else {
+      if (!t->is_map()) fail("Tree", "path '", path, "': no key '", key, "' in ", kind_of(*t));
+      const Map& m = std::get<Map>(t->node_);
+      auto it = m.find(key);
+      if (it == m.end())
+        fail("Tree", "path '", path, "': no key '", key, "' (keys present: ", keys_of(m), ")");
+      t = &it->second;
+    }
+    if (slash == std::string_view::npos) return *t;
+    start = slash + 1;
+  }
+}
+
+Tree& Tree::operator[](std::string_view key) {
+  if (is_none()) node_ = Map{};
+  if (!is_map()) fail("Tree", "cannot insert key '", key, "' into ", kind_of(*this));
+  Map& m = std::get<Map>(node_);
+  auto it = m.find(key);
+  if (it == m.end()) it = m.emplace(std::string(key), Tree()).first;
+  return it->second;
+}
+
+const Tree& Tree::operator[](std::size_t index) const {
+  if (!is_list()) fail("Tree", "cannot index ", kind_of(*this), " with [", index, "]");
+  const List& l = std::get<List>(node_);
+  if (index >= l.size()) fail("Tree", "index ", index, " out of range for a list of ", l.size());
+  return l[index];
+}
+
+Tree& Tree::operator[](std::size_t index) {
+  return const_cast<Tree&>(static_cast<const Tree&>(*this)[index]);
+}
+
+bool Tree::contains(std::string_view path) const {
+  try {
+    (void)(*this)[path];
+    return true;
+  } catch (const Error&) {
+    return false;
+  }
+}
+
+std::size_t Tree::size() const {
+  if (is_map()) return std::get<Map>(node_).size();
+  if (is_list()) return std::get<List>(node_).size();
+  return 0;
+}
+
+const Tree::Map& Tree::items() const {
+  if (!is_map()) fail("Tree::items", "expected a map, found ", kind_of(*this));
+  return std::get<Map>(node_);
+}
+
+const Tree::List& Tree::elements() const {
+  if (!is_list()) fail("Tree::elements", "expected a list, found ", kind_of(*this));
+  return std::get<List>(node_);
+}
+
+std::vector<Tensor> Tree::leaves() const {
+  std::vector<Tensor> out;
+  for (auto& [path, t] : flatten_with_paths()) out.push_back(t);
+  return out;
+}
+
+std::size_t Tree::num_leaves() const {
+  if (is_leaf()) return 1;
+  std::size_t n = 0;
+  if (is_map())
+    for (const auto& [k, v] : std::get<Map>(node_)) n += v.num_leaves();
+  if (is_list())
+    for (const auto& v : std::get<List>(node_)) n += v.num_leaves();
+  return n;
+}
+
+namespace {
+void flatten_into(const Tree& t, const std::string& prefix,
+                  std::vector<std::pair<std::string, Tensor>>& out) {
+  if (t.is_leaf()) {
+    out.emplace_back(prefix, t.tensor());
+  } else if (t.is_map()) {
+    for (const auto& [k, v] : t.items()) flatten_into(v, join(prefix, k), out);
+  } else if (t.is_list()) {
+    for (std::size_t i = 0; i < t.size(); ++i)
+      flatten_into(t.elements()[i], join(prefix, std::to_string(i)), out);
+  }
+}
+
+Tree rebuild(const Tree& t, const std::string& prefix,
+             const std::function<Tensor(const std::string&, const Tensor&)>& fn) {
+  if (t.is_leaf()) return Tree(fn(prefix, t.tensor()));
+  if (t.is_map()) {
+    Tree::Map m;
+    for (const auto& [k, v] : t.items()) m.emplace(k, rebuild(v, join(prefix, k), fn));
+    return Tree::from_map(std::move(m));
+  }
+  if (t.is_list()) {
+    Tree::List l;
+    for (std::size_t i = 0; i < t.size(); ++i)
+      l.push_back(rebuild(t.elements()[i], join(prefix, std::to_string(i)), fn));
+    return Tree::from_list(std::move(l));
+  }
+  return Tree();
+}
+
+std::string difference(const Tree& a, const Tree& b, const std::string& path) {
+  const std::string where = path.empty() ? "the root" : "'" + path + "'";
+  if (a.is_leaf() && b.is_leaf()) return "";
+  if (a.is_none() && b.is_none()) return "";
+  if (a.is_map() && b.is_map()) {
+    auto ia = a.items().begin(), ib = b.items().begin();
+    for (; ia != a.items().end() && ib != b.items().end(); ++ia, ++ib) {
+      if (ia->first != ib->first)
+        return "at " + where + ": keys " + keys_of(a.items()) + " vs " + keys_of(b.items());
+      std::string d = difference(ia->second, ib->second, join(path, ia->first));
+      if (!d.empty()) return d;
+    }
+    if (a.size() != b.size())
+      return "at " + where + ": keys " + keys_of(a.items()) + " vs " + keys_of(b.items());
+    return "";
+  }
+  if (a.is_list() && b.is_list()) {
+    if (a.size() != b.size()) return "at " + where + ": " + kind_of(a) + " vs " + kind_of(b);
+    for (std::size_t i = 0; i < a.size(); ++i) {
+      std::string d = difference(a.elements()[i], b.elements()[i], join(path, std::to_string(i)));
+      if (!d.empty()) return d;
+    }
+    return "";
+  }
+  return "at " + where + ": " + kind_of(a) + " vs " + kind_of(b);
+}
+}  // namespace
+
+std::vector<std::pair<std::string, Tensor>> Tree::flatten_with_paths() const {
+  std::vector<std::pair<std::string, Tensor>> out;
+  flatten_into(*this, "", out);
+  return out;
+}
+
+Tree Tree::unflatten(std::span<const Tensor> leaves) const {
+  const std::size_t expected = num_leaves();
+  if (leaves.size() != expected)
+    fail("Tree::unflatten", "got ", leaves.size(), " leaves for a structure with ", expected);
+  std::size_t next = 0;
+  return rebuild(*this, "", [&](const std::string&, const Tensor&) { return leaves[next++]; });
+}
+
+Tree Tree::map(const std::function<Tensor(const Tensor&)>& fn) const {
+  return rebuild(*this, "", [&](const std::string&, const Tensor& t) { return fn(t); });
+}
+
+Tree Tree::map_with_path(const std::function<Tensor(const std::string&, const Tensor&)>& fn) const {
+  return rebuild(*this, "", fn);
+}
+
+Tree Tree::map2(const std::function<Tensor(const Tensor&, const Tensor&)>& fn, const Tree& a,
+                const Tree& b, std::string_view op) {
+  const std::string d = difference(a, b, "");
+  if (!d.empty()) fail(op, "the two trees differ in structure ", d);
+  const std::vector<Tensor> lb = b.leaves();
+  std::size_t next = 0;
+  return rebuild(a, "", [&](const std::string&, const Tensor& t) { return fn(t, lb[next++]); });
+}
+
+std::string Tree::structure_difference(const Tree& a, const Tree& b) {
+  return difference(a, b, "");
+}
+
+std::int64_t Tree::numel() const {
+  std::int64_t n = 0;
+  for (const Tensor& t : leaves()) n += t.numel();
+  return n;
+}
+
+std::ostream& operator<<(std::ostream& os, const Tree& tree) {
+  if (tree.is_none()) return os << "None";
+  if (tree.is_leaf()) return os << describe(tree.tensor());
+  if (tree.is_list()) {
+    os << '[';
+    for (std::size_t i = 0; i < tree.size(); ++i) os << (i ? ", " : "") << tree.elements()[i];
+    return os << ']';
+  }
+  os << '{';
+  bool first = true;
+  for (const auto& [k, v] : tree.items()) {
+    os << (first ? "" : ", ") << k << ": " << v;
+    first = false;
+  }
+  return os << '}';
+}
+
+}  // namespace elegy

@@ -1,0 +1,79 @@
+// Tree: a pytree of tensors — a leaf (one Tensor), a map from names to subtrees (kept sorted by
+// name, as JAX orders dict keys), a list of subtrees, or None. Parameters, gradients, optimizer
+// states and batches are all Trees; paths name leaves as "mlp/linear/w" ("layers/0/w" in lists).
+#pragma once
+
+#include <functional>
+#include <initializer_list>
+#include <map>
+#include <span>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include "elegy/core/tensor.hpp"
+
+namespace elegy {
+
+class Tree {
+ public:
+  using Map = std::map<std::string, Tree, std::less<>>;
+  using List = std::vector<Tree>;
+
+  Tree() = default;  // None
+  Tree(Tensor leaf);  // NOLINT: a tensor is a one-leaf tree
+  Tree(std::initializer_list<std::pair<const std::string, Tree>> items);  // a map
+  static Tree from_map(Map items);
+  static Tree from_list(List items);
+
+  bool is_none() const { return std::holds_alternative<std::monostate>(node_); }
+  bool is_leaf() const { return std::holds_alternative<Tensor>(node_); }
+  bool is_map() const { return std::holds_alternative<Map>(node_); }
+  bool is_list() const { return std::holds_alternative<List>(node_); }
+
+  // The leaf's tensor; Error when this is not a leaf.
+  const Tensor& tensor() const;
+  operator Tensor() const { return tensor(); }  // NOLINT: `Tensor w = params["w"];`
+
+  // Map child by name; a '/'-separated path walks several levels. Error lists the keys present.
+  const Tree& operator[](std::string_view path) const;
+  // Inserts missing keys (turning None into a map), so `tree["a"]["b"] = t;` builds a tree.
+  Tree& operator[](std::string_view key);
+  // List element; Error when out of range.
+  const Tree& operator[](std::size_t index) const;
+  Tree& operator[](std::size_t index);
+  const Tree& operator[](int index) const { return (*this)[std::size_t(index)]; }
+
+  bool contains(std::string_view path) const;
+  // Children of a map or list (0 for a leaf or None).
+  std::size_t size() const;
+  const Map& items() const;     // Error unless a map
+  const List& elements() const;  // Error unless a list
+
+  // Leaves in canonical order (map keys sorted, list order), depth first.
+  std::vector<Tensor> leaves() const;
+  std::size_t num_leaves() const;
+  std::vector<std::pair<std::string, Tensor>> flatten_with_paths() const;
+  // Same structure, leaves replaced in canonical order; Error when the count differs.
+  Tree unflatten(std::span<const Tensor> leaves) const;
+
+  Tree map(const std::function<Tensor(const Tensor&)>& fn) const;
+  Tree map_with_path(const std::function<Tensor(const std::string&, const Tensor&)>& fn) const;
+  // fn over the leaves of two trees of the same structure; Error naming the first path where
+  // the structures differ.
+  static Tree map2(const std::function<Tensor(const Tensor&, const Tensor&)>& fn, const Tree& a,
+                   const Tree& b, std::string_view op = "tree_map");
+  // Empty when the structures match, else a description of the first difference.
+  static std::string structure_difference(const Tree& a, const Tree& b);
+  // Total number of elements over all leaves.
+  std::int64_t numel() const;
+
+ private:
+  std::variant<std::monostate, Tensor, Map, List> node_;
+};
+
+std::ostream& operator<<(std::ostream& os, const Tree& tree);  // structure with shapes/dtypes
+
+}  // namespace elegy

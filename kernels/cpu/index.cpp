@@ -1,0 +1,7 @@
+#include "elegy/kernels/dispatch.hpp"
+
+namespace elegy::kernels {
+
+void register_cpu_index(Registry&) {}
+
+}  // namespace elegy::kernels

@@ -1,0 +1,37 @@
+#include "elegy/kernels/dispatch.hpp"
+
+#include "elegy/core/error.hpp"
+
+namespace elegy::kernels {
+
+const Registry& registry() {
+  static const Registry table = [] {
+    Registry r;
+    register_cpu_copy(r);
+    register_cpu_unary(r);
+    register_cpu_binary(r);
+    register_cpu_reduce(r);
+    register_cpu_softmax(r);
+    register_cpu_index(r);
+    register_cpu_random(r);
+    register_cpu_gemm(r);
+#ifdef ELEGY_WITH_CUDA
+    register_cuda_kernels(r);
+#endif
+    return r;
+  }();
+  return table;
+}
+
+KernelFn lookup(const char* what, Op op, Device device, DType dtype) {
+  KernelFn fn = registry().find(op, device.kind, dtype);
+  if (fn == nullptr) [[unlikely]] {
+    fail(what, "no ", op_name(op), " kernel for ", dtype, " on ", device,
+         device.is_cuda() && !cuda_compiled()
+             ? " (this build has no CUDA backend)"
+             : " (this dtype/device combination is not supported)");
+  }
+  return fn;
+}
+
+}  // namespace elegy::kernels

@@ -1,0 +1,51 @@
+// The dispatch table: one kernel per (Op, DeviceKind, DType). Kernels register themselves at the
+// first lookup (explicit registration functions, no static initialisers, so static linking
+// works); a missing entry raises an Error naming all three keys.
+#pragma once
+
+#include <array>
+
+#include "elegy/kernels/buffer_view.hpp"
+#include "elegy/kernels/op.hpp"
+
+namespace elegy::kernels {
+
+class Registry {
+ public:
+  void add(Op op, DeviceKind device, DType dtype, KernelFn fn) {
+    table_[index(op, device, dtype)] = fn;
+  }
+  KernelFn find(Op op, DeviceKind device, DType dtype) const {
+    return table_[index(op, device, dtype)];
+  }
+
+ private:
+  static constexpr int index(Op op, DeviceKind device, DType dtype) {
+    return (int(op) * kNumDeviceKinds + int(device)) * kNumDTypes + int(dtype);
+  }
+  std::array<KernelFn, kNumOps * kNumDeviceKinds * kNumDTypes> table_{};
+};
+
+// The process-wide table, filled on first use.
+const Registry& registry();
+
+// The kernel for (op, device, dtype); Error "<what>: no <op> kernel for <dtype> on <device>".
+KernelFn lookup(const char* what, Op op, Device device, DType dtype);
+
+// Looks up and runs; `what` is the user-facing op name for errors (e.g. "log_softmax").
+inline void run(const char* what, Op op, DType dtype, const KernelArgs& args) {
+  lookup(what, op, args.device, dtype)(args);
+}
+
+// Registration entry points, one per kernel family (kernels/cpu/*.cpp, kernels/cuda/*.cu).
+void register_cpu_copy(Registry& r);
+void register_cpu_unary(Registry& r);
+void register_cpu_binary(Registry& r);
+void register_cpu_reduce(Registry& r);
+void register_cpu_softmax(Registry& r);
+void register_cpu_index(Registry& r);
+void register_cpu_random(Registry& r);
+void register_cpu_gemm(Registry& r);
+void register_cuda_kernels(Registry& r);  // only in CUDA builds
+
+}  // namespace elegy::kernels
