@@ -10,7 +10,9 @@ function(elegy_layer name)
   if(ELEGY_WITH_CUDA)
     target_compile_definitions(${name} PUBLIC ELEGY_WITH_CUDA)
   endif()
-  set_target_properties(${name} PROPERTIES VERSION ${PROJECT_VERSION} SOVERSION ${PROJECT_VERSION_MAJOR})
+  # $ORIGIN: an installed layer finds the layers it links next to itself.
+  set_target_properties(${name} PROPERTIES VERSION ${PROJECT_VERSION} SOVERSION ${PROJECT_VERSION_MAJOR}
+                                           INSTALL_RPATH "$ORIGIN")
 endfunction()
 
 function(elegy_warnings target)
