@@ -10,7 +10,7 @@ namespace elegy {
 
 class Axes {
  public:
-  Axes() = default;  // all axes
+  Axes() = default;                // all axes
   Axes(int axis) : axes_{axis} {}  // NOLINT: `sum(x, -1)`
   Axes(std::initializer_list<int> axes) : axes_(axes) {}
   explicit Axes(std::vector<int> axes) : axes_(std::move(axes)) {}

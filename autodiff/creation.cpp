@@ -19,17 +19,27 @@ Tensor full(const Shape& shape, double value, DType dtype, Device device) {
   return out;
 }
 
-Tensor zeros(const Shape& shape, DType dtype, Device device) { return full(shape, 0.0, dtype, device); }
-Tensor ones(const Shape& shape, DType dtype, Device device) { return full(shape, 1.0, dtype, device); }
+Tensor zeros(const Shape& shape, DType dtype, Device device) {
+  return full(shape, 0.0, dtype, device);
+}
+Tensor ones(const Shape& shape, DType dtype, Device device) {
+  return full(shape, 1.0, dtype, device);
+}
 
 Tensor full_like(const Tensor& x, double value) {
   autodiff::check_defined("full_like", x);
   return full(x.shape(), value, x.dtype(), x.device());
 }
-Tensor zeros_like(const Tensor& x) { return full_like(x, 0.0); }
-Tensor ones_like(const Tensor& x) { return full_like(x, 1.0); }
+Tensor zeros_like(const Tensor& x) {
+  return full_like(x, 0.0);
+}
+Tensor ones_like(const Tensor& x) {
+  return full_like(x, 1.0);
+}
 
-Tensor scalar(double value, DType dtype, Device device) { return full(Shape{}, value, dtype, device); }
+Tensor scalar(double value, DType dtype, Device device) {
+  return full(Shape{}, value, dtype, device);
+}
 
 Tensor arange(double start, double stop, double step, DType dtype, Device device) {
   ELEGY_CHECK(step != 0.0, "arange", "step must not be zero");

@@ -41,8 +41,7 @@ std::vector<Tensor> backward(const Tensor& out, const std::vector<Tensor>& varia
                              const char* caller) {
   ELEGY_CHECK(out.defined(), caller, "the function returned an undefined tensor");
   ELEGY_CHECK(out.numel() == 1 && is_floating(out.dtype()), caller,
-              "the function must return a scalar float tensor (one element), got ",
-              describe(out));
+              "the function must return a scalar float tensor (one element), got ", describe(out));
 
   std::unordered_map<const Node*, std::size_t> target_index;
   for (std::size_t i = 0; i < variables.size(); ++i) target_index[variables[i].node().get()] = i;

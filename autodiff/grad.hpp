@@ -33,8 +33,12 @@ std::vector<Tensor> backward(const Tensor& out, const std::vector<Tensor>& varia
                              const char* caller);
 
 // Drops tape history from values leaving the outermost value_and_grad.
-inline void strip(Tensor& t) { t = t.detached(); }
-inline void strip(Tree& t) { t = t.map([](const Tensor& x) { return x.detached(); }); }
+inline void strip(Tensor& t) {
+  t = t.detached();
+}
+inline void strip(Tree& t) {
+  t = t.map([](const Tensor& x) { return x.detached(); });
+}
 template <class T>
 void strip(std::vector<T>& v) {
   for (auto& x : v) strip(x);
@@ -56,9 +60,15 @@ struct IsPair : std::false_type {};
 template <class A, class B>
 struct IsPair<std::pair<A, B>> : std::true_type {};
 
-inline std::vector<Tensor> leaves_of(const Tensor& t) { return {t}; }
-inline std::vector<Tensor> leaves_of(const Tree& t) { return t.leaves(); }
-inline Tensor rebuild_like(const Tensor&, const std::vector<Tensor>& leaves) { return leaves[0]; }
+inline std::vector<Tensor> leaves_of(const Tensor& t) {
+  return {t};
+}
+inline std::vector<Tensor> leaves_of(const Tree& t) {
+  return t.leaves();
+}
+inline Tensor rebuild_like(const Tensor&, const std::vector<Tensor>& leaves) {
+  return leaves[0];
+}
 inline Tree rebuild_like(const Tree& t, const std::vector<Tensor>& leaves) {
   return t.unflatten(leaves);
 }
@@ -90,8 +100,10 @@ auto value_and_grad(F&& f, const Params& params) {
       vars.push_back(autodiff::make_variable(leaf));
     const Params wrapped = autodiff::rebuild_like(params, vars);
     result = f(wrapped);
-    if constexpr (has_aux) value = result.first;
-    else value = result;
+    if constexpr (has_aux)
+      value = result.first;
+    else
+      value = result;
   }
   // The tape is closed: the backward pass records only on an enclosing tape (grad of grad).
   Params grads = autodiff::rebuild_like(params, autodiff::backward(value, vars, "value_and_grad"));
@@ -113,8 +125,10 @@ auto value_and_grad(F&& f, const Params& params) {
 template <class F, class Params>
 Params grad(F&& f, const Params& params) {
   auto r = value_and_grad(std::forward<F>(f), params);
-  if constexpr (autodiff::IsPair<std::decay_t<decltype(r)>>::value) return std::move(r.second);
-  else return std::move(r.grads);
+  if constexpr (autodiff::IsPair<std::decay_t<decltype(r)>>::value)
+    return std::move(r.second);
+  else
+    return std::move(r.grads);
 }
 
 // grad(f) as a function, so derivatives compose: grad(grad(f))(x).

@@ -19,12 +19,12 @@ using Cotangents = std::vector<Tensor>;
 using Vjp = std::function<Cotangents(const Tensor& g, const Tensor& out)>;
 
 struct Node {
-  const char* op = "";                       // for error messages and debugging
+  const char* op = "";                        // for error messages and debugging
   std::vector<std::shared_ptr<Node>> inputs;  // null where that input is not being traced
   std::vector<Shape> input_shapes;            // the walker sums cotangents back to these
   std::vector<DType> input_dtypes;
-  Vjp vjp;                 // empty for a leaf (a variable of value_and_grad)
-  Tensor kept_output;      // detached output, when the rule reads it (exp, sigmoid, ...)
+  Vjp vjp;             // empty for a leaf (a variable of value_and_grad)
+  Tensor kept_output;  // detached output, when the rule reads it (exp, sigmoid, ...)
   Shape out_shape;
   DType out_dtype = DType::f32;
 };

@@ -38,8 +38,8 @@ Tensor copy_raw(const char* what, const Tensor& src, Device device, DType dtype)
 
 Tensor Tensor::from_host(const void* data, std::int64_t count, DType dtype, const Shape& shape,
                          Device device) {
-  ELEGY_CHECK(count == shape.numel(), "Tensor::from_vector", "got ", count,
-              " values for shape ", shape, " (", shape.numel(), " elements expected)");
+  ELEGY_CHECK(count == shape.numel(), "Tensor::from_vector", "got ", count, " values for shape ",
+              shape, " (", shape.numel(), " elements expected)");
   Tensor host = Tensor::empty(shape, dtype, Device::cpu());
   if (count > 0) std::memcpy(host.raw_data(), data, std::size_t(count) * elegy::itemsize(dtype));
   return device.is_cpu() ? host : host.to(device);
@@ -67,8 +67,9 @@ Tensor Tensor::to(Device device) const {
   Tensor out = copy_raw("to", src, device, dtype_);
   if (autodiff::should_record(*this) && is_floating(dtype_)) {
     const Device from = this->device();
-    autodiff::record("to", out, {this},
-                     [from](const Tensor& g, const Tensor&) { return autodiff::Cotangents{g.to(from)}; });
+    autodiff::record("to", out, {this}, [from](const Tensor& g, const Tensor&) {
+      return autodiff::Cotangents{g.to(from)};
+    });
   }
   return out;
 }

@@ -3,6 +3,14 @@
 // both place it at <elegy/elegy.hpp>.)
 #pragma once
 
+#include "elegy/autodiff/axes.hpp"
+#include "elegy/autodiff/grad.hpp"
+#include "elegy/autodiff/ops_creation.hpp"
+#include "elegy/autodiff/ops_elementwise.hpp"
+#include "elegy/autodiff/ops_index.hpp"
+#include "elegy/autodiff/ops_linalg.hpp"
+#include "elegy/autodiff/ops_reduce.hpp"
+#include "elegy/autodiff/ops_shape.hpp"
 #include "elegy/core/allocator.hpp"
 #include "elegy/core/device.hpp"
 #include "elegy/core/dtype.hpp"
@@ -12,11 +20,3 @@
 #include "elegy/core/tensor.hpp"
 #include "elegy/core/thread_pool.hpp"
 #include "elegy/core/tree.hpp"
-#include "elegy/autodiff/axes.hpp"
-#include "elegy/autodiff/grad.hpp"
-#include "elegy/autodiff/ops_creation.hpp"
-#include "elegy/autodiff/ops_elementwise.hpp"
-#include "elegy/autodiff/ops_index.hpp"
-#include "elegy/autodiff/ops_linalg.hpp"
-#include "elegy/autodiff/ops_reduce.hpp"
-#include "elegy/autodiff/ops_shape.hpp"

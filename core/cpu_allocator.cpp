@@ -22,7 +22,8 @@ std::size_t size_class(std::size_t n) {
 }
 
 std::size_t cache_limit_bytes() {
-  if (const char* env = std::getenv("ELEGY_CPU_CACHE_MB")) return std::size_t(std::atoll(env)) << 20;
+  if (const char* env = std::getenv("ELEGY_CPU_CACHE_MB"))
+    return std::size_t(std::atoll(env)) << 20;
   return std::size_t(4096) << 20;
 }
 

@@ -1,7 +1,7 @@
 // Device queries and the device -> allocator map. The CUDA side (core/cuda/) is compiled only
 // when the toolkit is found; without it every CUDA request raises a clear Error.
-#include "elegy/core/allocator.hpp"
 #include "elegy/core/device.hpp"
+#include "elegy/core/allocator.hpp"
 #include "elegy/core/error.hpp"
 
 #ifdef ELEGY_WITH_CUDA
@@ -26,7 +26,9 @@ int cuda_device_count() {
 #endif
 }
 
-bool cuda_available() { return cuda_device_count() > 0; }
+bool cuda_available() {
+  return cuda_device_count() > 0;
+}
 
 Allocator& allocator_for(Device device) {
   if (device.is_cpu()) return cpu_allocator();

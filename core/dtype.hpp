@@ -17,11 +17,14 @@ inline constexpr int kNumDTypes = 6;
 constexpr std::size_t itemsize(DType t) {
   switch (t) {
     case DType::bool_:
-    case DType::u8: return 1;
+    case DType::u8:
+      return 1;
     case DType::i32:
-    case DType::f32: return 4;
+    case DType::f32:
+      return 4;
     case DType::i64:
-    case DType::f64: return 8;
+    case DType::f64:
+      return 8;
   }
   return 0;
 }
@@ -29,44 +32,67 @@ constexpr std::size_t itemsize(DType t) {
 // numpy's names, so error messages read like the Python the users know.
 constexpr std::string_view name(DType t) {
   switch (t) {
-    case DType::bool_: return "bool";
-    case DType::u8: return "uint8";
-    case DType::i32: return "int32";
-    case DType::i64: return "int64";
-    case DType::f32: return "float32";
-    case DType::f64: return "float64";
+    case DType::bool_:
+      return "bool";
+    case DType::u8:
+      return "uint8";
+    case DType::i32:
+      return "int32";
+    case DType::i64:
+      return "int64";
+    case DType::f32:
+      return "float32";
+    case DType::f64:
+      return "float64";
   }
   return "?";
 }
 
-constexpr bool is_floating(DType t) { return t == DType::f32 || t == DType::f64; }
+constexpr bool is_floating(DType t) {
+  return t == DType::f32 || t == DType::f64;
+}
 constexpr bool is_integer(DType t) {
   return t == DType::u8 || t == DType::i32 || t == DType::i64;
 }
-constexpr DType promote_types(DType a, DType b) { return a < b ? b : a; }
+constexpr DType promote_types(DType a, DType b) {
+  return a < b ? b : a;
+}
 
 template <class T>
 constexpr DType dtype_of() {
   using U = std::remove_cv_t<T>;
-  if constexpr (std::is_same_v<U, float>) return DType::f32;
-  else if constexpr (std::is_same_v<U, double>) return DType::f64;
-  else if constexpr (std::is_same_v<U, std::int32_t>) return DType::i32;
-  else if constexpr (std::is_same_v<U, std::int64_t>) return DType::i64;
-  else if constexpr (std::is_same_v<U, std::uint8_t>) return DType::u8;
-  else if constexpr (std::is_same_v<U, bool>) return DType::bool_;
-  else static_assert(sizeof(U) == 0, "elegy: unsupported element type");
+  if constexpr (std::is_same_v<U, float>)
+    return DType::f32;
+  else if constexpr (std::is_same_v<U, double>)
+    return DType::f64;
+  else if constexpr (std::is_same_v<U, std::int32_t>)
+    return DType::i32;
+  else if constexpr (std::is_same_v<U, std::int64_t>)
+    return DType::i64;
+  else if constexpr (std::is_same_v<U, std::uint8_t>)
+    return DType::u8;
+  else if constexpr (std::is_same_v<U, bool>)
+    return DType::bool_;
+  else
+    static_assert(sizeof(U) == 0, "elegy: unsupported element type");
 }
 
 // Calls fn(T{}) with the C++ type of `t`: the one switch every dtype-generic routine uses.
 template <class Fn>
 decltype(auto) visit_dtype(DType t, Fn&& fn) {
   switch (t) {
-    case DType::bool_: return fn(bool{});
-    case DType::u8: return fn(std::uint8_t{});
-    case DType::i32: return fn(std::int32_t{});
-    case DType::i64: return fn(std::int64_t{});
-    case DType::f32: return fn(float{});
-    case DType::f64: break;
+    case DType::bool_:
+      return fn(bool{});
+    case DType::u8:
+      return fn(std::uint8_t{});
+    case DType::i32:
+      return fn(std::int32_t{});
+    case DType::i64:
+      return fn(std::int64_t{});
+    case DType::f32:
+      return fn(float{});
+    case DType::f64:
+      break;
   }
   return fn(double{});
 }

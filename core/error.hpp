@@ -30,7 +30,8 @@ template <class... Parts>
 }  // namespace elegy
 
 // ELEGY_CHECK(cond, "matmul", "inner dimensions differ: ", a.shape(), " x ", b.shape());
-#define ELEGY_CHECK(cond, op, ...)                        \
-  do {                                                    \
-    if (!(cond)) [[unlikely]] ::elegy::fail(op, __VA_ARGS__); \
+#define ELEGY_CHECK(cond, op, ...)    \
+  do {                                \
+    if (!(cond)) [[unlikely]]         \
+      ::elegy::fail(op, __VA_ARGS__); \
   } while (0)

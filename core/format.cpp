@@ -6,7 +6,9 @@
 
 namespace elegy {
 
-std::ostream& operator<<(std::ostream& os, DType t) { return os << name(t); }
+std::ostream& operator<<(std::ostream& os, DType t) {
+  return os << name(t);
+}
 
 std::ostream& operator<<(std::ostream& os, Device d) {
   if (d.is_cpu()) return os << "cpu";

@@ -30,11 +30,13 @@ std::pair<Key, Key> split(const Key& key) {
   return {derive(key, 0, kSplitDomain), derive(key, 1, kSplitDomain)};
 }
 
-Key fold_in(const Key& key, std::uint32_t data) { return derive(key, data, kFoldDomain); }
+Key fold_in(const Key& key, std::uint32_t data) {
+  return derive(key, data, kFoldDomain);
+}
 
 std::ostream& operator<<(std::ostream& os, const Key& key) {
-  return os << "Key(" << std::hex << "0x" << key.words()[0] << ", 0x" << key.words()[1]
-            << std::dec << ")";
+  return os << "Key(" << std::hex << "0x" << key.words()[0] << ", 0x" << key.words()[1] << std::dec
+            << ")";
 }
 
 }  // namespace elegy

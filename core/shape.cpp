@@ -62,7 +62,8 @@ std::string to_string(const Dims& d) {
 
 Strides contiguous_strides(const Shape& shape) {
   Strides s = Dims::filled(shape.size(), 1);
-  for (int i = shape.size() - 2; i >= 0; --i) s[i] = s[i + 1] * std::max<std::int64_t>(shape[i + 1], 1);
+  for (int i = shape.size() - 2; i >= 0; --i)
+    s[i] = s[i + 1] * std::max<std::int64_t>(shape[i + 1], 1);
   return s;
 }
 
@@ -73,8 +74,8 @@ Shape broadcast_shapes(std::string_view op, const Shape& a, const Shape& b) {
     const int ia = a.size() - rank + i, ib = b.size() - rank + i;
     const std::int64_t da = ia >= 0 ? a[ia] : 1, db = ib >= 0 ? b[ib] : 1;
     if (da != db && da != 1 && db != 1)
-      fail(op, "shapes ", a, " and ", b, " cannot be broadcast together (dimension ", i,
-           " is ", da, " vs ", db, "; each must match or be 1)");
+      fail(op, "shapes ", a, " and ", b, " cannot be broadcast together (dimension ", i, " is ", da,
+           " vs ", db, "; each must match or be 1)");
     out[i] = da == 1 ? db : da;
   }
   return out;

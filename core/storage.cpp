@@ -4,14 +4,19 @@ namespace elegy {
 
 struct Storage::Private {};
 
-Storage::Storage(const Private&, void* data, std::size_t nbytes, Device device, Allocator* allocator,
-                 std::function<void(void*)> release)
-    : data_(data), nbytes_(nbytes), device_(device), allocator_(allocator),
+Storage::Storage(const Private&, void* data, std::size_t nbytes, Device device,
+                 Allocator* allocator, std::function<void(void*)> release)
+    : data_(data),
+      nbytes_(nbytes),
+      device_(device),
+      allocator_(allocator),
       release_(std::move(release)) {}
 
 Storage::~Storage() {
-  if (allocator_ != nullptr) allocator_->deallocate(data_, nbytes_);
-  else if (release_) release_(data_);
+  if (allocator_ != nullptr)
+    allocator_->deallocate(data_, nbytes_);
+  else if (release_)
+    release_(data_);
 }
 
 std::shared_ptr<Storage> Storage::allocate(std::size_t nbytes, Device device) {

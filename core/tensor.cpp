@@ -5,8 +5,7 @@
 namespace elegy {
 
 Tensor Tensor::empty(const Shape& shape, DType dtype, Device device) {
-  for (std::int64_t d : shape)
-    ELEGY_CHECK(d >= 0, "empty", "negative dimension in shape ", shape);
+  for (std::int64_t d : shape) ELEGY_CHECK(d >= 0, "empty", "negative dimension in shape ", shape);
   Tensor t;
   t.storage_ = Storage::allocate(std::size_t(shape.numel()) * elegy::itemsize(dtype), device);
   t.shape_ = shape;
@@ -45,7 +44,9 @@ std::int64_t Tensor::shape(int axis) const {
   return shape_[normalize_axis("Tensor::shape", axis, ndim())];
 }
 
-Device Tensor::device() const { return storage_ ? storage_->device() : Device::cpu(); }
+Device Tensor::device() const {
+  return storage_ ? storage_->device() : Device::cpu();
+}
 
 bool Tensor::is_contiguous() const {
   std::int64_t expected = 1;
@@ -64,8 +65,8 @@ void* Tensor::raw_data() const {
 
 void Tensor::check_element_type(DType requested) const {
   ELEGY_CHECK(defined(), "Tensor::data", "the tensor is undefined");
-  ELEGY_CHECK(requested == dtype_, "Tensor::data", "requested ", requested,
-              " elements of a ", describe(*this));
+  ELEGY_CHECK(requested == dtype_, "Tensor::data", "requested ", requested, " elements of a ",
+              describe(*this));
 }
 
 std::string describe(const Tensor& t) {

@@ -83,8 +83,10 @@ class ThreadPool {
     while (true) {
       std::uint64_t g;
       for (int spin = 0; (g = generation_.load(std::memory_order_acquire)) == seen; ++spin) {
-        if (spin < kSpinIterations) cpu_relax();
-        else generation_.wait(seen, std::memory_order_acquire);
+        if (spin < kSpinIterations)
+          cpu_relax();
+        else
+          generation_.wait(seen, std::memory_order_acquire);
       }
       seen = g;
       if (shutdown_.load()) return;
@@ -145,7 +147,9 @@ PoolState& state() {
 
 }  // namespace
 
-int num_threads() { return state().threads; }
+int num_threads() {
+  return state().threads;
+}
 
 void set_num_threads(int n) {
   ELEGY_CHECK(n >= 1, "set_num_threads", "thread count must be >= 1, got ", n);

@@ -22,7 +22,7 @@ class Tree {
   using Map = std::map<std::string, Tree, std::less<>>;
   using List = std::vector<Tree>;
 
-  Tree() = default;  // None
+  Tree() = default;   // None
   Tree(Tensor leaf);  // NOLINT: a tensor is a one-leaf tree
   Tree(std::initializer_list<std::pair<const std::string, Tree>> items);  // a map
   static Tree from_map(Map items);
@@ -49,7 +49,7 @@ class Tree {
   bool contains(std::string_view path) const;
   // Children of a map or list (0 for a leaf or None).
   std::size_t size() const;
-  const Map& items() const;     // Error unless a map
+  const Map& items() const;      // Error unless a map
   const List& elements() const;  // Error unless a list
 
   // Leaves in canonical order (map keys sorted, list order), depth first.

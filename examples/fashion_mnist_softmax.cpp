@@ -27,12 +27,18 @@ Options parse(int argc, char** argv) {
   Options o;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string flag = argv[i], value = argv[i + 1];
-    if (flag == "--epochs") o.epochs = std::atoi(value.c_str());
-    else if (flag == "--batch-size") o.batch_size = std::atoll(value.c_str());
-    else if (flag == "--lr") o.lr = std::atof(value.c_str());
-    else if (flag == "--data") o.data = value;
-    else if (flag == "--device") o.device = value == "cuda" ? Device::cuda() : Device::cpu();
-    else fail("fashion_mnist_softmax", "unknown flag ", flag);
+    if (flag == "--epochs")
+      o.epochs = std::atoi(value.c_str());
+    else if (flag == "--batch-size")
+      o.batch_size = std::atoll(value.c_str());
+    else if (flag == "--lr")
+      o.lr = std::atof(value.c_str());
+    else if (flag == "--data")
+      o.data = value;
+    else if (flag == "--device")
+      o.device = value == "cuda" ? Device::cuda() : Device::cpu();
+    else
+      fail("fashion_mnist_softmax", "unknown flag ", flag);
   }
   return o;
 }

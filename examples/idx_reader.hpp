@@ -20,7 +20,8 @@ inline std::vector<std::uint8_t> read_gz_file(const std::string& path) {
   std::vector<std::uint8_t> data;
   std::array<std::uint8_t, 1 << 16> buf;
   int n;
-  while ((n = gzread(f, buf.data(), unsigned(buf.size()))) > 0) data.insert(data.end(), buf.data(), buf.data() + n);
+  while ((n = gzread(f, buf.data(), unsigned(buf.size()))) > 0)
+    data.insert(data.end(), buf.data(), buf.data() + n);
   const bool failed = n < 0;
   gzclose(f);
   if (failed) fail("read_idx", "'", path, "' is not a readable gzip/IDX file");
@@ -38,7 +39,8 @@ inline Tensor read_idx(const std::string& path) {
   Shape shape;
   for (int i = 0; i < ndim; ++i) {
     const std::uint8_t* p = &bytes[std::size_t(4 + 4 * i)];
-    shape.push_back(std::int64_t(p[0]) << 24 | std::int64_t(p[1]) << 16 | std::int64_t(p[2]) << 8 | p[3]);
+    shape.push_back(std::int64_t(p[0]) << 24 | std::int64_t(p[1]) << 16 | std::int64_t(p[2]) << 8 |
+                    p[3]);
   }
   const std::size_t header = std::size_t(4 + 4 * ndim);
   if (bytes.size() - header != std::size_t(shape.numel()))

@@ -40,7 +40,7 @@ struct KernelArgs {
   BufferView out;
   BufferView in[kMaxKernelInputs];
   int num_inputs = 0;
-  double scalar[2] = {0.0, 0.0};  // op-specific constants (fill value, bounds, ...)
+  double scalar[2] = {0.0, 0.0};        // op-specific constants (fill value, bounds, ...)
   std::int64_t ints[4] = {0, 0, 0, 0};  // op-specific integers (axis, depth, ...)
   std::uint32_t key[2] = {0, 0};        // RNG key
   Device device;                        // where out lives (CUDA kernels pick the stream)

@@ -14,7 +14,8 @@ namespace elegy::testing {
 
 // A float64 tensor of `shape` with values uniform in [lo, hi) from `seed`, built on the host
 // so the checker does not depend on the RNG ops it may be testing.
-inline Tensor host_uniform(const Shape& shape, std::uint64_t seed, double lo = -1.0, double hi = 1.0) {
+inline Tensor host_uniform(const Shape& shape, std::uint64_t seed, double lo = -1.0,
+                           double hi = 1.0) {
   std::vector<double> v(std::size_t(shape.numel()));
   std::uint64_t s = seed * 6364136223846793005ULL + 1442695040888963407ULL;
   for (double& x : v) {

@@ -53,8 +53,8 @@ void convert(const KernelArgs& a) {
     if (l.rank == 1 && l.strides[0][0] == 1 && l.strides[1][0] == 1) {
       const std::int64_t bytes = l.sizes[0] * std::int64_t(sizeof(To));
       parallel_for(bytes, kParallelBytes, [&](std::int64_t b0, std::int64_t b1) {
-        std::memcpy(static_cast<char*>(a.out.data) + b0, static_cast<const char*>(a.in[0].data) + b0,
-                    std::size_t(b1 - b0));
+        std::memcpy(static_cast<char*>(a.out.data) + b0,
+                    static_cast<const char*>(a.in[0].data) + b0, std::size_t(b1 - b0));
       });
       return;
     }
@@ -73,7 +73,8 @@ void cast_kernel(const KernelArgs& a) {
       for (std::int64_t i = i0; i < i1; ++i) {
         std::int64_t off[2];
         l.element_offsets(i, off);
-        static_cast<bool*>(a.out.data)[off[0]] = static_cast<const From*>(a.in[0].data)[off[1]] != From(0);
+        static_cast<bool*>(a.out.data)[off[0]] =
+            static_cast<const From*>(a.in[0].data)[off[1]] != From(0);
       }
     });
   } else {
@@ -97,17 +98,18 @@ void fill_kernel(const KernelArgs& a) {
   const Layout<1> l = coalesce(views);
   const T value = T(a.scalar[0]);
   T* out = static_cast<T*>(a.out.data);
-  parallel_for(l.numel(), kParallelBytes / std::int64_t(sizeof(T)), [&](std::int64_t i0, std::int64_t i1) {
-    if (l.rank == 1 && l.strides[0][0] == 1) {
-      std::fill(out + i0, out + i1, value);
-      return;
-    }
-    for (std::int64_t i = i0; i < i1; ++i) {
-      std::int64_t off[1];
-      l.element_offsets(i, off);
-      out[off[0]] = value;
-    }
-  });
+  parallel_for(l.numel(), kParallelBytes / std::int64_t(sizeof(T)),
+               [&](std::int64_t i0, std::int64_t i1) {
+                 if (l.rank == 1 && l.strides[0][0] == 1) {
+                   std::fill(out + i0, out + i1, value);
+                   return;
+                 }
+                 for (std::int64_t i = i0; i < i1; ++i) {
+                   std::int64_t off[1];
+                   l.element_offsets(i, off);
+                   out[off[0]] = value;
+                 }
+               });
 }
 
 template <class T>

@@ -9,13 +9,20 @@
 using namespace elegy;
 
 namespace {
-Tensor vec(std::vector<double> v) { return Tensor::from_vector(v); }
-Tensor num(double v) { return Tensor::from_vector(std::vector<double>{v}, Shape{}); }
-std::vector<double> values(const Tensor& t) { return t.to_vector<double>(); }
+Tensor vec(std::vector<double> v) {
+  return Tensor::from_vector(v);
+}
+Tensor num(double v) {
+  return Tensor::from_vector(std::vector<double>{v}, Shape{});
+}
+std::vector<double> values(const Tensor& t) {
+  return t.to_vector<double>();
+}
 }  // namespace
 
 TEST_CASE("value_and_grad returns gradients shaped like a nested parameter tree") {
-  Tree params{{"mlp", Tree{{"linear", Tree{{"w", vec({1, 2})}, {"b", num(3)}}}}}, {"scale", num(2)}};
+  Tree params{{"mlp", Tree{{"linear", Tree{{"w", vec({1, 2})}, {"b", num(3)}}}}},
+              {"scale", num(2)}};
   // f = scale * (sum(w * w) + b) = 2 * (1 + 4 + 3) = 16
   auto [value, grads] = value_and_grad(
       [](const Tree& p) {
@@ -40,7 +47,8 @@ TEST_CASE("fan-out accumulates: d/dx (x*x + x) = 2x + 1") {
 
 TEST_CASE("a parameter the function ignores gets a zero gradient of its shape") {
   Tree params{{"used", vec({1, 2})}, {"unused", zeros({2, 3}, DType::f64)}};
-  auto [value, grads] = value_and_grad([](const Tree& p) { return sum(p["used"].tensor()); }, params);
+  auto [value, grads] =
+      value_and_grad([](const Tree& p) { return sum(p["used"].tensor()); }, params);
   CHECK(grads["unused"].tensor().shape() == Shape{2, 3});
   CHECK(values(grads["unused"]) == std::vector<double>(6, 0.0));
 }
@@ -117,15 +125,16 @@ TEST_CASE("the issue's example runs as written") {
   CHECK(acc.item<float>() >= 0.0f);
   Tensor t = Tensor::from_vector(std::vector<float>{1, 0, -1}, {3, 1});
   Tensor x3 = slice(x, 0, 3);
-  auto [value, grads] = value_and_grad(
-      [&](const Tree& p) { return mean(square(matmul(x3, p["w"].tensor()) - t)); },
-      Tree{{"w", zeros({784, 1})}});
+  auto [value, grads] =
+      value_and_grad([&](const Tree& p) { return mean(square(matmul(x3, p["w"].tensor()) - t)); },
+                     Tree{{"w", zeros({784, 1})}});
   CHECK(value.item<float>() == doctest::Approx(2.0 / 3.0));
   // d/dw mean((x w - t)^2) at w = 0 = -2/3 * x^T t
   const std::vector<float> gw = grads["w"].tensor().to_vector<float>();
   const std::vector<float> xs = x3.to_vector<float>();
   for (int j = 0; j < 784; j += 97) {
-    const double expected = -2.0 / 3.0 * (xs[std::size_t(j)] * 1 + xs[std::size_t(2 * 784 + j)] * -1);
+    const double expected =
+        -2.0 / 3.0 * (xs[std::size_t(j)] * 1 + xs[std::size_t(2 * 784 + j)] * -1);
     CHECK(gw[std::size_t(j)] == doctest::Approx(expected).epsilon(1e-5));
   }
 }
