@@ -26,14 +26,16 @@ inline void do_not_optimize(const T& value) {
 }
 
 // Forces pending stores to be treated as observable (e.g. after writing an output buffer).
-inline void clobber_memory() { asm volatile("" : : : "memory"); }
+inline void clobber_memory() {
+  asm volatile("" : : : "memory");
+}
 
 struct TimingOptions {
-  double min_seconds = 0.3;     // keep sampling at least this long ...
-  int min_samples = 5;          // ... and for at least this many samples (slow cases)
-  double max_seconds = 10.0;    // hard stop so a pathological case cannot stall a run
-  double sample_seconds = 5e-4; // batch fast calls so one sample lasts >= this (clock resolution)
-  double warmup_seconds = 0.05; // first-touch pages, fill allocator caches, spin up thread pools
+  double min_seconds = 0.3;      // keep sampling at least this long ...
+  int min_samples = 5;           // ... and for at least this many samples (slow cases)
+  double max_seconds = 10.0;     // hard stop so a pathological case cannot stall a run
+  double sample_seconds = 5e-4;  // batch fast calls so one sample lasts >= this (clock resolution)
+  double warmup_seconds = 0.05;  // first-touch pages, fill allocator caches, spin up thread pools
 };
 
 // Runs `fn` repeatedly and returns the median time of one call in microseconds.
@@ -68,8 +70,8 @@ double median_us(Fn&& fn, const TimingOptions& opt = {}) {
     samples.push_back(dt * 1e6 / static_cast<double>(batch));
 
     const double elapsed = seconds_since(start);
-    const bool enough = elapsed >= opt.min_seconds &&
-                        samples.size() >= static_cast<std::size_t>(opt.min_samples);
+    const bool enough =
+        elapsed >= opt.min_seconds && samples.size() >= static_cast<std::size_t>(opt.min_samples);
     if (enough || elapsed >= opt.max_seconds) break;
   }
 
@@ -87,8 +89,8 @@ double median_us(Fn&& fn, const TimingOptions& opt = {}) {
 inline void print_row(std::string_view impl, std::string_view case_name, int threads,
                       double median) {
   std::printf("%.*s,%.*s,%d,%.*f\n", static_cast<int>(impl.size()), impl.data(),
-              static_cast<int>(case_name.size()), case_name.data(), threads,
-              median < 10.0 ? 3 : 1, median);
+              static_cast<int>(case_name.size()), case_name.data(), threads, median < 10.0 ? 3 : 1,
+              median);
   std::fflush(stdout);  // results appear as they are measured, even when piped
 }
 
