@@ -73,13 +73,31 @@ const Tree& Tree::operator[](std::string_view path) const {
   }
 }
 
-Tree& Tree::operator[](std::string_view key) {
-  if (is_none()) node_ = Map{};
-  if (!is_map()) fail("Tree", "cannot insert key '", key, "' into ", kind_of(*this));
-  Map& m = std::get<Map>(node_);
-  auto it = m.find(key);
-  if (it == m.end()) it = m.emplace(std::string(key), Tree()).first;
-  return it->second;
+Tree& Tree::operator[](std::string_view path) {
+  Tree* t = this;
+  std::size_t start = 0;
+  while (true) {
+    const std::size_t slash = path.find('/', start);
+    const std::string_view key = path.substr(start, slash - start);
+    if (t->is_list()) {
+      std::size_t index = 0;
+      for (char c : key) {
+        if (c < '0' || c > '9') fail("Tree", "path '", path, "': '", key, "' indexes a list");
+        index = index * 10 + std::size_t(c - '0');
+      }
+      t = &(*t)[index];
+    } else {
+      if (t->is_none()) t->node_ = Map{};
+      if (!t->is_map())
+        fail("Tree", "path '", path, "': cannot insert key '", key, "' into ", kind_of(*t));
+      Map& m = std::get<Map>(t->node_);
+      auto it = m.find(key);
+      if (it == m.end()) it = m.emplace(std::string(key), Tree()).first;
+      t = &it->second;
+    }
+    if (slash == std::string_view::npos) return *t;
+    start = slash + 1;
+  }
 }
 
 const Tree& Tree::operator[](std::size_t index) const {

@@ -39,8 +39,9 @@ class Tree {
 
   // Map child by name; a '/'-separated path walks several levels. Error lists the keys present.
   const Tree& operator[](std::string_view path) const;
-  // Inserts missing keys (turning None into a map), so `tree["a"]["b"] = t;` builds a tree.
-  Tree& operator[](std::string_view key);
+  // The same path walk, inserting missing keys (turning None into a map), so
+  // `tree["a/b"] = t;` and `tree["a"]["b"] = t;` build a tree.
+  Tree& operator[](std::string_view path);
   // List element; Error when out of range.
   const Tree& operator[](std::size_t index) const;
   Tree& operator[](std::size_t index);

@@ -1,7 +1,149 @@
+// Matmul on the CPU through OpenBLAS (cblas_sgemm / cblas_dgemm).
+//
+// Operands are rank-3 views: in[0] [B,M,K], in[1] [B,K,N], out [B,M,N]; any strides, the batch
+// stride may be 0 (a broadcast operand). Each matrix is handed to BLAS without copying when its
+// layout is row-major with a leading dimension (inner stride 1) or the transpose of one (a
+// transposed view becomes CblasTrans); only a matrix that is neither (a broadcast or
+// negative-stride view, say) is packed into a dense buffer first.
+//
+// Threads: OpenBLAS keeps its own pool, sized to elegy's thread count (the listener below), and
+// already runs GEMMs below M*N*K = 64^3 on the calling thread. A batch of such small products is
+// split across elegy's pool instead, where each call then runs single-threaded.
+#include <cblas.h>
+
+#include <algorithm>
+#include <cstring>
+#include <limits>
+#include <vector>
+
+#include "elegy/core/error.hpp"
+#include "elegy/core/thread_pool.hpp"
 #include "elegy/kernels/dispatch.hpp"
 
 namespace elegy::kernels {
+namespace {
 
-void register_cpu_gemm(Registry&) {}
+// OpenBLAS's own single-thread threshold for gemm (SMP_THRESHOLD_MIN * GEMM_MULTITHREAD_THRESHOLD).
+constexpr double kSmallGemmFlops = 65536.0 * 4.0;
+
+// How one matrix operand is passed to BLAS.
+struct MatrixArg {
+  CBLAS_TRANSPOSE trans = CblasNoTrans;
+  int ld = 1;
+  bool direct = false;  // false: pack it first
+};
+
+// A rows x cols matrix whose element (r, c) sits at r * row_stride + c * col_stride.
+MatrixArg classify(std::int64_t rows, std::int64_t cols, std::int64_t row_stride,
+                   std::int64_t col_stride) {
+  MatrixArg m;
+  const std::int64_t max_ld = std::numeric_limits<int>::max();
+  // Row-major: (r, c) at r * ld + c. A single row can take any ld >= cols.
+  if (col_stride == 1 || cols == 1) {
+    const std::int64_t ld = rows == 1 ? std::max<std::int64_t>(cols, 1) : row_stride;
+    if (ld >= std::max<std::int64_t>(cols, 1) && ld <= max_ld) return {CblasNoTrans, int(ld), true};
+  }
+  // Column-major, i.e. the transpose of a row-major cols x rows matrix: (r, c) at c * ld + r.
+  if (row_stride == 1 || rows == 1) {
+    const std::int64_t ld = cols == 1 ? std::max<std::int64_t>(rows, 1) : col_stride;
+    if (ld >= std::max<std::int64_t>(rows, 1) && ld <= max_ld) return {CblasTrans, int(ld), true};
+  }
+  return m;
+}
+
+template <class T>
+void pack(T* dst, const T* src, std::int64_t rows, std::int64_t cols, std::int64_t row_stride,
+          std::int64_t col_stride) {
+  for (std::int64_t r = 0; r < rows; ++r)
+    for (std::int64_t c = 0; c < cols; ++c)
+      dst[r * cols + c] = src[r * row_stride + c * col_stride];
+}
+
+template <class T>
+void gemm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int m, int n, int k, const T* a, int lda,
+          const T* b, int ldb, T* c, int ldc) {
+  if constexpr (std::is_same_v<T, float>)
+    cblas_sgemm(CblasRowMajor, ta, tb, m, n, k, 1.0f, a, lda, b, ldb, 0.0f, c, ldc);
+  else
+    cblas_dgemm(CblasRowMajor, ta, tb, m, n, k, 1.0, a, lda, b, ldb, 0.0, c, ldc);
+}
+
+template <class T>
+void matmul_kernel(const KernelArgs& args) {
+  const BufferView &A = args.in[0], &B = args.in[1], &C = args.out;
+  const std::int64_t batch = C.sizes[0], M = C.sizes[1], N = C.sizes[2], K = A.sizes[2];
+  if (batch == 0 || M == 0 || N == 0) return;
+  const std::int64_t max_dim = std::numeric_limits<int>::max();
+  ELEGY_CHECK(M <= max_dim && N <= max_dim && K <= max_dim, "matmul",
+              "matrix dimensions exceed the BLAS int range: [", M, ",", K, "] x [", K, ",", N, "]");
+  const T* a = static_cast<const T*>(A.data);
+  const T* b = static_cast<const T*>(B.data);
+  T* c = static_cast<T*>(C.data);
+
+  const MatrixArg ma = classify(M, K, A.strides[1], A.strides[2]);
+  const MatrixArg mb = classify(K, N, B.strides[1], B.strides[2]);
+  // The output must be row-major; otherwise BLAS writes a dense buffer that is copied out.
+  const MatrixArg mc = classify(M, N, C.strides[1], C.strides[2]);
+  const bool c_direct = mc.direct && mc.trans == CblasNoTrans;
+
+  auto one = [&](std::int64_t i, std::vector<T>& scratch) {
+    const T* ai = a + i * A.strides[0];
+    const T* bi = b + i * B.strides[0];
+    T* ci = c + i * C.strides[0];
+    if (K == 0) {  // an empty sum: zeros
+      for (std::int64_t r = 0; r < M; ++r)
+        for (std::int64_t col = 0; col < N; ++col) ci[r * C.strides[1] + col * C.strides[2]] = T(0);
+      return;
+    }
+    const std::size_t need =
+        std::size_t((ma.direct ? 0 : M * K) + (mb.direct ? 0 : K * N) + (c_direct ? 0 : M * N));
+    if (scratch.size() < need) scratch.resize(need);
+    T* free_space = scratch.data();
+    MatrixArg pa = ma, pb = mb;
+    if (!ma.direct) {
+      pack(free_space, ai, M, K, A.strides[1], A.strides[2]);
+      ai = free_space;
+      free_space += M * K;
+      pa = {CblasNoTrans, int(K), true};
+    }
+    if (!mb.direct) {
+      pack(free_space, bi, K, N, B.strides[1], B.strides[2]);
+      bi = free_space;
+      free_space += K * N;
+      pb = {CblasNoTrans, int(N), true};
+    }
+    if (c_direct) {
+      gemm<T>(pa.trans, pb.trans, int(M), int(N), int(K), ai, pa.ld, bi, pb.ld, ci, mc.ld);
+    } else {
+      gemm<T>(pa.trans, pb.trans, int(M), int(N), int(K), ai, pa.ld, bi, pb.ld, free_space, int(N));
+      for (std::int64_t r = 0; r < M; ++r)
+        for (std::int64_t col = 0; col < N; ++col)
+          ci[r * C.strides[1] + col * C.strides[2]] = free_space[r * N + col];
+    }
+  };
+
+  const double flops = double(M) * double(N) * double(K);
+  if (batch > 1 && flops <= kSmallGemmFlops && num_threads() > 1) {
+    // Small products: OpenBLAS would run each on this thread anyway; spread the batch instead.
+    const std::int64_t grain =
+        std::max<std::int64_t>(1, std::int64_t(kSmallGemmFlops / (flops + 1)));
+    parallel_for(batch, grain, [&](std::int64_t i0, std::int64_t i1) {
+      std::vector<T> scratch;
+      for (std::int64_t i = i0; i < i1; ++i) one(i, scratch);
+    });
+  } else {
+    std::vector<T> scratch;
+    for (std::int64_t i = 0; i < batch; ++i) one(i, scratch);
+  }
+}
+
+}  // namespace
+
+void register_cpu_gemm(Registry& r) {
+  r.add(Op::Matmul, DeviceKind::cpu, DType::f32, matmul_kernel<float>);
+  r.add(Op::Matmul, DeviceKind::cpu, DType::f64, matmul_kernel<double>);
+  // OpenBLAS's pool follows elegy's thread count (called once now, then on every change).
+  on_num_threads_changed([](int n) { openblas_set_num_threads(n); });
+}
 
 }  // namespace elegy::kernels

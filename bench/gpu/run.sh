@@ -1,0 +1,162 @@
+#!/usr/bin/env bash
+# Builds elegy with its CUDA backend on a GPU machine that can reach nothing (the device tool's
+# H100/H200), runs the whole test suite there, and times the GPU benchmarks against PyTorch.
+#
+#   bench/gpu/run.sh [STAGE...]      stages: build test sanitize bench (default: build test bench)
+#                                    "all" = build test sanitize bench
+#
+# Needs bench/gpu/debs/*.deb (made here by bench/gpu/fetch_debs.sh and carried along): they are
+# unpacked with dpkg -x into a private prefix, never into /. The machine must have nvcc, g++ and
+# CMake (the device image does). Writes its logs under $OUT when set (the device tool brings
+# those back), else under build-gpu/out. Exit status: 0 only when every stage run succeeded.
+set -euo pipefail
+
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+here="$repo/bench/gpu"
+build="${ELEGY_GPU_BUILD:-$repo/build-gpu}"     # /build*/ is git-ignored: kept while warm
+prefix="${ELEGY_GPU_PREFIX:-/tmp/elegy-gpu-deps}"
+out="${OUT:-$build/out}"
+jobs="$(nproc)"
+status=0
+
+say() { printf '\n[gpu/run.sh] %s\n' "$*"; }
+die() { printf '\n[gpu/run.sh] ERROR: %s\n' "$*" >&2; exit 1; }
+failed() { printf '[gpu/run.sh] FAILED: %s\n' "$*" >&2; status=1; }
+
+stages=("$@")
+[[ ${#stages[@]} -eq 0 ]] && stages=(build test bench)
+[[ " ${stages[*]} " == *" all "* ]] && stages=(build test sanitize bench)
+for s in "${stages[@]}"; do
+  [[ $s =~ ^(build|test|sanitize|bench)$ ]] || die "unknown stage '$s' (build test sanitize bench all)"
+done
+wants() { [[ " ${stages[*]} " == *" $1 "* ]]; }
+mkdir -p "$out" "$build"
+
+# ---- the machine ------------------------------------------------------------------------------
+say "machine"
+{
+  uname -srm
+  if command -v nvidia-smi >/dev/null; then
+    nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv
+  else
+    echo "nvidia-smi: not found"
+  fi
+} | tee "$out/machine.txt"
+
+# ---- tools and the unpacked dependencies -------------------------------------------------------
+export PATH="/usr/local/cuda/bin:$PATH"
+for tool in cmake g++ nvcc dpkg; do
+  command -v "$tool" >/dev/null || die "'$tool' is not installed on this machine"
+done
+shopt -s nullglob
+debs=("$here"/debs/*.deb)
+shopt -u nullglob
+[[ ${#debs[@]} -gt 0 ]] || die "no .deb files in bench/gpu/debs: run bench/gpu/fetch_debs.sh on the \
+development machine, then pass carry=[\"bench/gpu/debs\"] to the device tool (see bench/gpu/README.md)"
+
+libdir="$prefix/usr/lib/x86_64-linux-gnu"
+if [[ ! -f "$prefix/.unpacked" ]]; then
+  say "unpacking ${#debs[@]} packages into $prefix"
+  rm -rf "$prefix" && mkdir -p "$prefix"
+  for deb in "${debs[@]}"; do dpkg -x "$deb" "$prefix"; done
+  # Two CMake package files name absolute /usr paths: point them into the prefix.
+  sed -i "s|/usr/|$prefix/usr/|g" "$libdir/openblas-pthread/cmake/openblas/OpenBLASConfig.cmake"
+  sed -i "s|_IMPORT_PREFIX \"/usr\"|_IMPORT_PREFIX \"$prefix/usr\"|" \
+    "$prefix/usr/lib/cmake/doctest/doctestTargets.cmake"
+  touch "$prefix/.unpacked"
+fi
+# OpenBLAS finds libgfortran (a dependency of a dependency) through the loader path, not RPATH.
+deps_path="$libdir:$libdir/openblas-pthread"
+with_deps() { LD_LIBRARY_PATH="$deps_path${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" "$@"; }
+ninja_bin="$(command -v ninja || true)"
+[[ -n $ninja_bin ]] || ninja_bin="$prefix/usr/bin/ninja"
+[[ -x $ninja_bin ]] || die "no ninja on this machine and none in bench/gpu/debs"
+
+# ---- build -----------------------------------------------------------------------------------
+if wants build; then
+  say "configure + build ($jobs jobs) -> $build"
+  # CMake < 3.26 does not know nvcc's C++20 flag; naming it is harmless on newer versions.
+  if ! {
+    cmake -S "$repo" -B "$build" -G Ninja -DCMAKE_MAKE_PROGRAM="$ninja_bin" \
+      -DCMAKE_BUILD_TYPE=Release -DELEGY_ENABLE_CUDA=ON -DELEGY_BUILD_EXAMPLES=OFF \
+      -DCMAKE_CUDA_ARCHITECTURES=90-real \
+      -DCMAKE_CUDA20_STANDARD_COMPILE_OPTION=-std=c++20 \
+      -DCMAKE_PREFIX_PATH="$prefix/usr" \
+      -Dhwy_DIR="$libdir/cmake/hwy" \
+      -DOpenBLAS_DIR="$libdir/openblas-pthread/cmake/openblas" \
+      -Ddoctest_DIR="$prefix/usr/lib/cmake/doctest" &&
+      cmake --build "$build" -j"$jobs" --target elegy_tests
+  } >"$out/build.log" 2>&1; then
+    tail -n 40 "$out/build.log"
+    die "the build failed (whole log: build.log)"
+  fi
+  grep -m1 "elegy: CUDA backend" "$out/build.log" || true
+  grep -q "elegy: CUDA backend ON" "$out/build.log" || die "CMake did not enable the CUDA backend (see build.log)"
+  echo "built $build/tests/elegy_tests"
+fi
+tests_bin="$build/tests/elegy_tests"
+
+# ---- the test suite ---------------------------------------------------------------------------
+if wants test; then
+  [[ -x $tests_bin ]] || die "no $tests_bin: run the build stage first"
+  say "elegy_tests (all of it; --duration lists every test case that ran)"
+  set +e
+  with_deps "$tests_bin" --duration=true >"$out/tests.log" 2>&1
+  rc=$?
+  set -e
+  {
+    echo "elegy_tests exit status: $rc"
+    grep -E '^\[doctest\] (test cases|assertions|Status)' "$out/tests.log" || true
+    echo "CUDA test cases that ran:"
+    grep -E '^[0-9.]+ s: cuda:' "$out/tests.log" || echo "  (none: were they skipped?)"
+    echo "failing test cases:"
+    grep -E '^TEST CASE:' "$out/tests.log" | sort -u || echo "  (none)"
+  } | tee "$out/summary.txt"
+  [[ $rc -eq 0 ]] || failed "elegy_tests (details: tests.log)"
+fi
+
+# ---- memory checker over the CUDA tests -----------------------------------------------------------
+if wants sanitize; then
+  say "compute-sanitizer memcheck over the CUDA tests"
+  if command -v compute-sanitizer >/dev/null && [[ -x $tests_bin ]]; then
+    set +e
+    with_deps timeout 480 compute-sanitizer --tool memcheck --error-exitcode 99 \
+      "$tests_bin" -tc='cuda:*' >"$out/sanitize.log" 2>&1
+    rc=$?
+    set -e
+    grep -E 'ERROR SUMMARY|^\[doctest\] (test cases|Status)' "$out/sanitize.log" || tail -n 20 "$out/sanitize.log"
+    [[ $rc -eq 0 ]] || failed "compute-sanitizer exit status $rc (details: sanitize.log)"
+  else
+    failed "compute-sanitizer or $tests_bin missing"
+  fi
+fi
+
+# ---- benchmarks -------------------------------------------------------------------------------
+if wants bench; then
+  say "GPU microbenchmarks"
+  [[ -f "$build/core/libelegy_core.so" ]] || die "no elegy libraries in $build: run the build stage first"
+  micro="$build/gpu_micro"
+  g++ -O2 -std=c++20 -I"$build/include" -I"$repo/bench/peers" "$here/gpu_micro.cpp" -o "$micro" \
+    -L"$build/autodiff" -L"$build/kernels" -L"$build/core" \
+    -lelegy_autodiff -lelegy_kernels -lelegy_core \
+    -Wl,-rpath,"$build/autodiff:$build/kernels:$build/core"
+  if ! with_deps "$micro" >"$out/gpu_micro.csv"; then failed "gpu_micro"; fi
+  # Any GPU benchmark binaries the build made (bench/, ELEGY_BUILD_BENCHMARKS=ON) run too.
+  for b in "$build"/bench/bench_*gpu*; do
+    [[ -x $b ]] || continue
+    say "$(basename "$b")"
+    with_deps "$b" | tee -a "$out/gpu_micro.csv" || failed "$(basename "$b")"
+  done
+  if python3 -c 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)' 2>/dev/null; then
+    say "PyTorch peer (torch/elegy > 1: elegy faster)"
+    python3 "$here/torch_peer.py" --elegy-csv "$out/gpu_micro.csv" >"$out/torch_peer.csv" 2>"$out/torch_peer.txt" ||
+      failed "torch_peer.py"
+    cat "$out/torch_peer.txt"
+  else
+    echo "(no PyTorch with CUDA here: peer comparison skipped)"
+  fi
+fi
+
+say "done; logs in $out: $(cd "$out" && ls | tr '\n' ' ')"
+[[ $status -eq 0 ]] || say "some stages FAILED (see above)"
+exit "$status"

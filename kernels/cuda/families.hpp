@@ -1,0 +1,14 @@
+// The CUDA kernel families, one registration function per .cu file; register.cpp calls them all
+// from register_cuda_kernels (kernels/dispatch.hpp). Plain C++: no CUDA headers needed here.
+#pragma once
+
+#include "elegy/kernels/dispatch.hpp"
+
+namespace elegy::kernels::cuda {
+
+void register_copy(Registry& r);    // copy.cu: Copy (host<->device, device<->device), Fill, Arange
+void register_cast(Registry& r);    // cast.cu: Cast between every pair of dtypes
+void register_binary(Registry& r);  // binary.cu: Add Sub Mul Div Maximum Minimum
+void register_unary(Registry& r);   // unary.cu: Neg Exp Log Relu Sqrt Tanh Sigmoid
+
+}  // namespace elegy::kernels::cuda

@@ -1,0 +1,139 @@
+// Launch helpers shared by the CUDA kernel families: the stream of a device, grid sizing, the
+// post-launch error check, and the two elementwise kernels every map-style op is built from (a
+// contiguous one with 16-byte vector loads, and a strided one walking a coalesced Layout).
+#pragma once
+
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <type_traits>
+
+#include "elegy/core/cuda/cuda_runtime.hpp"
+#include "elegy/kernels/buffer_view.hpp"
+#include "elegy/kernels/layout.hpp"
+
+namespace elegy::kernels::cuda {
+
+inline constexpr int kThreads = 256;
+// Grid-stride loops cover the rest: more blocks than this only adds scheduling overhead.
+inline constexpr std::int64_t kMaxBlocks = 65536;
+
+// Makes `device` current for this thread and returns the stream all of its work goes to.
+inline cudaStream_t prepare(Device device) {
+  elegy::cuda::set_device(device.index);
+  return elegy::cuda::stream(device.index);
+}
+
+inline unsigned blocks_for(std::int64_t work_items) {
+  return unsigned(std::clamp<std::int64_t>((work_items + kThreads - 1) / kThreads, 1, kMaxBlocks));
+}
+
+// Launch errors (bad configuration, missing arch image) surface here; errors raised while the
+// kernel runs surface at the next synchronising call, named by that call.
+inline void check_launch(const char* op) {
+  ELEGY_CUDA_CHECK(cudaGetLastError(), op);
+}
+
+inline bool aligned16(const void* p) {
+  return (reinterpret_cast<std::uintptr_t>(p) & 15u) == 0;
+}
+
+// The inputs of a map: N pointers of one element type.
+template <class T, int N>
+struct Inputs {
+  const T* p[N];
+};
+
+// 16 bytes of T: loads and stores of this type compile to single 128-bit instructions.
+template <class T>
+struct alignas(16) Pack {
+  static constexpr int kWidth = 16 / int(sizeof(T));
+  T v[kWidth];
+};
+
+template <class F, class T>
+__device__ __forceinline__ auto apply(const F& f, const T (&x)[1]) {
+  return f(x[0]);
+}
+template <class F, class T>
+__device__ __forceinline__ auto apply(const F& f, const T (&x)[2]) {
+  return f(x[0], x[1]);
+}
+
+// out[i] = f(in_0[i], ..., in_N-1[i]) over dense, 16-byte aligned operands of one type.
+template <class T, int N, class F>
+__global__ void map_contiguous_vec(std::int64_t n, T* out, Inputs<T, N> in, F f) {
+  constexpr int W = Pack<T>::kWidth;
+  const std::int64_t nvec = n / W;
+  const std::int64_t first = std::int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  const std::int64_t step = std::int64_t(gridDim.x) * blockDim.x;
+  for (std::int64_t v = first; v < nvec; v += step) {
+    Pack<T> x[N];
+#pragma unroll
+    for (int k = 0; k < N; ++k) x[k] = reinterpret_cast<const Pack<T>*>(in.p[k])[v];
+    Pack<T> r;
+#pragma unroll
+    for (int j = 0; j < W; ++j) {
+      T lane[N];
+#pragma unroll
+      for (int k = 0; k < N; ++k) lane[k] = x[k].v[j];
+      r.v[j] = apply(f, lane);
+    }
+    reinterpret_cast<Pack<T>*>(out)[v] = r;
+  }
+  // The n % W tail: one element for each of the first threads.
+  const std::int64_t t = nvec * W + first;
+  if (t < n) {
+    T lane[N];
+#pragma unroll
+    for (int k = 0; k < N; ++k) lane[k] = in.p[k][t];
+    out[t] = apply(f, lane);
+  }
+}
+
+// out[...] = f(in...) over any layout: operand 0 of `l` is the output, k+1 is input k.
+template <class Out, class In, int N, class F>
+__global__ void map_strided(Layout<N + 1> l, std::int64_t n, Out* out, Inputs<In, N> in, F f) {
+  const std::int64_t step = std::int64_t(gridDim.x) * blockDim.x;
+  for (std::int64_t i = std::int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += step) {
+    std::int64_t off[N + 1];
+    l.element_offsets(i, off);
+    In lane[N];
+#pragma unroll
+    for (int k = 0; k < N; ++k) lane[k] = in.p[k][off[k + 1]];
+    out[off[0]] = apply(f, lane);
+  }
+}
+
+// Runs f elementwise over args.out and args.in[0..N): the vector kernel when every operand is
+// dense and 16-byte aligned (no broadcasting), the strided kernel otherwise.
+template <class Out, class In, int N, class F>
+void map(const KernelArgs& a, F f, const char* op) {
+  const BufferView* views[N + 1];
+  views[0] = &a.out;
+  for (int k = 0; k < N; ++k) views[k + 1] = &a.in[k];
+  const Layout<N + 1> l = coalesce(views);
+  const std::int64_t n = l.numel();
+  if (n == 0) return;
+  Out* out = static_cast<Out*>(a.out.data);
+  Inputs<In, N> in;
+  for (int k = 0; k < N; ++k) in.p[k] = static_cast<const In*>(a.in[k].data);
+  const cudaStream_t s = prepare(a.device);
+
+  bool dense = l.rank == 1, aligned = aligned16(out);
+  for (int k = 0; k <= N; ++k) dense = dense && l.strides[k][0] == 1;
+  for (int k = 0; k < N; ++k) aligned = aligned && aligned16(in.p[k]);
+  if constexpr (std::is_same_v<Out, In>) {
+    if (dense && aligned) {
+      map_contiguous_vec<In, N>
+          <<<blocks_for(n / Pack<In>::kWidth + 1), kThreads, 0, s>>>(n, out, in, f);
+      check_launch(op);
+      return;
+    }
+  }
+  map_strided<Out, In, N><<<blocks_for(n), kThreads, 0, s>>>(l, n, out, in, f);
+  check_launch(op);
+}
+
+}  // namespace elegy::kernels::cuda

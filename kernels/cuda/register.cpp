@@ -1,0 +1,13 @@
+// Entry point of the CUDA backend's kernels: called once from registry() in CUDA builds.
+#include "elegy/kernels/cuda/families.hpp"
+
+namespace elegy::kernels {
+
+void register_cuda_kernels(Registry& r) {
+  cuda::register_copy(r);
+  cuda::register_cast(r);
+  cuda::register_binary(r);
+  cuda::register_unary(r);
+}
+
+}  // namespace elegy::kernels
