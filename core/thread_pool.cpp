@@ -66,7 +66,11 @@ class ThreadPool {
  private:
   void start(int n) {
     shutdown_.store(false);
-    for (int i = 1; i < n; ++i) workers_.emplace_back([this] { worker_loop(); });
+    // Workers start from the generation current *now*: a worker scheduled late must still see a
+    // job (or a shutdown) published before it first runs.
+    const std::uint64_t start_generation = generation_.load(std::memory_order_acquire);
+    for (int i = 1; i < n; ++i)
+      workers_.emplace_back([this, start_generation] { worker_loop(start_generation); });
   }
 
   void stop() {
@@ -77,9 +81,8 @@ class ThreadPool {
     workers_.clear();
   }
 
-  void worker_loop() {
+  void worker_loop(std::uint64_t seen) {
     t_inside_pool_task = true;
-    std::uint64_t seen = generation_.load(std::memory_order_acquire);
     while (true) {
       std::uint64_t g;
       for (int spin = 0; (g = generation_.load(std::memory_order_acquire)) == seen; ++spin) {
