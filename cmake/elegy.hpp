@@ -20,3 +20,4 @@
 #include "elegy/core/tensor.hpp"
 #include "elegy/core/thread_pool.hpp"
 #include "elegy/core/tree.hpp"
+#include "elegy/optim/transform.hpp"

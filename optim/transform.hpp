@@ -1,0 +1,49 @@
+// optax's design in C++: a GradientTransformation is a pair of pure functions over Trees.
+//
+//   GradientTransformation opt = chain({clip_by_global_norm(1.0), adam(1e-3)});
+//   Tree state = opt.init(params);
+//   auto [updates, new_state] = opt.update(grads, state, params);
+//   params = apply_updates(params, updates);
+//
+// States are Trees (maps of tensors: counts, moments), returned and never mutated. Updates run
+// without recording on any tape. Learning rates are a number or a Schedule everywhere.
+#pragma once
+
+#include <functional>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include "elegy/core/tree.hpp"
+
+namespace elegy::optim {
+
+using OptState = Tree;
+
+// (updates, new state)
+struct UpdateResult {
+  Tree updates;
+  OptState state;
+};
+
+struct GradientTransformation {
+  // Builds the initial state for `params`.
+  std::function<OptState(const Tree& params)> init;
+  // Transforms `updates` (gradients) given the state from init/previous update and, for
+  // transforms that need them (weight decay, trust ratios), the current params (may be None).
+  std::function<UpdateResult(const Tree& updates, const OptState& state, const Tree& params)>
+      update;
+};
+
+// A schedule maps the step count (0-based number of updates applied so far) to a value.
+using Schedule = std::function<double(std::int64_t count)>;
+// A learning rate: a constant or a schedule.
+using ScalarOrSchedule = std::variant<double, Schedule>;
+
+// params + updates, leafwise, cast back to each param's dtype (optax.apply_updates).
+Tree apply_updates(const Tree& params, const Tree& updates);
+
+// Applies the transforms in order; the state is the list of their states.
+GradientTransformation chain(std::vector<GradientTransformation> transforms);
+
+}  // namespace elegy::optim
