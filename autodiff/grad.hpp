@@ -32,7 +32,11 @@ Tensor make_variable(const Tensor& x);
 std::vector<Tensor> backward(const Tensor& out, const std::vector<Tensor>& variables,
                              const char* caller);
 
-// Drops tape history from values leaving the outermost value_and_grad.
+// Drops tape history from values leaving the outermost value_and_grad. The catch-all comes
+// first so the overloads below see it: other aux types (numbers, strings, user structs) are left
+// as they are.
+template <class T>
+void strip(T&) {}
 inline void strip(Tensor& t) {
   t = t.detached();
 }
@@ -52,8 +56,6 @@ template <class... Ts>
 void strip(std::tuple<Ts...>& t) {
   std::apply([](auto&... xs) { (strip(xs), ...); }, t);
 }
-template <class T>
-void strip(T&) {}  // other aux types (numbers, strings, user structs) carry no tensors we know
 
 template <class T>
 struct IsPair : std::false_type {};

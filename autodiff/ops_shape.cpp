@@ -5,6 +5,7 @@
 // public ops so that second derivatives flow through them.
 #include "elegy/autodiff/ops_shape.hpp"
 
+#include <array>
 #include <numeric>
 #include <sstream>
 
@@ -45,21 +46,15 @@ Tensor filled(const char* what, const Shape& shape, double value, DType dtype, D
   return out;
 }
 
-// The permutation that undoes `perm`.
-std::vector<int> inverse_permutation(const std::vector<int>& perm) {
-  std::vector<int> inverse(perm.size());
-  for (std::size_t i = 0; i < perm.size(); ++i) inverse[std::size_t(perm[i])] = int(i);
-  return inverse;
-}
-
 // transpose/swapaxes/moveaxis: `perm` must already be a valid permutation of x's axes.
-Tensor permute_op(const char* op, const Tensor& x, std::vector<int> perm) {
+Tensor permute_op(const char* op, const Tensor& x, std::span<const int> perm) {
   Tensor out = views::permute(x, perm);
   if (autodiff::should_record(x)) {
-    autodiff::record(op, out, {&x},
-                     [inverse = inverse_permutation(perm)](const Tensor& g, const Tensor&) {
-                       return autodiff::Cotangents{transpose(g, inverse)};
-                     });
+    std::vector<int> inverse(perm.size());
+    for (std::size_t i = 0; i < perm.size(); ++i) inverse[std::size_t(perm[i])] = int(i);
+    autodiff::record(op, out, {&x}, [inverse](const Tensor& g, const Tensor&) {
+      return autodiff::Cotangents{transpose(g, inverse)};
+    });
   }
   return out;
 }
@@ -80,10 +75,10 @@ Tensor slice_scatter(const Tensor& g, const Shape& shape, int axis, std::int64_t
 }
 
 // The interior of a padded cotangent: g[before_0 : before_0 + n_0, ...] for every axis.
-Tensor unpad(const Tensor& g, const std::vector<std::int64_t>& before, const Shape& shape) {
+Tensor unpad(const Tensor& g, const Dims& before, const Shape& shape) {
   Tensor out = g;
   for (int i = 0; i < shape.size(); ++i) {
-    const std::int64_t b = before[std::size_t(i)];
+    const std::int64_t b = before[i];
     if (b != 0 || shape[i] != g.shape()[i]) out = slice(out, b, b + shape[i], 1, i);
   }
   return out;
@@ -139,28 +134,33 @@ Tensor transpose(const Tensor& x, std::vector<int> perm) {
   ELEGY_CHECK(int(perm.size()) == x.ndim(), "transpose", "permutation of ", perm.size(),
               " axes for ", describe(x));
   for (int& p : perm) p = normalize_axis("transpose", p, x.ndim());
-  return permute_op("transpose", x, std::move(perm));
+  return permute_op("transpose", x, perm);
 }
+
+// Permutations of at most kMaxRank axes live on the stack: no allocation when not recording.
+using AxisList = std::array<int, kMaxRank>;
 
 Tensor swapaxes(const Tensor& x, int axis1, int axis2) {
   check_defined("swapaxes", x);
   axis1 = normalize_axis("swapaxes", axis1, x.ndim());
   axis2 = normalize_axis("swapaxes", axis2, x.ndim());
-  std::vector<int> perm(std::size_t(x.ndim()));
-  std::iota(perm.begin(), perm.end(), 0);
+  AxisList perm;
+  std::iota(perm.begin(), perm.begin() + x.ndim(), 0);
   std::swap(perm[std::size_t(axis1)], perm[std::size_t(axis2)]);
-  return permute_op("swapaxes", x, std::move(perm));
+  return permute_op("swapaxes", x, std::span<const int>(perm.data(), std::size_t(x.ndim())));
 }
 
 Tensor moveaxis(const Tensor& x, int source, int destination) {
   check_defined("moveaxis", x);
   source = normalize_axis("moveaxis", source, x.ndim());
   destination = normalize_axis("moveaxis", destination, x.ndim());
-  std::vector<int> perm;
-  for (int i = 0; i < x.ndim(); ++i)
-    if (i != source) perm.push_back(i);
-  perm.insert(perm.begin() + destination, source);
-  return permute_op("moveaxis", x, std::move(perm));
+  // The other axes in order, with `source` inserted at `destination`.
+  AxisList perm;
+  for (int i = 0, next = 0; i < x.ndim(); ++i) {
+    if (next == source) ++next;
+    perm[std::size_t(i)] = i == destination ? source : next++;
+  }
+  return permute_op("moveaxis", x, std::span<const int>(perm.data(), std::size_t(x.ndim())));
 }
 
 Tensor expand_dims(const Tensor& x, int axis) {
@@ -276,9 +276,14 @@ Tensor concatenate(std::span<const Tensor> xs, int axis) {
 
   // Inputs of a narrower dtype are cast first (a recorded astype, so float32 parts of a
   // float64 result still get their gradient in float32).
-  std::vector<Tensor> parts(xs.begin(), xs.end());
-  for (Tensor& p : parts)
-    if (p.dtype() != dtype) p = astype(p, dtype);
+  std::vector<Tensor> cast;
+  std::span<const Tensor> parts = xs;
+  for (const Tensor& x : xs) {
+    if (x.dtype() == dtype) continue;
+    for (const Tensor& p : xs) cast.push_back(p.dtype() == dtype ? p : astype(p, dtype));
+    parts = cast;
+    break;
+  }
 
   Tensor out = Tensor::empty(shape, dtype, first.device());
   std::int64_t offset = 0;
@@ -339,19 +344,18 @@ Tensor pad(const Tensor& x, std::span<const std::pair<std::int64_t, std::int64_t
               " (before, after) pairs for ", describe(x), ", expected one per dimension (",
               x.ndim(), ")");
   Shape shape = x.shape();
-  std::vector<std::int64_t> before(widths.size());
+  Dims before = Dims::filled(x.ndim(), 0);
   for (int i = 0; i < x.ndim(); ++i) {
     const auto [b, a] = widths[std::size_t(i)];
     ELEGY_CHECK(b >= 0 && a >= 0, "pad", "widths must be >= 0, got (", b, ", ", a,
                 ") for dimension ", i, " of ", describe(x));
-    before[std::size_t(i)] = b;
+    before[i] = b;
     shape[i] += b + a;
   }
   Tensor out = filled("pad", shape, value, x.dtype(), x.device());
   Tensor interior = out;
   for (int i = 0; i < x.ndim(); ++i)
-    interior =
-        views::slice(interior, i, before[std::size_t(i)], before[std::size_t(i)] + x.shape()[i], 1);
+    interior = views::slice(interior, i, before[i], before[i] + x.shape()[i], 1);
   copy_into("pad", interior, x);
   if (autodiff::should_record(x)) {
     autodiff::record("pad", out, {&x}, [before, shape = x.shape()](const Tensor& g, const Tensor&) {

@@ -101,9 +101,11 @@ void layout(std::ostream& os, const std::vector<std::vector<std::int64_t>>& show
   const std::vector<std::int64_t>& indices = shown[std::size_t(dim)];
   for (std::size_t k = 0; k < indices.size(); ++k) {
     if (k > 0) {
-      if (innermost) os << ", ";
-      else os << ',' << std::string(std::size_t(rank - dim - 1), '\n')
-              << std::string(std::size_t(dim + 1), ' ');
+      if (innermost)
+        os << ", ";
+      else
+        os << ',' << std::string(std::size_t(rank - dim - 1), '\n')
+           << std::string(std::size_t(dim + 1), ' ');
     }
     if (indices[k] == kEllipsis) {
       os << "...";

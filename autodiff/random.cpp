@@ -89,10 +89,9 @@ Tensor gather_rows(const Tensor& x, std::shared_ptr<const std::vector<std::int64
     }
   }
   if (is_floating(x.dtype()) && autodiff::should_record(x))
-    autodiff::record("permutation", out, {&x},
-                     [rows, inverse](const Tensor& g, const Tensor&) {
-                       return autodiff::Cotangents{gather_rows(g, inverse, rows)};
-                     });
+    autodiff::record("permutation", out, {&x}, [rows, inverse](const Tensor& g, const Tensor&) {
+      return autodiff::Cotangents{gather_rows(g, inverse, rows)};
+    });
   return out;
 }
 
@@ -127,8 +126,7 @@ Tensor random::uniform(const Key& key, const Shape& shape, DType dtype, double m
   check_float_dtype("uniform", dtype);
   ELEGY_CHECK(std::isfinite(minval) && std::isfinite(maxval) && minval < maxval, "uniform",
               "expected finite bounds with minval < maxval, got [", minval, ", ", maxval, ")");
-  return generate("uniform", kernels::Op::RandomUniform, key, shape, dtype, device, minval,
-                  maxval);
+  return generate("uniform", kernels::Op::RandomUniform, key, shape, dtype, device, minval, maxval);
 }
 
 Tensor random::normal(const Key& key, const Shape& shape, DType dtype, Device device) {
@@ -141,8 +139,8 @@ Tensor random::truncated_normal(const Key& key, double lower, double upper, cons
   check_float_dtype("truncated_normal", dtype);
   ELEGY_CHECK(lower < upper, "truncated_normal", "expected lower < upper, got [", lower, ", ",
               upper, "]");
-  return generate("truncated_normal", kernels::Op::RandomTruncatedNormal, key, shape, dtype,
-                  device, lower, upper);
+  return generate("truncated_normal", kernels::Op::RandomTruncatedNormal, key, shape, dtype, device,
+                  lower, upper);
 }
 
 Tensor random::bernoulli(const Key& key, double p, const Shape& shape, Device device) {
@@ -160,8 +158,8 @@ Tensor random::bernoulli(const Key& key, double p, const Shape& shape, Device de
   return device.is_cpu() ? out : out.to(device);
 }
 
-Tensor random::randint(const Key& key, const Shape& shape, std::int64_t minval,
-                       std::int64_t maxval, DType dtype, Device device) {
+Tensor random::randint(const Key& key, const Shape& shape, std::int64_t minval, std::int64_t maxval,
+                       DType dtype, Device device) {
   ELEGY_CHECK(dtype == DType::i32 || dtype == DType::i64 || dtype == DType::u8, "randint",
               "dtype must be int32, int64 or uint8, got ", dtype);
   ELEGY_CHECK(minval < maxval, "randint", "expected minval < maxval, got [", minval, ", ", maxval,
@@ -181,8 +179,7 @@ Tensor random::permutation(const Key& key, std::int64_t n, Device device) {
   ELEGY_CHECK(n >= 0 && n <= std::numeric_limits<std::int32_t>::max(), "permutation",
               "n must be in [0, 2^31), got ", n);
   const std::vector<std::int64_t> perm = permutation_indices(key, n);
-  return Tensor::from_vector(std::vector<std::int32_t>(perm.begin(), perm.end()), Shape{n},
-                             device);
+  return Tensor::from_vector(std::vector<std::int32_t>(perm.begin(), perm.end()), Shape{n}, device);
 }
 
 Tensor random::permutation(const Key& key, const Tensor& x) {
@@ -191,7 +188,8 @@ Tensor random::permutation(const Key& key, const Tensor& x) {
               describe(x));
   auto rows = std::make_shared<std::vector<std::int64_t>>(permutation_indices(key, x.shape(0)));
   auto inverse = std::make_shared<std::vector<std::int64_t>>(rows->size());
-  for (std::size_t i = 0; i < rows->size(); ++i) (*inverse)[std::size_t((*rows)[i])] = std::int64_t(i);
+  for (std::size_t i = 0; i < rows->size(); ++i)
+    (*inverse)[std::size_t((*rows)[i])] = std::int64_t(i);
   return gather_rows(x, std::move(rows), std::move(inverse));
 }
 

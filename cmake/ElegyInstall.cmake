@@ -3,12 +3,12 @@
 include(GNUInstallDirs)
 include(CMakePackageConfigHelpers)
 
-set(ELEGY_INSTALLED_TARGETS elegy elegy_core elegy_kernels elegy_autodiff elegy_optim)
+set(ELEGY_INSTALLED_TARGETS elegy elegy_core elegy_kernels elegy_autodiff elegy_optim elegy_model)
 install(TARGETS ${ELEGY_INSTALLED_TARGETS} EXPORT elegyTargets
         LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
         ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
         RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
-foreach(layer core kernels autodiff optim)
+foreach(layer core kernels autodiff optim model)
   install(DIRECTORY ${PROJECT_SOURCE_DIR}/${layer}/ DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/elegy/${layer}
           FILES_MATCHING PATTERN "*.hpp" PATTERN "*.cuh" EXCLUDE)
 endforeach()

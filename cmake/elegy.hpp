@@ -21,3 +21,7 @@
 #include "elegy/core/thread_pool.hpp"
 #include "elegy/core/tree.hpp"
 #include "elegy/optim/transform.hpp"
+#include "elegy/model/batches.hpp"
+#include "elegy/model/model.hpp"
+#include "elegy/model/states.hpp"
+#include "elegy/model/steps.hpp"

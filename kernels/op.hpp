@@ -38,7 +38,7 @@ namespace elegy::kernels {
       X(RandomUniform) /* [scalar[0], scalar[1]) */                                                  \
       X(RandomNormal)                                                                                \
           X(RandomTruncatedNormal) /* standard normal truncated to [scalar[0], scalar[1]] */         \
-      X(RandomBits)                /* uniform int in [scalar[0], scalar[1]) (randint) */
+      X(RandomBits)                /* int in [ints[0], ints[1]) (randint) */
 
 enum class Op : std::uint16_t {
 #define ELEGY_X(name) name,

@@ -157,25 +157,21 @@ void take_kernel(const KernelArgs& a) {
 }
 
 // Deterministic: every output element receives its contributions in increasing index order,
-// whatever the thread count. Threads split the positions along the axis; each scans all
-// indices and applies those that land in its range.
+// whatever the thread count. With several outer slices (index_add along a later axis) threads
+// split those, which own disjoint outputs; otherwise they split the positions along the axis,
+// each scanning all indices and applying those that land in its range.
 template <class T>
 void scatter_add_kernel(const KernelArgs& a) {
   const int axis = int(a.ints[0]);
   const AxisSplit dst(a.out, axis);  // dense
   const std::vector<std::int64_t> idx = checked_indices("index_add", a.in[1], dst.axis_size, axis);
-  const std::int64_t n_idx = std::int64_t(idx.size()), inner = dst.inner;
-  if (n_idx == 0 || inner == 0 || dst.outer == 0) return;
+  const std::int64_t n_idx = std::int64_t(idx.size()), inner = dst.inner, outer = dst.outer;
+  if (n_idx == 0 || inner == 0 || outer == 0) return;
   const T* upd = static_cast<const T*>(a.in[0].data);
   T* out = static_cast<T*>(a.out.data);
-  const std::int64_t work = dst.outer * n_idx * inner;
-  const int threads = num_threads();
-  const std::int64_t grain =
-      work < kGrainElements || threads == 1
-          ? dst.axis_size
-          : std::max<std::int64_t>(1, (dst.axis_size + threads - 1) / threads);
-  parallel_for(dst.axis_size, grain, [&](std::int64_t p0, std::int64_t p1) {
-    for (std::int64_t o = 0; o < dst.outer; ++o) {
+  // Adds the updates of outer slices [o0, o1) whose target lies in positions [p0, p1).
+  auto add = [&](std::int64_t o0, std::int64_t o1, std::int64_t p0, std::int64_t p1) {
+    for (std::int64_t o = o0; o < o1; ++o) {
       T* out_o = out + o * dst.axis_size * inner;
       const T* upd_o = upd + o * n_idx * inner;
       for (std::int64_t i = 0; i < n_idx; ++i) {
@@ -186,7 +182,17 @@ void scatter_add_kernel(const KernelArgs& a) {
         for (std::int64_t j = 0; j < inner; ++j) to[j] += from[j];
       }
     }
-  });
+  };
+  const std::int64_t work = outer * n_idx * inner;
+  const int threads = num_threads();
+  if (work < kGrainElements || threads == 1) return add(0, outer, 0, dst.axis_size);
+  if (outer >= threads) {
+    parallel_for(outer, std::max<std::int64_t>(1, kGrainElements / (n_idx * inner)),
+                 [&](std::int64_t o0, std::int64_t o1) { add(o0, o1, 0, dst.axis_size); });
+  } else {
+    parallel_for(dst.axis_size, std::max<std::int64_t>(1, (dst.axis_size + threads - 1) / threads),
+                 [&](std::int64_t p0, std::int64_t p1) { add(0, outer, p0, p1); });
+  }
 }
 
 template <class T>

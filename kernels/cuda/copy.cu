@@ -170,12 +170,14 @@ void fill(const KernelArgs& a) {
   check_launch("fill (cuda)");
 }
 
+// Rounded multiply and add (never a fused multiply-add), so every value is bit-identical to
+// the CPU kernel's start + i * step.
 template <class T>
 __global__ void arange_kernel(std::int64_t n, std::int64_t stride, T* out, double start,
                               double step) {
   const std::int64_t grid = std::int64_t(gridDim.x) * blockDim.x;
   for (std::int64_t i = std::int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += grid)
-    out[i * stride] = T(start + double(i) * step);
+    out[i * stride] = T(__dadd_rn(start, __dmul_rn(double(i), step)));
 }
 
 template <class T>

@@ -209,6 +209,21 @@ TEST_CASE("index_add with many repeated indices is exact and deterministic") {
   CHECK(a == b);
 }
 
+TEST_CASE("index_add along a later axis with many outer slices (split across threads)") {
+  const std::int64_t rows = 1000, cols = 5, n = 40;
+  std::vector<std::int32_t> idx(static_cast<std::size_t>(n));
+  for (std::int64_t i = 0; i < n; ++i) idx[std::size_t(i)] = std::int32_t((i * 3) % cols);
+  const Tensor upd = host_uniform({rows, n}, 11);
+  const std::vector<double> u = values(upd);
+  std::vector<double> expected(static_cast<std::size_t>(rows * cols), 1.0);
+  for (std::int64_t r = 0; r < rows; ++r)
+    for (std::int64_t i = 0; i < n; ++i)
+      expected[std::size_t(r * cols + idx[std::size_t(i)])] += u[std::size_t(r * n + i)];
+  const Tensor got = index_add(ones({rows, cols}, DType::f64), Tensor::from_vector(idx), upd, 1);
+  // The same order of additions as the reference: bit-identical.
+  CHECK(values(got) == expected);
+}
+
 TEST_CASE("index_add errors") {
   const Tensor x = iota({3, 2});
   CHECK_THROWS_WITH_AS(index_add(x, ints({3}), iota({1, 2})),

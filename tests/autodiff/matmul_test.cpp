@@ -139,6 +139,12 @@ TEST_CASE("batched matmul broadcasts the batch dimensions") {
     check_matmul(rand({2, 1, 3, 4}, 26, dt), rand({5, 4, 6}, 27, dt));  // batch [2,5]
     check_matmul(rand({1, 3, 2, 4}, 28, dt), rand({2, 1, 4, 3}, 29, dt));
     check_matmul(rand({1000, 8, 8}, 30, dt), rand({1000, 8, 8}, 31, dt));  // parallel batches
+    // A stack times one matrix folds into one GEMM when its batch and rows are one strided run.
+    check_matmul(rand({2, 1, 3, 5}, 32, dt), rand({5, 2}, 33, dt));
+    check_matmul(rand({4, 1, 5}, 34, dt), rand({5, 3}, 35, dt));
+    check_matmul(slice(rand({4, 3, 5}, 36, dt), 0, 4, 2), rand({5, 2}, 37, dt));  // no fold
+    check_matmul(slice(rand({3, 4, 5}, 38, dt), 0, 4, 2, 1), rand({5, 2}, 39, dt));
+    check_matmul(broadcast_to(rand({3, 5}, 40, dt), {2, 3, 5}), rand({5, 2}, 41, dt));
   }
 }
 
@@ -161,6 +167,15 @@ TEST_CASE("matmul reads transposed, strided and broadcast operands") {
     check_matmul(slice(a, 0, 1, 1, 1), rand({1, 4}, 58, dt));  // K = 1
     check_matmul(transpose(a), slice(b, 0, 1, 1, 1));          // N = 1, strided column
   }
+}
+
+TEST_CASE("matmul of transposed views allocates only its output") {
+  // The op layer passes views as they are (the kernel maps them to BLAS transpose flags).
+  const Tensor a = rand({64, 48}, 59, DType::f32), b = rand({64, 32}, 60, DType::f32);
+  const std::int64_t before = cpu_allocator().stats().num_allocs;
+  const Tensor c = matmul(transpose(a), b);
+  CHECK(cpu_allocator().stats().num_allocs - before == 1);
+  check_matmul(transpose(a), b);
 }
 
 TEST_CASE("matmul promotes float32 with float64 and handles empty operands") {

@@ -204,6 +204,31 @@ TEST_CASE("concatenate along every axis, for every dtype") {
   CHECK(values(s) == std::vector<double>{0, 2, 1, 3, 2, 3, 0, 1});
 }
 
+TEST_CASE("concatenate and pad at sizes around SIMD widths and above the threading threshold") {
+  for (std::int64_t n : {1, 15, 16, 17, 1000, 100003}) {
+    CAPTURE(n);
+    const Tensor a = iota({n}, DType::f32);
+    const Tensor b = iota({17}, DType::f32);
+    std::vector<double> expected = values(a);
+    const std::vector<double> bv = values(b);
+    expected.insert(expected.end(), bv.begin(), bv.end());
+    CHECK(values(concatenate({a, b})) == expected);
+    // Two columns side by side: strided destinations.
+    const Tensor m = concatenate({reshape(a, {n, 1}), reshape(a, {n, 1})}, 1);
+    const std::vector<double> mv = values(m);
+    bool ok = true;
+    for (std::int64_t i = 0; i < n; ++i)
+      ok &= mv[std::size_t(2 * i)] == double(i) && mv[std::size_t(2 * i + 1)] == double(i);
+    CHECK(ok);
+    const std::vector<double> p = values(pad(a, {{2, 3}}, -1.0));
+    CHECK(p.size() == std::size_t(n + 5));
+    CHECK(p[0] == -1);
+    CHECK(p[2] == 0);
+    CHECK(p[std::size_t(n + 1)] == double(n - 1));
+    CHECK(p[std::size_t(n + 4)] == -1);
+  }
+}
+
 TEST_CASE("concatenate promotes dtypes and reports mismatches") {
   const Tensor i = Tensor::from_vector<std::int32_t>({1, 2});
   const Tensor f = Tensor::from_vector<float>({0.5f});

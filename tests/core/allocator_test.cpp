@@ -10,7 +10,9 @@ using namespace elegy;
 
 namespace {
 
-bool aligned(const void* p) { return reinterpret_cast<std::uintptr_t>(p) % kCpuAlignment == 0; }
+bool aligned(const void* p) {
+  return reinterpret_cast<std::uintptr_t>(p) % kCpuAlignment == 0;
+}
 
 }  // namespace
 

@@ -70,11 +70,11 @@ TEST_CASE("normalize_axes sorts and expands the empty list") {
 }
 
 TEST_CASE("dispatch errors name the op, dtype and device") {
-  CHECK_THROWS_WITH_AS(kernels::lookup("uniform", kernels::Op::RandomUniform, Device::cpu(),
-                                       DType::i32),
-                       "uniform: no RandomUniform kernel for int32 on cpu (this dtype/device "
-                       "combination is not supported)",
-                       Error);
+  CHECK_THROWS_WITH_AS(
+      kernels::lookup("uniform", kernels::Op::RandomUniform, Device::cpu(), DType::i32),
+      "uniform: no RandomUniform kernel for int32 on cpu (this dtype/device "
+      "combination is not supported)",
+      Error);
   if (!cuda_compiled()) {
     CHECK_THROWS_WITH_AS(kernels::lookup("exp", kernels::Op::Exp, Device::cuda(), DType::f32),
                          "exp: no Exp kernel for float32 on cuda:0 (this build has no CUDA "

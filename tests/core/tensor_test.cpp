@@ -20,7 +20,9 @@ Tensor iota_f32(const Shape& shape) {
   return Tensor::from_vector(v, shape);
 }
 
-std::vector<float> values(const Tensor& t) { return t.contiguous().to_vector<float>(); }
+std::vector<float> values(const Tensor& t) {
+  return t.contiguous().to_vector<float>();
+}
 
 }  // namespace
 
@@ -29,8 +31,8 @@ TEST_CASE("an undefined tensor has no storage and describes itself as such") {
   CHECK_FALSE(t.defined());
   CHECK(t.raw_data() == nullptr);
   CHECK(describe(t) == "undefined tensor");
-  CHECK_THROWS_WITH_AS(t.to_vector<float>(), doctest::Contains("to_vector: the tensor is undefined"),
-                       Error);
+  CHECK_THROWS_WITH_AS(t.to_vector<float>(),
+                       doctest::Contains("to_vector: the tensor is undefined"), Error);
 }
 
 TEST_CASE("Tensor::empty sets row-major metadata") {
@@ -68,18 +70,18 @@ TEST_CASE("shape(axis) counts negative axes from the end and rejects others") {
   CHECK(t.shape(0) == 2);
   CHECK(t.shape(-1) == 4);
   CHECK(t.shape(-3) == 2);
-  CHECK_THROWS_WITH_AS(t.shape(3),
-                       doctest::Contains("Tensor::shape: axis 3 is out of range for a tensor of rank 3"),
-                       Error);
+  CHECK_THROWS_WITH_AS(
+      t.shape(3), doctest::Contains("Tensor::shape: axis 3 is out of range for a tensor of rank 3"),
+      Error);
   CHECK_THROWS_WITH_AS(t.shape(-4), doctest::Contains("axis -4 is out of range"), Error);
 }
 
 TEST_CASE("data<T> checks the element type") {
   const Tensor t = Tensor::from_vector(std::vector<float>{1, 2});
   CHECK(t.data<float>()[1] == 2.0f);
-  CHECK_THROWS_WITH_AS(t.data<double>(),
-                       doctest::Contains("Tensor::data: requested float64 elements of a float32[2] on cpu"),
-                       Error);
+  CHECK_THROWS_WITH_AS(
+      t.data<double>(),
+      doctest::Contains("Tensor::data: requested float64 elements of a float32[2] on cpu"), Error);
 }
 
 TEST_CASE("view_of checks that the view stays inside its storage") {
@@ -115,10 +117,10 @@ TEST_CASE("is_contiguous for transposed, sliced and broadcast views") {
   const Tensor x = iota_f32(Shape{4, 6});
   int perm[] = {1, 0};
   CHECK_FALSE(views::permute(x, perm).is_contiguous());
-  CHECK(views::slice(x, 0, 1, 3, 1).is_contiguous());       // whole rows
+  CHECK(views::slice(x, 0, 1, 3, 1).is_contiguous());        // whole rows
   CHECK_FALSE(views::slice(x, 0, 0, 4, 2).is_contiguous());  // every other row
   CHECK_FALSE(views::slice(x, 1, 0, 3, 1).is_contiguous());  // part of each row
-  CHECK(views::slice(x, 0, 2, 3, 1).is_contiguous());       // one row: size-1 dims never matter
+  CHECK(views::slice(x, 0, 2, 3, 1).is_contiguous());        // one row: size-1 dims never matter
   CHECK(views::slice(views::slice(x, 0, 2, 3, 1), 1, 1, 4, 1).is_contiguous());
   const Tensor row = iota_f32(Shape{1, 6});
   CHECK_FALSE(views::broadcast_to(row, Shape{3, 6}).is_contiguous());
@@ -138,11 +140,11 @@ TEST_CASE("views share storage and address the right elements") {
     CHECK(r.storage() == x.storage());
     CHECK(values(r) == values(x));
     CHECK(views::reshape(x, Shape{24}).strides() == Strides{1});
-    CHECK_THROWS_WITH_AS(views::reshape(x, Shape{5, -1}),
-                         doctest::Contains("reshape: cannot reshape [2,3,4] (24 elements) into [5,-1]"),
+    CHECK_THROWS_WITH_AS(
+        views::reshape(x, Shape{5, -1}),
+        doctest::Contains("reshape: cannot reshape [2,3,4] (24 elements) into [5,-1]"), Error);
+    CHECK_THROWS_WITH_AS(views::reshape(x, Shape{-1, -1}), doctest::Contains("more than one -1"),
                          Error);
-    CHECK_THROWS_WITH_AS(views::reshape(x, Shape{-1, -1}),
-                         doctest::Contains("more than one -1"), Error);
     CHECK_THROWS_WITH_AS(views::reshape(x, Shape{5, 5}),
                          doctest::Contains("into [5,5] (25 elements)"), Error);
     // A non-contiguous tensor cannot be reinterpreted: the caller must copy.
@@ -186,10 +188,10 @@ TEST_CASE("views share storage and address the right elements") {
     CHECK(rows.storage() == x.storage());
     const std::vector<float> r = values(rows);
     CHECK(std::vector<float>(r.begin(), r.begin() + 4) == std::vector<float>{8, 9, 10, 11});
-    CHECK_THROWS_WITH_AS(views::slice(v, 0, 0, 5, 0), doctest::Contains("slice: step must not be zero"),
-                         Error);
-    CHECK_THROWS_WITH_AS(views::slice(v, 1, 0, 5, 1), doctest::Contains("slice: axis 1 is out of range"),
-                         Error);
+    CHECK_THROWS_WITH_AS(views::slice(v, 0, 0, 5, 0),
+                         doctest::Contains("slice: step must not be zero"), Error);
+    CHECK_THROWS_WITH_AS(views::slice(v, 1, 0, 5, 1),
+                         doctest::Contains("slice: axis 1 is out of range"), Error);
   }
 
   SUBCASE("broadcast_to") {
@@ -200,12 +202,14 @@ TEST_CASE("views share storage and address the right elements") {
     const std::vector<float> v = values(b);
     CHECK(v.size() == 24);
     for (int i = 0; i < 24; ++i) CHECK(v[std::size_t(i)] == float((i / 4) % 3));
-    CHECK_THROWS_WITH_AS(views::broadcast_to(row, Shape{2, 4}),
-                         doctest::Contains("broadcast_to: cannot broadcast [3,1] to [2,4] (dimension 0 "
-                                           "is 3, expected 2 or 1)"),
-                         Error);
+    CHECK_THROWS_WITH_AS(
+        views::broadcast_to(row, Shape{2, 4}),
+        doctest::Contains("broadcast_to: cannot broadcast [3,1] to [2,4] (dimension 0 "
+                          "is 3, expected 2 or 1)"),
+        Error);
     CHECK_THROWS_WITH_AS(views::broadcast_to(x, Shape{4}),
-                         doctest::Contains("cannot broadcast [2,3,4] to the lower-rank [4]"), Error);
+                         doctest::Contains("cannot broadcast [2,3,4] to the lower-rank [4]"),
+                         Error);
   }
 
   SUBCASE("squeeze and expand_dims") {
@@ -268,8 +272,8 @@ TEST_CASE("extreme values survive the round trip") {
 }
 
 TEST_CASE("bool tensors come from uint8 data through astype") {
-  const Tensor b = Tensor::from_vector(std::vector<std::uint8_t>{1, 0, 1, 1}, Shape{2, 2})
-                       .astype(DType::bool_);
+  const Tensor b =
+      Tensor::from_vector(std::vector<std::uint8_t>{1, 0, 1, 1}, Shape{2, 2}).astype(DType::bool_);
   CHECK(b.dtype() == DType::bool_);
   CHECK(b.itemsize() == 1);
   CHECK(b.to_vector<std::uint8_t>() == std::vector<std::uint8_t>{1, 0, 1, 1});

@@ -16,7 +16,6 @@
 #include "core/thread_count.hpp"
 
 using namespace elegy;
-using elegy::testing::set_threads;
 using elegy::testing::ThreadCountGuard;
 
 namespace {
@@ -41,7 +40,7 @@ std::atomic<int> g_listener_last{0};
 TEST_CASE("parallel_for covers [0, n) exactly once") {
   ThreadCountGuard guard;
   for (int threads : {1, 2, 3, 5}) {
-    set_threads(threads);
+    set_num_threads(threads);
     for (std::int64_t n : {0, 1, 2, 3, 7, 64, 1000, 12345, 100003}) {
       for (std::int64_t grain : {0, 1, 2, 7, 64, 1000, 1 << 20}) {
         CAPTURE(threads);
@@ -77,7 +76,7 @@ TEST_CASE("parallel_for covers [0, n) exactly once") {
 
 TEST_CASE("parallel_for uses several threads for large work") {
   ThreadCountGuard guard;
-  set_threads(2);
+  set_num_threads(2);
   std::mutex m;
   std::set<std::thread::id> ids;
   std::vector<int> hits(1000, 0);
@@ -101,7 +100,7 @@ TEST_CASE("parallel_for uses several threads for large work") {
 TEST_CASE("exceptions thrown in a chunk reach the caller and the pool survives") {
   ThreadCountGuard guard;
   for (int threads : {1, 2, 4}) {
-    set_threads(threads);
+    set_num_threads(threads);
     CAPTURE(threads);
     CHECK_THROWS_WITH_AS(parallel_for(1000, 1,
                                       [](std::int64_t b, std::int64_t e) {
@@ -118,7 +117,7 @@ TEST_CASE("exceptions thrown in a chunk reach the caller and the pool survives")
 
 TEST_CASE("a nested parallel_for runs inline on the calling thread") {
   ThreadCountGuard guard;
-  set_threads(3);
+  set_num_threads(3);
   std::atomic<int> inner_calls{0}, inner_whole{0}, same_thread{0};
   std::atomic<std::int64_t> total{0};
   parallel_for(300, 1, [&](std::int64_t b, std::int64_t e) {
@@ -155,13 +154,13 @@ TEST_CASE("set_num_threads changes the pool and results stay identical") {
     });
     return std::make_pair(out, sum.load());
   };
-  set_threads(1);
+  set_num_threads(1);
   CHECK(num_threads() == 1);
   const auto one = compute();
-  set_threads(2);
+  set_num_threads(2);
   CHECK(num_threads() == 2);
   const auto two = compute();
-  set_threads(3);
+  set_num_threads(3);
   CHECK(num_threads() == 3);
   const auto three = compute();
   CHECK(one.second == two.second);
@@ -177,7 +176,7 @@ TEST_CASE("set_num_threads changes the pool and results stay identical") {
 
 TEST_CASE("thread-count listeners hear the current count and every change") {
   ThreadCountGuard guard;
-  set_threads(2);
+  set_num_threads(2);
   const int before = g_listener_calls.load();
   // The listener lives for the whole process, so it may only touch globals.
   on_num_threads_changed([](int n) {
@@ -186,7 +185,7 @@ TEST_CASE("thread-count listeners hear the current count and every change") {
   });
   CHECK(g_listener_calls.load() == before + 1);
   CHECK(g_listener_last.load() == 2);
-  set_threads(3);
+  set_num_threads(3);
   CHECK(g_listener_calls.load() == before + 2);
   CHECK(g_listener_last.load() == 3);
 }

@@ -11,7 +11,9 @@ using namespace elegy;
 
 namespace {
 
-Tensor vec(std::vector<float> v) { return Tensor::from_vector(v); }
+Tensor vec(std::vector<float> v) {
+  return Tensor::from_vector(v);
+}
 
 // {"b": [1], "a": {"c": [2, 3]}, "layers": [{"w": [4]}, {"w": [5, 6, 7]}]}, keys given unsorted.
 Tree sample() {
@@ -64,11 +66,10 @@ TEST_CASE("Tree lookup by path, list index and implicit conversion") {
 
 TEST_CASE("Tree lookup errors name the path and what is there") {
   const Tree t = sample();
-  CHECK_THROWS_WITH_AS(t["a/zz"],
-                       doctest::Contains("Tree: path 'a/zz': no key 'zz' (keys present: {c})"),
+  CHECK_THROWS_WITH_AS(
+      t["a/zz"], doctest::Contains("Tree: path 'a/zz': no key 'zz' (keys present: {c})"), Error);
+  CHECK_THROWS_WITH_AS(t["nope"], doctest::Contains("no key 'nope' (keys present: {a, b, layers})"),
                        Error);
-  CHECK_THROWS_WITH_AS(t["nope"],
-                       doctest::Contains("no key 'nope' (keys present: {a, b, layers})"), Error);
   CHECK_THROWS_WITH_AS(t["layers/x/w"], doctest::Contains("'x' indexes a list"), Error);
   CHECK_THROWS_WITH_AS(t["layers/5"],
                        doctest::Contains("Tree: index 5 out of range for a list of 2"), Error);
@@ -77,8 +78,8 @@ TEST_CASE("Tree lookup errors name the path and what is there") {
   CHECK_THROWS_WITH_AS(t["a"].tensor(),
                        doctest::Contains("Tree::tensor: expected a leaf, found a map of 1 entries"),
                        Error);
-  CHECK_THROWS_WITH_AS(static_cast<Tensor>(t["layers"]), doctest::Contains("found a list of 2 elements"),
-                       Error);
+  CHECK_THROWS_WITH_AS(static_cast<Tensor>(t["layers"]),
+                       doctest::Contains("found a list of 2 elements"), Error);
   CHECK_THROWS_WITH_AS(t[0], doctest::Contains("cannot index a map of 3 entries with [0]"), Error);
   CHECK_THROWS_WITH_AS(t.elements(), doctest::Contains("Tree::elements: expected a list"), Error);
   CHECK_THROWS_WITH_AS(t["layers"].items(), doctest::Contains("Tree::items: expected a map"),
@@ -116,9 +117,9 @@ TEST_CASE("unflatten rebuilds the structure and checks the leaf count") {
   CHECK(u["a/c"].tensor().item<float>() == 10.0f);
   CHECK(u["layers/1/w"].tensor().item<float>() == 13.0f);
   CHECK(Tree::structure_difference(t, u).empty());
-  CHECK_THROWS_WITH_AS(t.unflatten(std::vector<Tensor>(replacement.begin(), replacement.begin() + 1)),
-                       doctest::Contains("Tree::unflatten: got 1 leaves for a structure with 4"),
-                       Error);
+  CHECK_THROWS_WITH_AS(
+      t.unflatten(std::vector<Tensor>(replacement.begin(), replacement.begin() + 1)),
+      doctest::Contains("Tree::unflatten: got 1 leaves for a structure with 4"), Error);
 }
 
 TEST_CASE("map and map_with_path transform every leaf") {

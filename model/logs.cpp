@@ -1,0 +1,44 @@
+#include "elegy/model/logs.hpp"
+
+namespace elegy {
+
+Logs to_logs(const char* step, const StepLogs& logs) {
+  Logs out;
+  for (const auto& [name, t] : logs) {
+    ELEGY_CHECK(t.defined() && t.numel() == 1, step, "log '", name, "' is ", describe(t),
+                "; logs must be scalars");
+    out[name] = t.item<float>();
+  }
+  return out;
+}
+
+StepLogs detached(const StepLogs& logs) {
+  StepLogs out;
+  for (const auto& [name, t] : logs) out[name] = t.detached();
+  return out;
+}
+
+States detached(const States& states) {
+  States out = states;
+  for (const std::string& field : states.fields()) {
+    if (field == "rng") continue;
+    out = out.update(field, states[field].map([](const Tensor& t) { return t.detached(); }));
+  }
+  return out;
+}
+
+void RunningMeans::add(const Logs& logs, std::int64_t batch_size) {
+  for (const auto& [name, v] : logs) {
+    auto& [sum, weight] = totals_[name];
+    sum += double(v) * double(batch_size);
+    weight += double(batch_size);
+  }
+}
+
+Logs RunningMeans::value() const {
+  Logs out;
+  for (const auto& [name, t] : totals_) out[name] = float(t.first / t.second);
+  return out;
+}
+
+}  // namespace elegy

@@ -1,0 +1,158 @@
+// Model's loops over data: init, fit, evaluate, predict (Keras semantics; see fit_options.hpp).
+#include <cmath>
+#include <cstdio>
+
+#include "elegy/autodiff/ops_shape.hpp"
+#include "elegy/model/batches.hpp"
+#include "elegy/model/logs.hpp"
+#include "elegy/model/model.hpp"
+#include "elegy/model/progbar.hpp"
+
+namespace elegy {
+namespace {
+
+std::int64_t resolve_batch_size(const char* op, std::optional<std::int64_t> batch_size,
+                                std::optional<std::int64_t> steps, std::int64_t n) {
+  if (batch_size) {
+    ELEGY_CHECK(*batch_size > 0, op, "batch_size must be positive, got ", *batch_size);
+    return *batch_size;
+  }
+  if (steps) {
+    ELEGY_CHECK(*steps > 0, op, "steps must be positive, got ", *steps);
+    return (n + *steps - 1) / *steps;
+  }
+  return 32;
+}
+
+std::optional<Tensor> select_weights(const data::Batch& b, const std::optional<Tensor>& w) {
+  if (!w) return std::nullopt;
+  return b.select(Tree(*w)).tensor();
+}
+
+}  // namespace
+
+void Model::init(const InitOptions& o) {
+  if (initialized_) return;
+  const std::int64_t n = data::count_samples("init", o.x, o.y, o.sample_weight);
+  const std::int64_t bs = std::min(resolve_batch_size("init", o.batch_size, std::nullopt, n), n);
+  std::optional<Tensor> sw;
+  if (o.sample_weight) sw = slice(*o.sample_weight, 0, bs);
+  init_on_batch(data::slice_rows(o.x, 0, bs), data::slice_rows(o.y, 0, bs), sw, o.class_weight);
+}
+
+History Model::fit(const FitOptions& o) {
+  ELEGY_CHECK(o.epochs >= 0 && o.initial_epoch >= 0 && o.initial_epoch <= o.epochs, "fit",
+              "epochs (", o.epochs, ") and initial_epoch (", o.initial_epoch,
+              ") must satisfy 0 <= initial_epoch <= epochs");
+  ELEGY_CHECK(o.validation_split >= 0.0 && o.validation_split < 1.0, "fit",
+              "validation_split must be in [0, 1), got ", o.validation_split);
+  ELEGY_CHECK(o.validation_freq >= 1, "fit", "validation_freq must be >= 1, got ",
+              o.validation_freq);
+  Tree x = o.x, y = o.y;
+  std::optional<Tensor> sw = o.sample_weight;
+  std::int64_t n = data::count_samples("fit", x, y, sw);
+  std::optional<ValidationData> validation = o.validation_data;
+  if (!validation && o.validation_split > 0.0) {
+    // Keras: the last samples, taken before any shuffling, become the validation set.
+    const std::int64_t split_at = std::int64_t(std::floor(double(n) * (1.0 - o.validation_split)));
+    ELEGY_CHECK(split_at > 0 && split_at < n, "fit", "validation_split ", o.validation_split,
+                " leaves no training or no validation samples out of ", n);
+    validation = ValidationData{data::slice_rows(x, split_at, n), data::slice_rows(y, split_at, n),
+                                sw ? std::optional<Tensor>(slice(*sw, split_at, n)) : std::nullopt};
+    x = data::slice_rows(x, 0, split_at);
+    y = data::slice_rows(y, 0, split_at);
+    if (sw) sw = slice(*sw, 0, split_at);
+    n = split_at;
+  }
+  const std::int64_t bs = resolve_batch_size("fit", o.batch_size, o.steps_per_epoch, n);
+  if (!initialized_)
+    init({.x = x, .y = y, .batch_size = bs, .class_weight = o.class_weight, .sample_weight = sw});
+
+  data::BatchStream stream(n, bs, o.shuffle, fold_in(Key(std::uint64_t(options_.seed)), 0x5F17u));
+  const std::int64_t steps = o.steps_per_epoch ? *o.steps_per_epoch : stream.batches_per_pass();
+  ELEGY_CHECK(steps > 0, "fit", "steps_per_epoch must be positive, got ", steps);
+  history_ = History{};
+  stop_training = false;
+  for (int epoch = o.initial_epoch; epoch < o.epochs; ++epoch) {
+    reset_metrics();
+    if (o.verbose > 0) std::printf("Epoch %d/%d\n", epoch + 1, o.epochs);
+    ProgressBar bar(steps, o.verbose);
+    RunningMeans means;
+    std::int64_t done = 0;
+    for (std::int64_t step = 0; step < steps; ++step) {
+      const data::Batch b = stream.next();
+      const Logs logs =
+          train_on_batch(b.select(x), b.select(y), select_weights(b, sw), o.class_weight);
+      means.add(logs, b.size());
+      done = step + 1;
+      bar.update(done, means.value());
+      if (stop_training) break;
+    }
+    Logs epoch_logs = means.value();
+    if (validation && (epoch + 1) % o.validation_freq == 0 && !stop_training) {
+      const Logs val = evaluate({.x = validation->x,
+                                 .y = validation->y,
+                                 .verbose = 0,
+                                 .batch_size = bs,
+                                 .sample_weight = validation->sample_weight,
+                                 .class_weight = o.class_weight,
+                                 .steps = o.validation_steps});
+      for (const auto& [k, v] : val) epoch_logs["val_" + k] = v;
+    }
+    bar.finish(done, epoch_logs);
+    history_.epoch.push_back(epoch);
+    for (const auto& [k, v] : epoch_logs) history_.history[k].push_back(v);
+    if (stop_training) break;
+  }
+  return history_;
+}
+
+Logs Model::evaluate(const EvaluateOptions& o) {
+  const std::int64_t n = data::count_samples("evaluate", o.x, o.y, o.sample_weight);
+  const std::int64_t bs = resolve_batch_size("evaluate", o.batch_size, std::nullopt, n);
+  if (!initialized_)
+    init({.x = o.x,
+          .y = o.y,
+          .batch_size = bs,
+          .class_weight = o.class_weight,
+          .sample_weight = o.sample_weight});
+  reset_metrics();
+  data::BatchStream stream(n, bs, /*shuffle=*/false, Key(0));
+  std::int64_t steps = stream.batches_per_pass();
+  if (o.steps) {
+    ELEGY_CHECK(*o.steps > 0, "evaluate", "steps must be positive, got ", *o.steps);
+    steps = std::min(steps, *o.steps);
+  }
+  ProgressBar bar(steps, o.verbose);
+  RunningMeans means;
+  for (std::int64_t step = 0; step < steps; ++step) {
+    const data::Batch b = stream.next();
+    means.add(test_on_batch(b.select(o.x), b.select(o.y), select_weights(b, o.sample_weight),
+                            o.class_weight),
+              b.size());
+    bar.update(step + 1, means.value());
+  }
+  const Logs logs = means.value();
+  bar.finish(steps, logs);
+  return logs;
+}
+
+Tree Model::predict(const PredictOptions& o) {
+  ELEGY_CHECK(initialized_, "predict",
+              "the model is not initialized: call init, fit or evaluate first");
+  const std::int64_t n = data::count_samples("predict", o.x, Tree(), std::nullopt);
+  const std::int64_t bs = resolve_batch_size("predict", o.batch_size, std::nullopt, n);
+  data::BatchStream stream(n, bs, /*shuffle=*/false, Key(0));
+  std::int64_t steps = stream.batches_per_pass();
+  if (o.steps) steps = std::min(steps, *o.steps);
+  ProgressBar bar(steps, o.verbose);
+  std::vector<Tree> parts;
+  for (std::int64_t step = 0; step < steps; ++step) {
+    parts.push_back(predict_on_batch(stream.next().select(o.x)));
+    bar.update(step + 1, {});
+  }
+  bar.finish(steps, {});
+  return data::concatenate_rows(parts);
+}
+
+}  // namespace elegy

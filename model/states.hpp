@@ -1,0 +1,78 @@
+// States: the immutable bag of everything a Model carries between steps (Elegy's States), and
+// RngSeq, the model's random key sequence, which is part of it so a run is reproducible from its
+// seed.
+#pragma once
+
+#include <initializer_list>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "elegy/core/random.hpp"
+#include "elegy/core/tree.hpp"
+
+namespace elegy {
+
+// A sequence of keys: next() derives a fresh key each call. A value: copies advance separately.
+class RngSeq {
+ public:
+  explicit RngSeq(std::uint64_t seed = 42) : key_(seed) {}
+  explicit RngSeq(Key key) : key_(key) {}
+  // A new key; the sequence moves on, so the next call gives another.
+  Key next() {
+    auto [carry, out] = split(key_);
+    key_ = carry;
+    return out;
+  }
+  const Key& key() const { return key_; }
+  friend bool operator==(const RngSeq&, const RngSeq&) = default;
+
+ private:
+  Key key_;
+};
+
+// Immutable map from field name to Tree, plus the rng. Every "modifier" returns a new States.
+// Default fields: rng, net_params, net_states, metrics_states, optimizer_states; users may add
+// any others (a GAN keeps g_params, d_params, ...).
+class States {
+ public:
+  States() = default;
+  States(std::initializer_list<std::pair<const std::string, Tree>> fields) : fields_(fields) {}
+
+  // The field's tree; Error naming the field and listing the fields present when it is absent.
+  const Tree& operator[](std::string_view field) const;
+  // True when the field is present and not None.
+  bool has(std::string_view field) const;
+  std::vector<std::string> fields() const;  // includes "rng" when set
+
+  // A copy with `field` set to `value`.
+  States update(std::string_view field, Tree value) const;
+  States update(std::initializer_list<std::pair<std::string_view, Tree>> values) const;
+  // A copy with each field set only where it is absent or None (Elegy's maybe_update).
+  States maybe_update(std::initializer_list<std::pair<std::string_view, Tree>> values) const;
+  // Every field of `other` that is unset here, including rng.
+  States maybe_update(const States& other) const;
+  States copy() const { return *this; }
+
+  bool has_rng() const { return rng_.has_value(); }
+  // Error when the states have no rng (only a model's states_step adds one).
+  const RngSeq& rng() const;
+  States update_rng(RngSeq rng) const;
+
+  const Tree& net_params() const { return field_or_none("net_params"); }
+  const Tree& net_states() const { return field_or_none("net_states"); }
+  const Tree& metrics_states() const { return field_or_none("metrics_states"); }
+  const Tree& optimizer_states() const { return field_or_none("optimizer_states"); }
+
+  friend std::ostream& operator<<(std::ostream& os, const States& s);
+
+ private:
+  const Tree& field_or_none(std::string_view field) const;
+  std::map<std::string, Tree, std::less<>> fields_;
+  std::optional<RngSeq> rng_;
+};
+
+}  // namespace elegy
