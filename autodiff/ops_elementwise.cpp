@@ -47,13 +47,28 @@ void check_bool(const char* op, const Tensor& x) {
               "; compare first (e.g. x > 0) or convert with astype(DType::bool_)");
 }
 
+// `t` seen with `shape` (which it broadcasts to: stride 0 on expanded dims), written into `v` in
+// place. The same as kernel_call.hpp's broadcast_view, minus the temporary BufferView and its
+// copy, which were a third of a small op's overhead.
+void set_view(kernels::BufferView& v, const Tensor& t, const Shape& shape) {
+  v.data = t.raw_data();
+  v.dtype = t.dtype();
+  v.rank = shape.size();
+  const int extra = shape.size() - t.ndim();
+  for (int i = 0; i < v.rank; ++i) {
+    const int j = i - extra;
+    v.sizes[i] = shape[i];
+    v.strides[i] = (j < 0 || t.shape()[j] == 1) ? 0 : t.strides()[j];
+  }
+}
+
 Tensor run_unary(const char* op_name, Op op, const Tensor& x, DType out_dtype,
                  std::int64_t flag = 0) {
   Tensor out = Tensor::empty(x.shape(), out_dtype, x.device());
   if (out.numel() == 0) return out;
   kernels::KernelArgs args;
-  args.out = autodiff::buffer_view(out);
-  args.in[0] = autodiff::buffer_view(x);
+  set_view(args.out, out, out.shape());
+  set_view(args.in[0], x, x.shape());
   args.num_inputs = 1;
   args.ints[0] = flag;
   args.device = out.device();
@@ -87,9 +102,9 @@ Tensor run_binary(const char* op_name, Op op, const Binary& p, DType out_dtype) 
   Tensor out = Tensor::empty(p.shape, out_dtype, p.a->device());
   if (out.numel() == 0) return out;
   kernels::KernelArgs args;
-  args.out = autodiff::buffer_view(out);
-  args.in[0] = autodiff::broadcast_view(*p.a, p.shape);
-  args.in[1] = autodiff::broadcast_view(*p.b, p.shape);
+  set_view(args.out, out, p.shape);
+  set_view(args.in[0], *p.a, p.shape);
+  set_view(args.in[1], *p.b, p.shape);
   args.num_inputs = 2;
   args.device = out.device();
   kernels::run(op_name, op, p.a->dtype(), args);
@@ -105,6 +120,18 @@ Needs needs(const Binary& p) {
 }
 
 // ---------------------------------------------------------------- weak typing of numbers
+
+// A 0-d tensor holding `value` (already checked to fit `dtype`). On the CPU the value is
+// written directly: `x * 2.0` should not pay for a second kernel dispatch.
+Tensor number(double value, DType dtype, Device device) {
+  if (!device.is_cpu()) return scalar(value, dtype, device);
+  Tensor t = Tensor::empty(Shape{}, dtype, device);
+  visit_dtype(dtype, [&](auto tag) {
+    using T = decltype(tag);
+    *static_cast<T*>(t.raw_data()) = T(value);
+  });
+  return t;
+}
 
 // Whether `value` is an integer that `t` (an integer or bool dtype) holds exactly.
 bool fits_exactly(double value, DType t) {
@@ -129,8 +156,8 @@ bool fits_exactly(double value, DType t) {
 Tensor comparison_operand(const Tensor& like, double value) {
   autodiff::check_defined("comparison", like);
   const DType t = like.dtype();
-  if (is_floating(t) || fits_exactly(value, t)) return scalar(value, t, like.device());
-  return scalar(value, DType::f64, like.device());
+  if (is_floating(t) || fits_exactly(value, t)) return number(value, t, like.device());
+  return number(value, DType::f64, like.device());
 }
 
 // ---------------------------------------------------------------- shared rule pieces
@@ -206,9 +233,8 @@ Tensor log1p(const Tensor& x) {
   const Tensor& in = in_dtype(x, float_dtype(x.dtype()), cast);
   Tensor out = run_unary("log1p", Op::Log1p, in, in.dtype());
   if (autodiff::should_record(in))
-    autodiff::record("log1p", out, {&in}, [in](const Tensor& g, const Tensor&) {
-      return Cotangents{g / (1.0 + in)};
-    });
+    autodiff::record("log1p", out, {&in},
+                     [in](const Tensor& g, const Tensor&) { return Cotangents{g / (1.0 + in)}; });
   return out;
 }
 
@@ -244,9 +270,8 @@ Tensor square(const Tensor& x) {
   check_numeric("square", x);
   Tensor out = run_unary("square", Op::Square, x, x.dtype());
   if (autodiff::should_record(x))
-    autodiff::record("square", out, {&x}, [x](const Tensor& g, const Tensor&) {
-      return Cotangents{g * (2.0 * x)};
-    });
+    autodiff::record("square", out, {&x},
+                     [x](const Tensor& g, const Tensor&) { return Cotangents{g * (2.0 * x)}; });
   return out;
 }
 
@@ -320,9 +345,8 @@ Tensor softplus(const Tensor& x) {
   const Tensor& in = in_dtype(x, float_dtype(x.dtype()), cast);
   Tensor out = run_unary("softplus", Op::Softplus, in, in.dtype());
   if (autodiff::should_record(in))
-    autodiff::record("softplus", out, {&in}, [in](const Tensor& g, const Tensor&) {
-      return Cotangents{g * sigmoid(in)};
-    });
+    autodiff::record("softplus", out, {&in},
+                     [in](const Tensor& g, const Tensor&) { return Cotangents{g * sigmoid(in)}; });
   return out;
 }
 
@@ -348,8 +372,9 @@ Tensor add(const Tensor& a, const Tensor& b) {
   prepare("add", a, b, t, p);
   Tensor out = run_binary("add", Op::Add, p, t);
   if (autodiff::should_record(*p.a, *p.b))
-    autodiff::record("add", out, {p.a, p.b},
-                     [](const Tensor& g, const Tensor&) { return Cotangents{g, g}; });
+    autodiff::record("add", out, {p.a, p.b}, [](const Tensor& g, const Tensor&) {
+      return Cotangents{g, g};
+    });
   return out;
 }
 
@@ -536,10 +561,10 @@ Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
   Tensor out = Tensor::empty(shape, p.a->dtype(), cond.device());
   if (out.numel() > 0) {
     kernels::KernelArgs args;
-    args.out = autodiff::buffer_view(out);
-    args.in[0] = autodiff::broadcast_view(cond, shape);
-    args.in[1] = autodiff::broadcast_view(*p.a, shape);
-    args.in[2] = autodiff::broadcast_view(*p.b, shape);
+    set_view(args.out, out, shape);
+    set_view(args.in[0], cond, shape);
+    set_view(args.in[1], *p.a, shape);
+    set_view(args.in[2], *p.b, shape);
     args.num_inputs = 3;
     args.device = out.device();
     kernels::run("where", Op::Where, p.a->dtype(), args);
@@ -595,7 +620,7 @@ Tensor scalar_like(const Tensor& like, double value) {
                   "; convert the tensor with astype() first");
     }
   }
-  return scalar(value, t, like.device());
+  return number(value, t, like.device());
 }
 
 // ====================================================================== operators

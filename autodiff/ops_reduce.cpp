@@ -39,8 +39,8 @@ unsigned axis_mask(const char* op, const Axes& axes, int rank) {
 // What reducing x over `mask` produces.
 struct Reduction {
   unsigned mask = 0;
-  Shape keep_shape;    // x's shape with the reduced dims set to 1
-  Shape result_shape;  // keep_shape, or keep_shape without the reduced dims
+  Shape keep_shape;        // x's shape with the reduced dims set to 1
+  Shape result_shape;      // keep_shape, or keep_shape without the reduced dims
   std::int64_t count = 1;  // elements reduced into each output
 };
 
@@ -124,16 +124,19 @@ DType accumulation_dtype(DType t) {
 }
 
 // Float ops on integer input compute in float32 (jax.numpy's promotion with x64 off).
-Tensor as_float(const Tensor& x) { return is_floating(x.dtype()) ? x : x.astype(DType::f32); }
+Tensor as_float(const Tensor& x) {
+  return is_floating(x.dtype()) ? x : x.astype(DType::f32);
+}
 
 Tensor sum_over(const char* op, const Tensor& x, const Reduction& r) {
   const DType dtype = accumulation_dtype(x.dtype());
   const Tensor src = x.dtype() == dtype ? x : x.astype(dtype);
   Tensor out = run_reduction(op, Op::Sum, src, r, dtype);
   if (autodiff::should_record(x)) {
-    autodiff::record(op, out, {&x}, [keep = r.keep_shape, to = x.shape()](const Tensor& g, const Tensor&) {
-      return autodiff::Cotangents{expand(unit_reshape(g, keep), to)};
-    });
+    autodiff::record(op, out, {&x},
+                     [keep = r.keep_shape, to = x.shape()](const Tensor& g, const Tensor&) {
+                       return autodiff::Cotangents{expand(unit_reshape(g, keep), to)};
+                     });
   }
   return out;
 }
@@ -150,8 +153,8 @@ Tensor extreme(const char* op, Op kop, const Tensor& x, const Axes& axes, bool k
         op, out, {&x},
         [x, keep = r.keep_shape, mask = r.mask](const Tensor& g, const Tensor& result) {
           const Tensor hit = (x == unit_reshape(result, keep)).astype(x.dtype());
-          const Tensor ties = run_reduction("sum", Op::Sum, hit.detached(), plan(hit, mask, true),
-                                            hit.dtype());
+          const Tensor ties =
+              run_reduction("sum", Op::Sum, hit.detached(), plan(hit, mask, true), hit.dtype());
           return autodiff::Cotangents{hit * (unit_reshape(g, keep) / ties)};
         },
         /*keep_output=*/true);
@@ -166,8 +169,8 @@ Tensor arg_extreme(const char* op, Op kop, const Tensor& x, int axis, bool keepd
   const std::int64_t n = x.shape()[axis];
   ELEGY_CHECK(n > 0, op, "attempt to get ", op, " of an empty sequence: axis ", axis, " of ",
               describe(x), " has size 0");
-  ELEGY_CHECK(n <= std::numeric_limits<std::int32_t>::max(), op, "axis ", axis, " of ",
-              describe(x), " is too long for int32 indices");
+  ELEGY_CHECK(n <= std::numeric_limits<std::int32_t>::max(), op, "axis ", axis, " of ", describe(x),
+              " is too long for int32 indices");
   return run_reduction(op, kop, x, plan(x, 1u << axis, keepdims), DType::i32, axis);
 }
 
@@ -207,8 +210,10 @@ Tensor softmax_impl(const char* op, const Tensor& x_in, int axis) {
     autodiff::record(
         op, out, {&x},
         [axis](const Tensor& g, const Tensor& y) {
-          if constexpr (kLog) return autodiff::Cotangents{g - exp(y) * sum(g, axis, true)};
-          else return autodiff::Cotangents{y * (g - sum(g * y, axis, true))};
+          if constexpr (kLog)
+            return autodiff::Cotangents{g - exp(y) * sum(g, axis, true)};
+          else
+            return autodiff::Cotangents{y * (g - sum(g * y, axis, true))};
         },
         /*keep_output=*/true);
   }
@@ -287,9 +292,13 @@ Tensor argmin(const Tensor& x, int axis, bool keepdims) {
   return arg_extreme("argmin", Op::ArgMin, x, axis, keepdims);
 }
 
-Tensor argmax(const Tensor& x) { return arg_flat("argmax", Op::ArgMax, x); }
+Tensor argmax(const Tensor& x) {
+  return arg_flat("argmax", Op::ArgMax, x);
+}
 
-Tensor argmin(const Tensor& x) { return arg_flat("argmin", Op::ArgMin, x); }
+Tensor argmin(const Tensor& x) {
+  return arg_flat("argmin", Op::ArgMin, x);
+}
 
 Tensor any(const Tensor& x, const Axes& axes, bool keepdims) {
   return logical("any", Op::Max, x, axes, keepdims);
@@ -299,7 +308,9 @@ Tensor all(const Tensor& x, const Axes& axes, bool keepdims) {
   return logical("all", Op::Min, x, axes, keepdims);
 }
 
-Tensor softmax(const Tensor& x, int axis) { return softmax_impl<false>("softmax", x, axis); }
+Tensor softmax(const Tensor& x, int axis) {
+  return softmax_impl<false>("softmax", x, axis);
+}
 
 Tensor log_softmax(const Tensor& x, int axis) {
   return softmax_impl<true>("log_softmax", x, axis);
@@ -315,8 +326,8 @@ Tensor sum_to(const Tensor& x, const Shape& shape) {
   for (int i = 0; i < shape.size(); ++i) {
     const std::int64_t have = x.shape()[i + extra];
     ELEGY_CHECK(shape[i] == have || shape[i] == 1, "sum_to", "cannot sum ", describe(x),
-                " down to shape ", shape, ": dimension ", i, " is ", shape[i], ", expected ",
-                have, " or 1 (the shape must broadcast to ", x.shape(), ")");
+                " down to shape ", shape, ": dimension ", i, " is ", shape[i], ", expected ", have,
+                " or 1 (the shape must broadcast to ", x.shape(), ")");
     if (shape[i] == 1 && have != 1) mask |= 1u << (i + extra);
   }
   Reduction r = plan(x, mask, true);

@@ -13,11 +13,11 @@
 #define ELEGY_KERNELS_CPU_ELEMENTWISE_MATH_INL_H_
 #endif
 
-#include <hwy/highway.h>
 #include <hwy/contrib/math/math-inl.h>
+#include <hwy/highway.h>
 
 HWY_BEFORE_NAMESPACE();
-namespace elegy::kernels::HWY_NAMESPACE {
+namespace elegy::kernels::elementwise::HWY_NAMESPACE {
 namespace hn = hwy::HWY_NAMESPACE;
 
 // e^x. Beyond +89 (float) / +710 (double) the result overflows to inf, below -110 / -1010 it
@@ -100,7 +100,7 @@ HWY_INLINE V GeluTanh(D d, V x) {
   return hn::Mul(x, Sigmoid(d, hn::Add(z, z)));
 }
 
-}  // namespace elegy::kernels::HWY_NAMESPACE
+}  // namespace elegy::kernels::elementwise::HWY_NAMESPACE
 HWY_AFTER_NAMESPACE();
 
 #endif  // include guard toggle

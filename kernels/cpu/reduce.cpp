@@ -24,8 +24,8 @@ void register_cpu_reduce_arg(Registry& r);  // reduce_arg.cpp
 
 namespace {
 
-using reduce::Kind;
 using reduce::kChunk;
+using reduce::Kind;
 using reduce::kRowTile;
 
 // A set of reduced dims walked as one: `size` elements `stride` apart.
@@ -71,7 +71,8 @@ constexpr DType simd_dtype() {
 // pairwise for float sums and LogSumExp, in order otherwise. A fixed order either way.
 template <Kind K, class T>
 void combine_partials(T* partials, std::int64_t count, std::int64_t stride, std::int64_t width) {
-  constexpr bool kPairwise = (K == Kind::Sum && std::is_floating_point_v<T>) || K == Kind::LogSumExp;
+  constexpr bool kPairwise =
+      (K == Kind::Sum && std::is_floating_point_v<T>) || K == Kind::LogSumExp;
   if constexpr (kPairwise) {
     for (std::int64_t step = 1; step < count; step *= 2)
       for (std::int64_t c = 0; c + step < count; c += 2 * step)
@@ -164,7 +165,8 @@ template <Kind K, class T>
 void reduce_rows_path(const Layout<2>& l, const T* in, T* out, std::int64_t R, std::int64_t rs) {
   const std::int64_t W = l.inner_size(), outer = l.num_rows();
   const std::int64_t tiles = (W + kRowTile - 1) / kRowTile, tile_w = std::min(W, kRowTile);
-  const std::int64_t rows_per_piece = std::max<std::int64_t>(16, kChunk / tile_w);
+  const std::int64_t rows_per_piece =
+      std::clamp<std::int64_t>(kChunk / tile_w, 16, reduce::kMaxRowsPerCall);
   const std::int64_t pieces = (R + rows_per_piece - 1) / rows_per_piece;
   auto tile_width = [&](std::int64_t t) { return std::min(kRowTile, W - t * kRowTile); };
   if (pieces == 1) {
@@ -180,23 +182,26 @@ void reduce_rows_path(const Layout<2>& l, const T* in, T* out, std::int64_t R, s
                  });
     return;
   }
-  const auto partials = scratch<T>(outer * tiles * pieces * kRowTile);
+  const auto partials = scratch<T>(outer * tiles * pieces * tile_w);
+  // Items run piece-major (all tiles of a band of rows, then the next band), so a thread reads
+  // memory in order; partials are stored tile-major for the combine below.
   parallel_for(outer * tiles * pieces, 1, [&](std::int64_t i0, std::int64_t i1) {
     for (std::int64_t i = i0; i < i1; ++i) {
-      const std::int64_t ot = i / pieces, c = i % pieces, o = ot / tiles, t = ot % tiles;
+      const std::int64_t ot = i % (outer * tiles), c = i / (outer * tiles);
+      const std::int64_t o = ot / tiles, t = ot % tiles;
       std::int64_t off[2];
       l.row_offsets(o, off);
       const std::int64_t r0 = c * rows_per_piece, n = std::min(rows_per_piece, R - r0);
       rows<K, T>(in + off[1] + t * kRowTile + r0 * rs, n, rs, tile_width(t),
-                 &partials[std::size_t(i * kRowTile)]);
+                 &partials[std::size_t((ot * pieces + c) * tile_w)]);
     }
   });
   parallel_for(outer * tiles, std::max<std::int64_t>(1, kChunk / (pieces * tile_w)),
                [&](std::int64_t i0, std::int64_t i1) {
                  for (std::int64_t i = i0; i < i1; ++i) {
                    const std::int64_t o = i / tiles, t = i % tiles, w = tile_width(t);
-                   T* p = &partials[std::size_t(i * pieces * kRowTile)];
-                   combine_partials<K, T>(p, pieces, kRowTile, w);
+                   T* p = &partials[std::size_t(i * pieces * tile_w)];
+                   combine_partials<K, T>(p, pieces, tile_w, w);
                    std::int64_t off[2];
                    l.row_offsets(o, off);
                    std::copy(p, p + w, out + off[0] + t * kRowTile);
@@ -216,8 +221,10 @@ void single_pass(const BufferView& in, const BufferView& out, const Group& g) {
   T* dst = static_cast<T*>(out.data);
   const bool rows_fit = g.stride != 1 && g.size > 1 && K != Kind::LogSumExp && l.inner_size() > 1 &&
                         l.inner_stride(0) == 1 && l.inner_stride(1) == 1;
-  if (rows_fit) reduce_rows_path<K, T>(l, src, dst, g.size, g.stride);
-  else reduce_runs_path<K, T>(l, src, dst, g.size, g.stride);
+  if (rows_fit)
+    reduce_rows_path<K, T>(l, src, dst, g.size, g.stride);
+  else
+    reduce_runs_path<K, T>(l, src, dst, g.size, g.stride);
 }
 
 template <Kind K, class T>

@@ -25,8 +25,10 @@ bool better(T x, T best) {
     if (best != best) return false;  // NOLINT: NaN test
     if (x != x) return true;         // NOLINT: NaN test
   }
-  if constexpr (kMax) return x > best;
-  else return x < best;
+  if constexpr (kMax)
+    return x > best;
+  else
+    return x < best;
 }
 
 template <class T>
@@ -55,7 +57,7 @@ Best<T> arg_contiguous(const T* p, std::int64_t n) {
   task.out = &extreme;
   reduce::reduce_runs(task);
   std::int64_t i = 0;
-  if (extreme != extreme) {  // NOLINT: NaN test
+  if (extreme != extreme) {    // NOLINT: NaN test
     while (p[i] == p[i]) ++i;  // NOLINT: the first NaN
   } else {
     while (p[i] != extreme) ++i;

@@ -19,19 +19,27 @@ enum class Kind : std::uint8_t { Sum, Prod, Max, Min, LogSumExp };
 // cut into, so partial results (and hence the rounding) depend on the shape alone, never on the
 // thread count.
 inline constexpr std::int64_t kChunk = 1 << 15;
-// Widest column tile reduce_rows handles in one call (its cascade buffers live on the stack).
-inline constexpr std::int64_t kRowTile = 128;
+// Widest column tile reduce_rows handles in one call (its block buffer lives on the stack), and
+// the most rows it is given: float sums add blocks of 16 rows sequentially within a call.
+inline constexpr std::int64_t kRowTile = 4096;
+inline constexpr std::int64_t kMaxRowsPerCall = 1024;
 
 template <Kind K, class T>
 constexpr T identity() {
-  if constexpr (K == Kind::Sum) return T(0);
-  else if constexpr (K == Kind::Prod) return T(1);
+  if constexpr (K == Kind::Sum)
+    return T(0);
+  else if constexpr (K == Kind::Prod)
+    return T(1);
   else if constexpr (K == Kind::Max || K == Kind::LogSumExp) {
-    if constexpr (std::is_floating_point_v<T>) return -std::numeric_limits<T>::infinity();
-    else return std::numeric_limits<T>::lowest();
+    if constexpr (std::is_floating_point_v<T>)
+      return -std::numeric_limits<T>::infinity();
+    else
+      return std::numeric_limits<T>::lowest();
   } else {
-    if constexpr (std::is_floating_point_v<T>) return std::numeric_limits<T>::infinity();
-    else return std::numeric_limits<T>::max();
+    if constexpr (std::is_floating_point_v<T>)
+      return std::numeric_limits<T>::infinity();
+    else
+      return std::numeric_limits<T>::max();
   }
 }
 
@@ -39,17 +47,21 @@ constexpr T identity() {
 // behaviour, as numpy's do.
 template <class T>
 constexpr T wrap_add(T a, T b) {
-  if constexpr (std::is_same_v<T, bool>) return a || b;
+  if constexpr (std::is_same_v<T, bool>)
+    return a || b;
   else if constexpr (std::is_integral_v<T>)
     return T(std::make_unsigned_t<T>(a) + std::make_unsigned_t<T>(b));
-  else return a + b;
+  else
+    return a + b;
 }
 template <class T>
 constexpr T wrap_mul(T a, T b) {
-  if constexpr (std::is_same_v<T, bool>) return a && b;
+  if constexpr (std::is_same_v<T, bool>)
+    return a && b;
   else if constexpr (std::is_integral_v<T>)
     return T(std::make_unsigned_t<T>(a) * std::make_unsigned_t<T>(b));
-  else return a * b;
+  else
+    return a * b;
 }
 
 // log(exp(a) + exp(b)) without overflow; -inf is the identity.
@@ -65,11 +77,16 @@ T log_add_exp(T a, T b) {
 // One step of a reduction. Max and Min propagate NaN (numpy's max/min): a NaN on either side wins.
 template <Kind K, class T>
 T combine(T a, T b) {
-  if constexpr (K == Kind::Sum) return wrap_add(a, b);
-  else if constexpr (K == Kind::Prod) return wrap_mul(a, b);
-  else if constexpr (K == Kind::Max) return (a > b || a != a) ? a : b;  // NOLINT: NaN test
-  else if constexpr (K == Kind::Min) return (a < b || a != a) ? a : b;  // NOLINT: NaN test
-  else return log_add_exp(a, b);
+  if constexpr (K == Kind::Sum)
+    return wrap_add(a, b);
+  else if constexpr (K == Kind::Prod)
+    return wrap_mul(a, b);
+  else if constexpr (K == Kind::Max)
+    return (a > b || a != a) ? a : b;  // NOLINT: NaN test
+  else if constexpr (K == Kind::Min)
+    return (a < b || a != a) ? a : b;  // NOLINT: NaN test
+  else
+    return log_add_exp(a, b);
 }
 
 // Pairwise summation of a stream of values with O(log n) state: a binary counter whose level i

@@ -30,7 +30,7 @@ namespace elegy::kernels::softmax_detail {
 // Work per parallel chunk, in elements.
 inline constexpr std::int64_t kChunk = 1 << 15;
 // Columns per tile on the outer-axis path.
-inline constexpr std::int64_t kTile = 128;
+inline constexpr std::int64_t kTile = 1024;
 
 // Scalar softmax of n elements `xs` apart into y (`ys` apart), IEEE semantics throughout.
 template <bool kLog, class T>
@@ -88,7 +88,8 @@ HWY_INLINE T RowMax(D d, const T* HWY_RESTRICT x, std::int64_t n) {
   for (; i + 4 * N <= n; i += 4 * N) {
     const V x0 = hn::LoadU(d, x + i), x1 = hn::LoadU(d, x + i + N);
     const V x2 = hn::LoadU(d, x + i + 2 * N), x3 = hn::LoadU(d, x + i + 3 * N);
-    nan = hn::Or(nan, hn::Or(hn::Or(hn::IsNaN(x0), hn::IsNaN(x1)), hn::Or(hn::IsNaN(x2), hn::IsNaN(x3))));
+    nan = hn::Or(
+        nan, hn::Or(hn::Or(hn::IsNaN(x0), hn::IsNaN(x1)), hn::Or(hn::IsNaN(x2), hn::IsNaN(x3))));
     m0 = hn::Max(m0, x0);
     m1 = hn::Max(m1, x1);
     m2 = hn::Max(m2, x2);
@@ -157,8 +158,8 @@ void SoftmaxRow(const T* HWY_RESTRICT x, T* HWY_RESTRICT y, std::int64_t n) {
 
 // Softmax over L rows (`xs`/`ys` apart) of `width` <= kTile contiguous columns.
 template <bool kLog, class T>
-void SoftmaxColumns(const T* HWY_RESTRICT x, std::int64_t xs, T* HWY_RESTRICT y,
-                    std::int64_t ys, std::int64_t L, std::int64_t width) {
+void SoftmaxColumns(const T* HWY_RESTRICT x, std::int64_t xs, T* HWY_RESTRICT y, std::int64_t ys,
+                    std::int64_t L, std::int64_t width) {
   const hn::ScalableTag<T> d;
   using V = hn::Vec<decltype(d)>;
   const std::int64_t N = std::int64_t(hn::Lanes(d));
@@ -172,7 +173,8 @@ void SoftmaxColumns(const T* HWY_RESTRICT x, std::int64_t xs, T* HWY_RESTRICT y,
     std::int64_t j = 0;
     for (; j < vw; j += N) {
       const V v = hn::LoadU(d, row + j), cur = hn::Load(d, m + j);
-      hn::Store(hn::IfThenElse(hn::Or(hn::IsNaN(v), hn::IsNaN(cur)), v + cur, hn::Max(cur, v)), d, m + j);
+      hn::Store(hn::IfThenElse(hn::Or(hn::IsNaN(v), hn::IsNaN(cur)), v + cur, hn::Max(cur, v)), d,
+                m + j);
     }
     for (; j < width; ++j) m[j] = (row[j] > m[j] || row[j] != row[j]) ? row[j] : m[j];  // NOLINT
   }
@@ -209,7 +211,8 @@ void SoftmaxColumns(const T* HWY_RESTRICT x, std::int64_t xs, T* HWY_RESTRICT y,
     for (; j < vw; j += N) {
       if constexpr (kLog)
         hn::StoreU((hn::LoadU(d, row + j) - hn::Load(d, m + j)) - hn::Load(d, s + j), d, out + j);
-      else hn::StoreU(hn::LoadU(d, out + j) * hn::Load(d, s + j), d, out + j);
+      else
+        hn::StoreU(hn::LoadU(d, out + j) * hn::Load(d, s + j), d, out + j);
     }
     for (; j < width; ++j) out[j] = kLog ? (row[j] - m[j]) - s[j] : out[j] * s[j];
   }
@@ -219,7 +222,8 @@ template <bool kLog>
 void RowImpl(DType t, const RowTask& r) {
   if (t == DType::f32)
     SoftmaxRow<kLog>(static_cast<const float*>(r.x), static_cast<float*>(r.y), r.n);
-  else SoftmaxRow<kLog>(static_cast<const double*>(r.x), static_cast<double*>(r.y), r.n);
+  else
+    SoftmaxRow<kLog>(static_cast<const double*>(r.x), static_cast<double*>(r.y), r.n);
 }
 template <bool kLog>
 void ColumnImpl(DType t, const ColumnTask& c) {
@@ -230,10 +234,18 @@ void ColumnImpl(DType t, const ColumnTask& c) {
     SoftmaxColumns<kLog>(static_cast<const double*>(c.x), c.xs, static_cast<double*>(c.y), c.ys,
                          c.L, c.width);
 }
-void SoftmaxRowImpl(DType t, const RowTask& r) { RowImpl<false>(t, r); }
-void LogSoftmaxRowImpl(DType t, const RowTask& r) { RowImpl<true>(t, r); }
-void SoftmaxColumnImpl(DType t, const ColumnTask& c) { ColumnImpl<false>(t, c); }
-void LogSoftmaxColumnImpl(DType t, const ColumnTask& c) { ColumnImpl<true>(t, c); }
+void SoftmaxRowImpl(DType t, const RowTask& r) {
+  RowImpl<false>(t, r);
+}
+void LogSoftmaxRowImpl(DType t, const RowTask& r) {
+  RowImpl<true>(t, r);
+}
+void SoftmaxColumnImpl(DType t, const ColumnTask& c) {
+  ColumnImpl<false>(t, c);
+}
+void LogSoftmaxColumnImpl(DType t, const ColumnTask& c) {
+  ColumnImpl<true>(t, c);
+}
 
 }  // namespace elegy::kernels::softmax_detail::HWY_NAMESPACE
 HWY_AFTER_NAMESPACE();
@@ -276,8 +288,8 @@ void softmax_kernel(const KernelArgs& a) {
   BufferView others_in = in, others_out = out;
   others_in.sizes[axis] = others_out.sizes[axis] = 1;
   std::int64_t inner_in = 0, inner_out = 0;
-  const bool columns = trailing_dense(in, axis, &inner_in) && trailing_dense(out, axis, &inner_out) &&
-                       inner_in > 1;
+  const bool columns =
+      trailing_dense(in, axis, &inner_in) && trailing_dense(out, axis, &inner_out) && inner_in > 1;
   if (in.strides[axis] == 1 && out.strides[axis] == 1 && !columns) {
     const BufferView* views[2] = {&others_out, &others_in};
     const Layout<2> l = coalesce(views);
@@ -287,8 +299,10 @@ void softmax_kernel(const KernelArgs& a) {
                      std::int64_t off[2];
                      l.element_offsets(r, off);
                      const RowTask task{x + off[1], y + off[0], L};
-                     if constexpr (kLog) HWY_DYNAMIC_DISPATCH(LogSoftmaxRowImpl)(dtype, task);
-                     else HWY_DYNAMIC_DISPATCH(SoftmaxRowImpl)(dtype, task);
+                     if constexpr (kLog)
+                       HWY_DYNAMIC_DISPATCH(LogSoftmaxRowImpl)(dtype, task);
+                     else
+                       HWY_DYNAMIC_DISPATCH(SoftmaxRowImpl)(dtype, task);
                    }
                  });
     return;
@@ -305,24 +319,30 @@ void softmax_kernel(const KernelArgs& a) {
                      const std::int64_t o = i / tiles, t = i % tiles;
                      std::int64_t off[2];
                      l.element_offsets(o, off);
-                     const ColumnTask task{x + off[1] + t * kTile, in.strides[axis],
-                                           y + off[0] + t * kTile, out.strides[axis], L,
+                     const ColumnTask task{x + off[1] + t * kTile,
+                                           in.strides[axis],
+                                           y + off[0] + t * kTile,
+                                           out.strides[axis],
+                                           L,
                                            std::min(kTile, I - t * kTile)};
-                     if constexpr (kLog) HWY_DYNAMIC_DISPATCH(LogSoftmaxColumnImpl)(dtype, task);
-                     else HWY_DYNAMIC_DISPATCH(SoftmaxColumnImpl)(dtype, task);
+                     if constexpr (kLog)
+                       HWY_DYNAMIC_DISPATCH(LogSoftmaxColumnImpl)(dtype, task);
+                     else
+                       HWY_DYNAMIC_DISPATCH(SoftmaxColumnImpl)(dtype, task);
                    }
                  });
     return;
   }
   const BufferView* views[2] = {&others_out, &others_in};
   const Layout<2> l = coalesce(views);
-  parallel_for(l.numel(), std::max<std::int64_t>(1, kChunk / L), [&](std::int64_t r0, std::int64_t r1) {
-    for (std::int64_t r = r0; r < r1; ++r) {
-      std::int64_t off[2];
-      l.element_offsets(r, off);
-      softmax_strided<kLog>(x + off[1], in.strides[axis], y + off[0], out.strides[axis], L);
-    }
-  });
+  parallel_for(
+      l.numel(), std::max<std::int64_t>(1, kChunk / L), [&](std::int64_t r0, std::int64_t r1) {
+        for (std::int64_t r = r0; r < r1; ++r) {
+          std::int64_t off[2];
+          l.element_offsets(r, off);
+          softmax_strided<kLog>(x + off[1], in.strides[axis], y + off[0], out.strides[axis], L);
+        }
+      });
 }
 
 }  // namespace

@@ -10,8 +10,9 @@
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "elegy/kernels/cpu/unary.cpp"
 #include <hwy/foreach_target.h>  // must come before highway.h
+// (a blank line keeps clang-format from sorting the two apart)
+
 #include <hwy/highway.h>
-#include <hwy/contrib/math/math-inl.h>
 
 #include <algorithm>
 #include <cmath>
@@ -23,17 +24,17 @@
 #include "elegy/kernels/dispatch.hpp"
 
 HWY_BEFORE_NAMESPACE();
-namespace elegy::kernels::HWY_NAMESPACE {
-namespace ew = elegy::kernels::elementwise;
+// Inside elementwise:: so these names cannot collide with other kernel files' per-target code.
+namespace elegy::kernels::elementwise::HWY_NAMESPACE {
 
 // One functor per op: (tag, vector) -> vector, the same code for full and partial vectors.
-#define ELEGY_UNARY_OP(NAME, EXPR)                     \
-  struct NAME {                                        \
-    template <class D, class V>                        \
-    HWY_INLINE V operator()(D d, V x) const {          \
-      (void)d;                                         \
-      return EXPR;                                     \
-    }                                                  \
+#define ELEGY_UNARY_OP(NAME, EXPR)            \
+  struct NAME {                               \
+    template <class D, class V>               \
+    HWY_INLINE V operator()(D d, V x) const { \
+      (void)d;                                \
+      return EXPR;                            \
+    }                                         \
   };
 
 ELEGY_UNARY_OP(NegOp, hn::Neg(x))
@@ -58,28 +59,30 @@ ELEGY_UNARY_OP(SignOp, hn::IfThenElse(hn::Gt(x, hn::Zero(d)), hn::Set(d, hn::TFr
 #undef ELEGY_UNARY_OP
 
 template <class Op, class T>
-void UnaryRun(const ew::Run<2>& r) {
-  T* HWY_RESTRICT out = reinterpret_cast<T*>(r.ptr[0]);
-  const T* HWY_RESTRICT in = reinterpret_cast<const T*>(r.ptr[1]);
+void UnaryRun(const Run<2>& r) {
   const Op op;
-  if (r.stride[1] == 0) {  // a broadcast input: one value for the whole run
-    const hn::CappedTag<T, 1> d1;
-    std::fill(out, out + r.n, hn::GetLane(op(d1, hn::Set(d1, in[0]))));
-    return;
-  }
   const hn::ScalableTag<T> d;
   const std::int64_t lanes = std::int64_t(hn::Lanes(d));
-  std::int64_t i = 0;
-  for (; i + lanes <= r.n; i += lanes) hn::StoreU(op(d, hn::LoadU(d, in + i)), d, out + i);
-  if (i < r.n) {
-    const auto m = hn::FirstN(d, std::size_t(r.n - i));
-    hn::BlendedStore(op(d, hn::MaskedLoad(m, d, in + i)), m, d, out + i);
+  for (std::int64_t row = 0; row < r.rows; ++row) {
+    T* HWY_RESTRICT out = row_ptr<T>(r, 0, row);
+    const T* HWY_RESTRICT in = row_ptr<T>(r, 1, row);
+    if (r.stride[1] == 0) {  // a broadcast input: one value for the whole row
+      const hn::CappedTag<T, 1> d1;
+      std::fill(out, out + r.n, hn::GetLane(op(d1, hn::Set(d1, in[0]))));
+      continue;
+    }
+    std::int64_t i = 0;
+    for (; i + lanes <= r.n; i += lanes) hn::StoreU(op(d, hn::LoadU(d, in + i)), d, out + i);
+    if (i < r.n) {
+      const auto m = hn::FirstN(d, std::size_t(r.n - i));
+      hn::BlendedStore(op(d, hn::MaskedLoad(m, d, in + i)), m, d, out + i);
+    }
   }
 }
 
 // This target's run function for (op, float dtype); null for ops without a SIMD version.
-ew::RunFn<2> SimdUnaryRun(Op op, DType t) {
-  auto pick = [t](auto tag) -> ew::RunFn<2> {
+RunFn<2> SimdUnaryRun(Op op, DType t) {
+  auto pick = [t](auto tag) -> RunFn<2> {
     using O = decltype(tag);
     return t == DType::f64 ? &UnaryRun<O, double> : &UnaryRun<O, float>;
   };
@@ -117,21 +120,29 @@ ew::RunFn<2> SimdUnaryRun(Op op, DType t) {
   }
 }
 
-}  // namespace elegy::kernels::HWY_NAMESPACE
+}  // namespace elegy::kernels::elementwise::HWY_NAMESPACE
 HWY_AFTER_NAMESPACE();
 
 #if HWY_ONCE
 namespace elegy::kernels {
+namespace elementwise {
 
 HWY_EXPORT(SimdUnaryRun);
+
+// The run function of the best target this CPU supports.
+static RunFn<2> best_unary_run(Op op, DType t) {
+  return HWY_DYNAMIC_DISPATCH(SimdUnaryRun)(op, t);
+}
+
+}  // namespace elementwise
 
 namespace {
 
 namespace ew = elementwise;
 
-constexpr Op kSimdOps[] = {Op::Neg,  Op::Abs,     Op::Exp,  Op::Log,  Op::Log1p,
-                           Op::Sqrt, Op::Rsqrt,   Op::Square, Op::Tanh, Op::Sigmoid,
-                           Op::Relu, Op::Gelu,    Op::Softplus, Op::Sign};
+constexpr Op kSimdOps[] = {Op::Neg,  Op::Abs,   Op::Exp,      Op::Log,  Op::Log1p,
+                           Op::Sqrt, Op::Rsqrt, Op::Square,   Op::Tanh, Op::Sigmoid,
+                           Op::Relu, Op::Gelu,  Op::Softplus, Op::Sign};
 
 // The best target's run function per [op][dtype is f64], filled once by register_cpu_unary
 // (the registry is built under a function-local static, before any kernel runs).
@@ -166,19 +177,26 @@ void simd_unary_kernel(const KernelArgs& a) {
 
 // Exact GELU, x * Phi(x) = x/2 * erfc(-x/sqrt(2)) (erfc, not 1 + erf, keeps the relative
 // accuracy for negative x), in double.
-template <class T>
-void gelu_erf_run(const ew::Run<2>& r) {
-  T* out = reinterpret_cast<T*>(r.ptr[0]);
-  const T* in = reinterpret_cast<const T*>(r.ptr[1]);
-  const auto f = [](T x) {
+struct GeluErf {
+  template <class T>
+  T operator()(T x) const {
     const double xd = double(x);
     return T(0.5 * xd * std::erfc(-xd * 0.70710678118654752440));
-  };
-  if (r.stride[1] == 0) {
-    std::fill(out, out + r.n, f(in[0]));
-    return;
   }
-  for (std::int64_t i = 0; i < r.n; ++i) out[i] = f(in[i]);
+};
+
+template <class F, class T>
+void plain_unary_run(const ew::Run<2>& r) {
+  const F f;
+  for (std::int64_t row = 0; row < r.rows; ++row) {
+    T* out = ew::row_ptr<T>(r, 0, row);
+    const T* in = ew::row_ptr<T>(r, 1, row);
+    if (r.stride[1] == 0) {
+      std::fill(out, out + r.n, f(in[0]));
+      continue;
+    }
+    for (std::int64_t i = 0; i < r.n; ++i) out[i] = f(in[i]);
+  }
 }
 
 // args.ints[0] == 1: the tanh approximation (SIMD); 0: the exact erf form.
@@ -188,7 +206,7 @@ void gelu_kernel(const KernelArgs& a) {
   if (a.ints[0] == 1)
     ew::for_each_run(a, size, grain_of(Op::Gelu), g_simd_runs[int(Op::Gelu)][f64_index<T>()]);
   else
-    ew::for_each_run(a, size, ew::kGrain / 32, &gelu_erf_run<T>);
+    ew::for_each_run(a, size, ew::kGrain / 32, &plain_unary_run<GeluErf, T>);
 }
 
 // ---- integer and bool ops: plain loops (wrapping arithmetic, as numpy and XLA) ----
@@ -239,18 +257,6 @@ struct BoolNot {  // bools are bytes holding 0/1; any nonzero byte reads as true
   std::uint8_t operator()(std::uint8_t x) const { return x == 0; }
 };
 
-template <class F, class T>
-void plain_unary_run(const ew::Run<2>& r) {
-  T* out = reinterpret_cast<T*>(r.ptr[0]);
-  const T* in = reinterpret_cast<const T*>(r.ptr[1]);
-  const F f;
-  if (r.stride[1] == 0) {
-    std::fill(out, out + r.n, f(in[0]));
-    return;
-  }
-  for (std::int64_t i = 0; i < r.n; ++i) out[i] = f(in[i]);
-}
-
 template <Op kOp, class F, class T>
 void plain_unary_kernel(const KernelArgs& a) {
   const int size[2] = {int(sizeof(T)), int(sizeof(T))};
@@ -260,17 +266,17 @@ void plain_unary_kernel(const KernelArgs& a) {
 template <class T>
 void add_float_ops(Registry& r) {
   const DType t = dtype_of<T>();
-  for (Op op : kSimdOps) g_simd_runs[int(op)][f64_index<T>()] = HWY_DYNAMIC_DISPATCH(SimdUnaryRun)(op, t);
-  const KernelFn fns[] = {
-      simd_unary_kernel<Op::Neg, T>,     simd_unary_kernel<Op::Abs, T>,
-      simd_unary_kernel<Op::Exp, T>,     simd_unary_kernel<Op::Log, T>,
-      simd_unary_kernel<Op::Log1p, T>,   simd_unary_kernel<Op::Sqrt, T>,
-      simd_unary_kernel<Op::Rsqrt, T>,   simd_unary_kernel<Op::Square, T>,
-      simd_unary_kernel<Op::Tanh, T>,    simd_unary_kernel<Op::Sigmoid, T>,
-      simd_unary_kernel<Op::Relu, T>,    gelu_kernel<T>,
-      simd_unary_kernel<Op::Softplus, T>, simd_unary_kernel<Op::Sign, T>};
+  for (Op op : kSimdOps) g_simd_runs[int(op)][f64_index<T>()] = ew::best_unary_run(op, t);
+  const KernelFn fns[] = {simd_unary_kernel<Op::Neg, T>,      simd_unary_kernel<Op::Abs, T>,
+                          simd_unary_kernel<Op::Exp, T>,      simd_unary_kernel<Op::Log, T>,
+                          simd_unary_kernel<Op::Log1p, T>,    simd_unary_kernel<Op::Sqrt, T>,
+                          simd_unary_kernel<Op::Rsqrt, T>,    simd_unary_kernel<Op::Square, T>,
+                          simd_unary_kernel<Op::Tanh, T>,     simd_unary_kernel<Op::Sigmoid, T>,
+                          simd_unary_kernel<Op::Relu, T>,     gelu_kernel<T>,
+                          simd_unary_kernel<Op::Softplus, T>, simd_unary_kernel<Op::Sign, T>};
   static_assert(std::size(fns) == std::size(kSimdOps));
-  for (std::size_t i = 0; i < std::size(kSimdOps); ++i) r.add(kSimdOps[i], DeviceKind::cpu, t, fns[i]);
+  for (std::size_t i = 0; i < std::size(kSimdOps); ++i)
+    r.add(kSimdOps[i], DeviceKind::cpu, t, fns[i]);
 }
 
 template <class T>

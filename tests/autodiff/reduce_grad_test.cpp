@@ -35,16 +35,20 @@ void check_reduction_gradients(Reduce op, const Shape& shape, double lo = -1.0, 
       };
       check_gradients(f, {host_uniform(shape, std::uint64_t(seed), lo, hi)});
       // transposed_input draws from [-1, 1): shift it into [lo, hi).
-      const Tensor t = transposed_input(shape, std::uint64_t(seed) + 50) * ((hi - lo) / 2) +
-                       (hi + lo) / 2;
+      const Tensor t =
+          transposed_input(shape, std::uint64_t(seed) + 50) * ((hi - lo) / 2) + (hi + lo) / 2;
       check_gradients(f, {t});
       ++seed;
     }
   }
 }
 
-Tensor var0(const Tensor& x, const Axes& axes, bool keepdims) { return var(x, axes, keepdims, 0); }
-Tensor var1(const Tensor& x, const Axes& axes, bool keepdims) { return var(x, axes, keepdims, 1); }
+Tensor var0(const Tensor& x, const Axes& axes, bool keepdims) {
+  return var(x, axes, keepdims, 0);
+}
+Tensor var1(const Tensor& x, const Axes& axes, bool keepdims) {
+  return var(x, axes, keepdims, 1);
+}
 
 }  // namespace
 
@@ -98,8 +102,8 @@ TEST_CASE("softmax and log_softmax: gradients along every axis, dense and transp
 
 TEST_CASE("sum_to: gradient broadcasts back") {
   const Shape shape{2, 3, 4};
-  for (const Shape& to : {Shape{3, 4}, Shape{1, 4}, Shape{4}, Shape{2, 1, 4}, Shape{2, 3, 1},
-                          Shape{}, Shape{3, 1}}) {
+  for (const Shape& to :
+       {Shape{3, 4}, Shape{1, 4}, Shape{4}, Shape{2, 1, 4}, Shape{2, 3, 1}, Shape{}, Shape{3, 1}}) {
     INFO("to ", to);
     auto f = [&](const std::vector<Tensor>& xs) { return weighted(sum_to(xs[0], to), 11); };
     check_gradients(f, {host_uniform(shape, 5)});
@@ -126,16 +130,36 @@ TEST_CASE("second derivatives: grad of grad of logsumexp, softmax, log_softmax a
     };
   };
   const Tensor x = host_uniform(Shape{3, 5}, 12, -2.0, 2.0);
-  check_gradients(inner_grad([](const Tensor& t) { return logsumexp(t); }), {x});
-  check_gradients(inner_grad([](const Tensor& t) { return sum(logsumexp(t, 1, true) * logsumexp(t, 0, true)); }),
-                  {x});
-  check_gradients(inner_grad([](const Tensor& t) { return weighted(softmax(t, 1), 22); }), {x});
-  check_gradients(inner_grad([](const Tensor& t) { return weighted(log_softmax(t, 0), 23); }), {x});
-  check_gradients(inner_grad([](const Tensor& t) { return weighted(square(max(t, 1)), 24); }), {x});
-  check_gradients(inner_grad([](const Tensor& t) { return square(sum(t * t)); }), {x});
-  check_gradients(inner_grad([](const Tensor& t) { return sum(prod(t, 0)); }),
-                  {host_uniform(Shape{3, 5}, 13, 0.5, 1.5)});
-  check_gradients(inner_grad([](const Tensor& t) { return sum(var(t, 1)); }), {x});
+  SUBCASE("logsumexp") {
+    check_gradients(inner_grad([](const Tensor& t) { return logsumexp(t); }), {x});
+  }
+  SUBCASE("logsumexp over each axis, keepdims") {
+    check_gradients(inner_grad([](const Tensor& t) {
+                      return sum(logsumexp(t, 1, true) * logsumexp(t, 0, true));
+                    }),
+                    {x});
+  }
+  SUBCASE("softmax") {
+    check_gradients(inner_grad([](const Tensor& t) { return weighted(softmax(t, 1), 22); }), {x});
+  }
+  SUBCASE("log_softmax") {
+    check_gradients(inner_grad([](const Tensor& t) { return weighted(log_softmax(t, 0), 23); }),
+                    {x});
+  }
+  SUBCASE("max") {
+    check_gradients(inner_grad([](const Tensor& t) { return weighted(square(max(t, 1)), 24); }),
+                    {x});
+  }
+  SUBCASE("sum") {
+    check_gradients(inner_grad([](const Tensor& t) { return square(sum(t * t)); }), {x});
+  }
+  SUBCASE("prod") {
+    check_gradients(inner_grad([](const Tensor& t) { return sum(prod(t, 0)); }),
+                    {host_uniform(Shape{3, 5}, 13, 0.5, 1.5)});
+  }
+  SUBCASE("var") {
+    check_gradients(inner_grad([](const Tensor& t) { return sum(var(t, 1)); }), {x});
+  }
 
   // The Hessian of logsumexp at 0 in 2 dimensions: diag(p) - p p^T with p = [1/2, 1/2].
   const Tensor zero = zeros(Shape{2}, DType::f64);

@@ -8,6 +8,7 @@
 #include <limits>
 #include <vector>
 
+#include <elegy/autodiff/kernel_call.hpp>
 #include <elegy/core/views.hpp>
 #include <elegy/elegy.hpp>
 
@@ -94,11 +95,19 @@ std::vector<double> reference(const std::vector<double>& x, const Shape& shape, 
     double& o = out[out_index(i)];
     const double v = x[std::size_t(i)];
     switch (k) {
-      case Kind::Sum: o += v; break;
-      case Kind::Prod: o *= v; break;
+      case Kind::Sum:
+        o += v;
+        break;
+      case Kind::Prod:
+        o *= v;
+        break;
       case Kind::Max:
-      case Kind::LogSumExp: o = std::max(o, v); break;
-      case Kind::Min: o = std::min(o, v); break;
+      case Kind::LogSumExp:
+        o = std::max(o, v);
+        break;
+      case Kind::Min:
+        o = std::min(o, v);
+        break;
     }
   }
   if (k == Kind::LogSumExp) {
@@ -112,11 +121,16 @@ std::vector<double> reference(const std::vector<double>& x, const Shape& shape, 
 
 Tensor run(Kind k, const Tensor& x, const Axes& axes, bool keepdims) {
   switch (k) {
-    case Kind::Sum: return sum(x, axes, keepdims);
-    case Kind::Prod: return prod(x, axes, keepdims);
-    case Kind::Max: return max(x, axes, keepdims);
-    case Kind::Min: return min(x, axes, keepdims);
-    case Kind::LogSumExp: break;
+    case Kind::Sum:
+      return sum(x, axes, keepdims);
+    case Kind::Prod:
+      return prod(x, axes, keepdims);
+    case Kind::Max:
+      return max(x, axes, keepdims);
+    case Kind::Min:
+      return min(x, axes, keepdims);
+    case Kind::LogSumExp:
+      break;
   }
   return logsumexp(x, axes, keepdims);
 }
@@ -138,20 +152,25 @@ void check_reduction(Kind k, const Tensor& x, const std::vector<double>& v, cons
   const Tensor got = run(k, x, axes.size() ? Axes(std::vector<int>(axes)) : Axes(), keepdims);
   Shape want_shape;
   for (int i = 0; i < shape.size(); ++i) {
-    if (!(mask & (1u << i))) want_shape.push_back(shape[i]);
-    else if (keepdims) want_shape.push_back(1);
+    if (!(mask & (1u << i)))
+      want_shape.push_back(shape[i]);
+    else if (keepdims)
+      want_shape.push_back(1);
   }
-  INFO(name(k), " of ", describe(x), " over ", Shape(std::vector<std::int64_t>(axes.begin(), axes.end())),
-       " keepdims ", keepdims);
+  INFO(name(k), " of ", describe(x), " over ",
+       Shape(std::vector<std::int64_t>(axes.begin(), axes.end())), " keepdims ", keepdims);
   REQUIRE(got.shape() == want_shape);
   CHECK(got.dtype() == x.dtype());
   const std::vector<double> g = got.to_vector<double>();
   const double eps = std::is_same_v<T, float> ? 2e-6 : 1e-14;
   for (std::size_t i = 0; i < want.size(); ++i) {
     INFO("output ", i, ": got ", g[i], " want ", want[i]);
-    if (k == Kind::Sum) CHECK(std::abs(g[i] - want[i]) <= eps * (scale[i] + 1));
-    else if (k == Kind::Max || k == Kind::Min) CHECK(g[i] == T(want[i]));
-    else CHECK(std::abs(g[i] - want[i]) <= 4 * eps * (std::abs(want[i]) + 1));
+    if (k == Kind::Sum)
+      CHECK(std::abs(g[i] - want[i]) <= eps * (scale[i] + 1));
+    else if (k == Kind::Max || k == Kind::Min)
+      CHECK(g[i] == T(want[i]));
+    else
+      CHECK(std::abs(g[i] - want[i]) <= 4 * eps * (std::abs(want[i]) + 1));
   }
 }
 
@@ -162,11 +181,13 @@ void check_all_kinds(const Shape& shape, std::initializer_list<int> axes, std::u
   for (bool keepdims : {false, true}) {
     for (Kind k : {Kind::Sum, Kind::Max, Kind::Min, Kind::LogSumExp}) {
       check_reduction<T>(k, dense<T>(v, shape), v, shape, axes, keepdims);
-      if (shape.size() >= 2) check_reduction<T>(k, transposed<T>(v, shape), v, shape, axes, keepdims);
+      if (shape.size() >= 2)
+        check_reduction<T>(k, transposed<T>(v, shape), v, shape, axes, keepdims);
     }
     check_reduction<T>(Kind::Prod, dense<T>(near_one, shape), near_one, shape, axes, keepdims);
     if (shape.size() >= 2)
-      check_reduction<T>(Kind::Prod, transposed<T>(near_one, shape), near_one, shape, axes, keepdims);
+      check_reduction<T>(Kind::Prod, transposed<T>(near_one, shape), near_one, shape, axes,
+                         keepdims);
   }
 }
 
@@ -205,8 +226,10 @@ TEST_CASE_TEMPLATE("reductions of 3-D tensors over middle axes and axis pairs", 
 }
 
 TEST_CASE_TEMPLATE("outer-axis reductions over many rows and wide rows", T, float, double) {
-  // Row tiles (width > 128), many row pieces (multi-threaded), narrow rows, and an odd width.
-  for (Shape shape : {Shape{4099, 300}, Shape{70001, 3}, Shape{200, 1000}, Shape{33, 17}}) {
+  // Many row pieces (multi-threaded), narrow rows, an odd width, and rows wider than one column
+  // tile (4096), cut into several tiles and pieces.
+  for (Shape shape :
+       {Shape{4099, 300}, Shape{70001, 3}, Shape{200, 1000}, Shape{33, 17}, Shape{40, 9000}}) {
     const std::vector<double> v = rounded<T>(random_values(shape.numel(), 3));
     for (Kind k : {Kind::Sum, Kind::Max, Kind::Min, Kind::LogSumExp}) {
       check_reduction<T>(k, dense<T>(v, shape), v, shape, {0});
@@ -270,7 +293,8 @@ TEST_CASE("integer and bool reductions keep exact values with numpy's dtypes") {
   // int32 sums wrap like numpy's; int64 holds them.
   const Tensor big = Tensor::from_vector(std::vector<std::int32_t>(1000, 1 << 22));
   CHECK(sum(big).item<std::int32_t>() == std::int32_t(std::uint32_t(1000u << 22)));
-  const Tensor big64 = Tensor::from_vector(std::vector<std::int64_t>(100003, std::int64_t(1) << 40));
+  const Tensor big64 =
+      Tensor::from_vector(std::vector<std::int64_t>(100003, std::int64_t(1) << 40));
   CHECK(sum(big64).item<std::int64_t>() == 100003 * (std::int64_t(1) << 40));
   CHECK(max(big64).item<std::int64_t>() == std::int64_t(1) << 40);
 
@@ -340,8 +364,8 @@ TEST_CASE("a 0-d tensor reduces to itself") {
 
 TEST_CASE("reduction axis errors name the op and the axis") {
   const Tensor x = zeros(Shape{2, 3});
-  CHECK_THROWS_WITH_AS(sum(x, 2), doctest::Contains("sum: axis 2 is out of range for a tensor of rank 2"),
-                       Error);
+  CHECK_THROWS_WITH_AS(
+      sum(x, 2), doctest::Contains("sum: axis 2 is out of range for a tensor of rank 2"), Error);
   CHECK_THROWS_WITH_AS(max(x, -3), doctest::Contains("max: axis -3 is out of range"), Error);
   CHECK_THROWS_WITH_AS(sum(x, {0, -2}), doctest::Contains("sum: axis -2 is repeated"), Error);
   CHECK_THROWS_WITH_AS(logsumexp(x, {1, 1}), doctest::Contains("logsumexp: axis 1 is repeated"),
@@ -353,8 +377,8 @@ TEST_CASE("reduction axis errors name the op and the axis") {
 }
 
 TEST_CASE("argmax and argmin return the first extreme index as int32") {
-  const Tensor x = Tensor::from_vector(std::vector<float>{1, 5, 5, -2, 0, -2, 3, 5, 1, 4, -2, 0},
-                                       Shape{3, 4});
+  const Tensor x =
+      Tensor::from_vector(std::vector<float>{1, 5, 5, -2, 0, -2, 3, 5, 1, 4, -2, 0}, Shape{3, 4});
   CHECK(argmax(x).dtype() == DType::i32);
   CHECK(argmax(x).item<std::int32_t>() == 1);  // ties: the first in flattened order
   CHECK(argmin(x).item<std::int32_t>() == 3);
@@ -378,24 +402,26 @@ TEST_CASE("argmax and argmin return the first extreme index as int32") {
     CHECK(argmax(dense<float>(v, Shape{n})).item<std::int32_t>() == n - 2);
     CHECK(argmin(dense<double>(v, Shape{n})).item<std::int32_t>() == n - 2);
   }
-  const Shape shape{37, 53};
-  const std::vector<double> v = random_values(shape.numel(), 12);
-  for (int axis : {0, 1}) {
-    for (const Tensor& t : {dense<float>(v, shape), transposed<float>(v, shape)}) {
-      const std::vector<std::int32_t> got = argmax(t, axis).to_vector<std::int32_t>();
-      const std::vector<std::int32_t> low = argmin(t, axis).to_vector<std::int32_t>();
-      const std::int64_t other = shape[1 - axis];
-      for (std::int64_t o = 0; o < other; ++o) {
-        std::int64_t best = 0, worst = 0;
-        auto at = [&](std::int64_t i) {
-          return axis == 0 ? v[std::size_t(i * 53 + o)] : v[std::size_t(o * 53 + i)];
-        };
-        for (std::int64_t i = 1; i < shape[axis]; ++i) {
-          if (float(at(i)) > float(at(best))) best = i;
-          if (float(at(i)) < float(at(worst))) worst = i;
+  for (const Shape& shape : {Shape{37, 53}, Shape{3, 9000}}) {
+    const std::vector<double> v = random_values(shape.numel(), 12);
+    const std::int64_t cols = shape[1];
+    for (int axis : {0, 1}) {
+      for (const Tensor& t : {dense<float>(v, shape), transposed<float>(v, shape)}) {
+        const std::vector<std::int32_t> got = argmax(t, axis).to_vector<std::int32_t>();
+        const std::vector<std::int32_t> low = argmin(t, axis).to_vector<std::int32_t>();
+        const std::int64_t other = shape[1 - axis];
+        for (std::int64_t o = 0; o < other; ++o) {
+          std::int64_t best = 0, worst = 0;
+          auto at = [&](std::int64_t i) {
+            return axis == 0 ? v[std::size_t(i * cols + o)] : v[std::size_t(o * cols + i)];
+          };
+          for (std::int64_t i = 1; i < shape[axis]; ++i) {
+            if (float(at(i)) > float(at(best))) best = i;
+            if (float(at(i)) < float(at(worst))) worst = i;
+          }
+          CHECK(got[std::size_t(o)] == best);
+          CHECK(low[std::size_t(o)] == worst);
         }
-        CHECK(got[std::size_t(o)] == best);
-        CHECK(low[std::size_t(o)] == worst);
       }
     }
   }
@@ -407,10 +433,12 @@ TEST_CASE("argmax and argmin return the first extreme index as int32") {
 }
 
 TEST_CASE("argmax of an empty sequence is an error") {
-  CHECK_THROWS_WITH_AS(argmax(zeros(Shape{0})), doctest::Contains("argmax: attempt to get argmax of an empty sequence"),
+  CHECK_THROWS_WITH_AS(argmax(zeros(Shape{0})),
+                       doctest::Contains("argmax: attempt to get argmax of an empty sequence"),
                        Error);
   CHECK_THROWS_WITH_AS(argmin(zeros(Shape{3, 0}), 1),
-                       doctest::Contains("argmin: attempt to get argmin of an empty sequence"), Error);
+                       doctest::Contains("argmin: attempt to get argmin of an empty sequence"),
+                       Error);
 }
 
 TEST_CASE("any and all reduce truthiness") {
@@ -454,7 +482,8 @@ void check_softmax(const Tensor& x, const std::vector<double>& v, const Shape& s
     REQUIRE(y.shape() == shape);
     CHECK(y.dtype() == x.dtype());
     const std::vector<double> got = y.to_vector<double>();
-    const std::vector<double> want = softmax_reference(v, shape, axis < 0 ? axis + shape.size() : axis, log);
+    const std::vector<double> want =
+        softmax_reference(v, shape, axis < 0 ? axis + shape.size() : axis, log);
     const double tol = std::is_same_v<T, float> ? 2e-6 : 1e-13;
     for (std::size_t i = 0; i < want.size(); ++i) {
       INFO("element ", i, ": got ", got[i], " want ", want[i]);
@@ -467,7 +496,7 @@ void check_softmax(const Tensor& x, const std::vector<double>& v, const Shape& s
 
 TEST_CASE_TEMPLATE("softmax and log_softmax match float64 along every axis", T, float, double) {
   for (Shape shape : {Shape{1}, Shape{17}, Shape{1000}, Shape{37, 53}, Shape{64, 1024},
-                      Shape{5, 7, 300}, Shape{3000, 20}}) {
+                      Shape{5, 7, 300}, Shape{3000, 20}, Shape{3, 2100}}) {
     const std::vector<double> v = rounded<T>(random_values(shape.numel(), 21, -5.0, 5.0));
     for (int axis = 0; axis < shape.size(); ++axis) {
       check_softmax<T>(dense<T>(v, shape), v, shape, axis);
@@ -528,8 +557,61 @@ TEST_CASE("sum_to reverses broadcasting") {
     for (std::size_t i = 0; i < want.size(); ++i) CHECK(got[i] == doctest::Approx(want[i]));
   }
   CHECK(sum_to(x, shape).to_vector<double>() == v);
-  CHECK_THROWS_WITH_AS(sum_to(x, Shape{3, 3}),
-                       doctest::Contains("sum_to: cannot sum float64[2,3,4] on cpu down to shape [3,3]"),
+  CHECK_THROWS_WITH_AS(
+      sum_to(x, Shape{3, 3}),
+      doctest::Contains("sum_to: cannot sum float64[2,3,4] on cpu down to shape [3,3]"), Error);
+  CHECK_THROWS_WITH_AS(sum_to(x, Shape{1, 2, 3, 4}), doctest::Contains("sum_to: cannot sum"),
                        Error);
-  CHECK_THROWS_WITH_AS(sum_to(x, Shape{1, 2, 3, 4}), doctest::Contains("sum_to: cannot sum"), Error);
+}
+
+TEST_CASE("mean and var match numpy, with integer inputs computed in float32") {
+  const Tensor x = Tensor::from_vector(std::vector<std::int32_t>{1, 2, 3, 4, 5, 7}, Shape{2, 3});
+  const Tensor m = mean(x);
+  CHECK(m.dtype() == DType::f32);
+  CHECK(m.item<float>() == doctest::Approx(22.0 / 6));
+  CHECK(mean(x, 0).to_vector<float>() == std::vector<float>{2.5f, 3.5f, 5.0f});
+  CHECK(mean(x, 1, true).shape() == Shape{2, 1});
+  // numpy: var([[1,2,3],[4,5,7]]) = 35/9, ddof=1: 14/3, along axis 1: [2/3, 14/9].
+  CHECK(var(x).item<float>() == doctest::Approx(35.0 / 9));
+  CHECK(var(x, {}, false, 1).item<float>() == doctest::Approx(14.0 / 3));
+  const std::vector<float> v1 = var(x, 1).to_vector<float>();
+  CHECK(v1[0] == doctest::Approx(2.0 / 3));
+  CHECK(v1[1] == doctest::Approx(14.0 / 9));
+  const Shape shape{37, 53};
+  const std::vector<double> v = random_values(shape.numel(), 50);
+  for (int axis : {0, 1}) {
+    const std::vector<double> got = var(transposed<double>(v, shape), axis).to_vector<double>();
+    const std::vector<double> s = reference(v, shape, 1u << axis, Kind::Sum);
+    std::vector<double> sq(v.size());
+    for (std::size_t i = 0; i < v.size(); ++i) sq[i] = v[i] * v[i];
+    const std::vector<double> s2 = reference(sq, shape, 1u << axis, Kind::Sum);
+    const double n = double(shape[axis]);
+    for (std::size_t i = 0; i < got.size(); ++i)
+      CHECK(got[i] == doctest::Approx(s2[i] / n - (s[i] / n) * (s[i] / n)).epsilon(1e-10));
+  }
+  // The mean of nothing is nan, as in numpy.
+  CHECK(std::isnan(mean(zeros(Shape{0})).item<float>()));
+}
+
+TEST_CASE("the softmax kernel takes strided inputs directly (its scalar path)") {
+  // The op densifies a strided input first; the kernel's own strided path is checked here.
+  const Shape shape{37, 53};
+  const std::vector<double> v = random_values(shape.numel(), 60, -4.0, 4.0);
+  const Tensor x = transposed<double>(v, shape);
+  for (int axis : {0, 1}) {
+    for (bool log : {false, true}) {
+      const Tensor out = Tensor::empty(shape, DType::f64);
+      kernels::KernelArgs args;
+      args.out = autodiff::buffer_view(out);
+      args.in[0] = autodiff::buffer_view(x);
+      args.num_inputs = 1;
+      args.ints[0] = axis;
+      kernels::run("softmax", log ? kernels::Op::LogSoftmax : kernels::Op::Softmax, DType::f64,
+                   args);
+      const std::vector<double> want = softmax_reference(v, shape, axis, log);
+      const std::vector<double> got = out.to_vector<double>();
+      for (std::size_t i = 0; i < want.size(); ++i)
+        CHECK(got[i] == doctest::Approx(want[i]).epsilon(1e-12));
+    }
+  }
 }
