@@ -86,23 +86,6 @@ Tensor unpad(const Tensor& g, const Dims& before, const Shape& shape) {
 
 // record() takes a fixed list of inputs; concatenate has any number, so it builds its Node
 // the same way record() does, from a span.
-void record_span(const char* op, Tensor& out, std::span<const Tensor> inputs, autodiff::Vjp vjp) {
-  auto node = std::make_shared<autodiff::Node>();
-  node->op = op;
-  node->inputs.reserve(inputs.size());
-  node->input_shapes.reserve(inputs.size());
-  node->input_dtypes.reserve(inputs.size());
-  for (const Tensor& in : inputs) {
-    node->inputs.push_back(in.node());
-    node->input_shapes.push_back(in.shape());
-    node->input_dtypes.push_back(in.dtype());
-  }
-  node->vjp = std::move(vjp);
-  node->out_shape = out.shape();
-  node->out_dtype = out.dtype();
-  out.set_node(std::move(node));
-}
-
 std::string describe_all(std::span<const Tensor> xs) {
   std::ostringstream os;
   for (std::size_t i = 0; i < xs.size(); ++i) os << (i ? ", " : "") << describe(xs[i]);
@@ -299,15 +282,16 @@ Tensor concatenate(std::span<const Tensor> xs, int axis) {
   if (any_traced) {
     std::vector<std::int64_t> sizes;
     for (const Tensor& p : parts) sizes.push_back(p.shape()[axis]);
-    record_span("concatenate", out, parts, [axis, sizes](const Tensor& g, const Tensor&) {
-      autodiff::Cotangents cots;
-      std::int64_t begin = 0;
-      for (std::int64_t n : sizes) {
-        cots.push_back(slice(g, begin, begin + n, 1, axis));
-        begin += n;
-      }
-      return cots;
-    });
+    autodiff::record("concatenate", out, std::span<const Tensor>(parts),
+                     [axis, sizes](const Tensor& g, const Tensor&) {
+                       autodiff::Cotangents cots;
+                       std::int64_t begin = 0;
+                       for (std::int64_t n : sizes) {
+                         cots.push_back(slice(g, begin, begin + n, 1, axis));
+                         begin += n;
+                       }
+                       return cots;
+                     });
   }
   return out;
 }

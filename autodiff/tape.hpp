@@ -6,6 +6,7 @@
 #pragma once
 
 #include <initializer_list>
+#include <span>
 
 #include "elegy/autodiff/node.hpp"
 
@@ -31,6 +32,9 @@ bool should_record(const Ts&... inputs) {
 // should_record(inputs...) is true. With keep_output the rule receives `out` (re-attached to
 // its node, so second derivatives flow through it) as its second argument.
 void record(const char* op, Tensor& out, std::initializer_list<const Tensor*> inputs, Vjp vjp,
+            bool keep_output = false);
+// The same for ops with a variable number of inputs (concatenate, stack).
+void record(const char* op, Tensor& out, std::span<const Tensor> inputs, Vjp vjp,
             bool keep_output = false);
 
 // RAII scope in which nothing records (inference, optimizer updates, metrics).
