@@ -1,3 +1,5 @@
+#include <memory>
+
 #include "elegy/optim/transform.hpp"
 
 namespace elegy::optim {
@@ -13,7 +15,8 @@ GradientTransformation chain(std::vector<GradientTransformation> transforms) {
   t.update = [shared](const Tree& updates, const OptState& state, const Tree& params) {
     ELEGY_CHECK(state.is_list() && state.size() == shared->size(), "chain",
                 "the optimizer state does not belong to this chain of ", shared->size(),
-                " transforms (got ", state, "); make sure you called init first");
+                " transforms (got ", state,
+                "): call init first, then pass each update the state the previous one returned");
     Tree u = updates;
     Tree::List new_states;
     for (std::size_t i = 0; i < shared->size(); ++i) {

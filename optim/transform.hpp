@@ -7,8 +7,14 @@
 //
 // States are Trees (maps of tensors: counts, moments), returned and never mutated. Updates run
 // without recording on any tape. Learning rates are a number or a Schedule everywhere.
+//
+// This header is the interface; the transforms (scale_by_adam, trace, clip_by_global_norm,
+// add_decayed_weights, masked, ...) are in transforms.hpp, the optimizers built from them (sgd,
+// adam, adamw, rmsprop) in aliases.hpp, and optax's schedules in schedules.hpp. Each optimizer
+// matches optax's trajectories to float32 1e-6 / float64 1e-12 (tests/optim/).
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <utility>
 #include <variant>
