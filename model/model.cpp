@@ -27,9 +27,8 @@ States Model::init_step(const StepArgs& args) {
 
 PredStep Model::pred_step(const StepArgs&) {
   fail("pred_step",
-       "this Model has no module and overrides neither pred_step nor test_step: override "
-       "pred_step to return {y_pred, states} (predict, summary) or test_step to return "
-       "{loss, logs, states} (fit, evaluate)");
+       "this Model has no module and does not override pred_step: override pred_step to return "
+       "{y_pred, states} (predict and summary need it; fit and evaluate need only test_step)");
 }
 
 TestStep Model::test_step(const StepArgs& args) {

@@ -238,3 +238,17 @@ TEST_CASE("init_step fills the default fields from states_step") {
   for (const char* f : {"rng", "net_params", "net_states", "metrics_states", "optimizer_states"})
     CHECK(std::find(fields.begin(), fields.end(), f) != fields.end());
 }
+
+TEST_CASE("summary_step runs pred_step on the inputs and counts the parameters") {
+  OnlyPredStep model;
+  const Tensor x = zeros({4, 3});
+  const std::vector<SummaryTableEntry> rows = model.call_summary_step(StepArgs{.x = x});
+  REQUIRE(rows.size() == 3);
+  CHECK(rows[0].module_type_name == "Inputs");
+  CHECK(rows[1].output_value.tensor().shape() == Shape{4, 3});
+  CHECK(rows[2].trainable_params_count == 1);  // the one-element w
+  CHECK(rows[2].trainable_params_size == 4);
+  CHECK(rows[2].non_trainable_params_count == 0);
+  CHECK_THROWS_WITH_AS(OnlyTestStep().call_summary_step(StepArgs{.x = x}),
+                       doctest::Contains("override pred_step"), Error);
+}
