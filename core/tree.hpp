@@ -46,6 +46,7 @@ class Tree {
   const Tree& operator[](std::size_t index) const;
   Tree& operator[](std::size_t index);
   const Tree& operator[](int index) const { return (*this)[std::size_t(index)]; }
+  Tree& operator[](int index) { return (*this)[std::size_t(index)]; }
 
   bool contains(std::string_view path) const;
   // Children of a map or list (0 for a leaf or None).

@@ -19,43 +19,43 @@ using Logs = std::map<std::string, float>;
 // The one argument every step takes; a step reads what it needs by name (Elegy's injectable
 // names: x, y_true, sample_weight, class_weight, states, initializing, training).
 struct StepArgs {
-  Tree x;
-  Tree y_true;
-  std::optional<Tensor> sample_weight;
-  std::optional<Tensor> class_weight;
-  States states;
+  Tree x{};
+  Tree y_true{};
+  std::optional<Tensor> sample_weight{};
+  std::optional<Tensor> class_weight{};
+  States states{};
   bool initializing = false;
   bool training = true;
 };
 
 struct PredStep {
-  Tree y_pred;
-  States states;
+  Tree y_pred{};
+  States states{};
 };
 
 struct TestStep {
-  Tensor loss;  // the batch's loss: a scalar, differentiated by grad_step
-  StepLogs logs;
-  States states;
+  Tensor loss{};  // the batch's loss: a scalar, differentiated by grad_step
+  StepLogs logs{};
+  States states{};
 };
 
 struct GradStep {
-  Tensor loss;
-  StepLogs logs;
-  States states;
+  Tensor loss{};
+  StepLogs logs{};
+  States states{};
   Tree grads;  // shaped like states.net_params()
 };
 
 struct TrainStep {
-  StepLogs logs;
-  States states;
+  StepLogs logs{};
+  States states{};
 };
 
 // One row of summary(): a module path, its type, its output, and its parameter counts.
 struct SummaryTableEntry {
-  std::string path;
-  std::string module_type_name;
-  Tree output_value;
+  std::string path{};
+  std::string module_type_name{};
+  Tree output_value{};
   std::int64_t trainable_params_count = 0;
   std::int64_t trainable_params_size = 0;  // bytes
   std::int64_t non_trainable_params_count = 0;
@@ -64,8 +64,8 @@ struct SummaryTableEntry {
 
 // Per-epoch logs of a fit (Keras' History): history["loss"][i] is epoch[i]'s loss.
 struct History {
-  std::vector<int> epoch;
-  std::map<std::string, std::vector<float>> history;
+  std::vector<int> epoch{};
+  std::map<std::string, std::vector<float>> history{};
 };
 
 }  // namespace elegy
