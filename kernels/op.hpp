@@ -14,8 +14,9 @@ namespace elegy::kernels {
   X(Arange) /* out[i] = scalar[0] + i * scalar[1], 1-D */                                            \
   /* unary elementwise (out and in share shape; in may be strided) */                                \
   X(Neg)                                                                                             \
-  X(Abs) X(Exp) X(Log) X(Log1p) X(Sqrt) X(Rsqrt) X(Square) X(Tanh) X(Sigmoid) X(Relu) X(Gelu)        \
-      X(Softplus) X(Sign)                                                                            \
+  X(Abs)                                                                                             \
+  X(Exp) X(Log) X(Log1p) X(Sqrt) X(Rsqrt) X(Square) X(Tanh) X(Sigmoid) X(Relu) X(Gelu) X(Softplus)   \
+      X(Sign)                                                                                        \
           X(LogicalNot) /* binary elementwise with broadcasting (inputs carry stride-0 dims) */      \
       X(Add) X(Sub) X(Mul) X(Div) X(Pow) X(Maximum) X(Minimum) X(Equal) X(NotEqual) X(Less)          \
           X(LessEqual) X(Greater) X(GreaterEqual) /* -> bool */                                      \
