@@ -23,6 +23,16 @@ std::string keys_of(const Tree::Map& m) {
   return "{" + out + "}";
 }
 
+// A path segment that indexes a list: decimal digits only.
+std::size_t list_index(std::string_view path, std::string_view key) {
+  std::size_t index = 0;
+  for (char c : key) {
+    if (c < '0' || c > '9') fail("Tree", "path '", path, "': '", key, "' indexes a list");
+    index = index * 10 + std::size_t(c - '0');
+  }
+  return index;
+}
+
 }  // namespace
 
 Tree::Tree(Tensor leaf) : node_(std::move(leaf)) {}
@@ -54,12 +64,7 @@ const Tree& Tree::operator[](std::string_view path) const {
     const std::size_t slash = path.find('/', start);
     const std::string_view key = path.substr(start, slash - start);
     if (t->is_list()) {
-      std::size_t index = 0;
-      for (char c : key) {
-        if (c < '0' || c > '9') fail("Tree", "path '", path, "': '", key, "' indexes a list");
-        index = index * 10 + std::size_t(c - '0');
-      }
-      t = &(*t)[index];
+      t = &(*t)[list_index(path, key)];
     } else {
       if (!t->is_map()) fail("Tree", "path '", path, "': no key '", key, "' in ", kind_of(*t));
       const Map& m = std::get<Map>(t->node_);
@@ -80,12 +85,7 @@ Tree& Tree::operator[](std::string_view path) {
     const std::size_t slash = path.find('/', start);
     const std::string_view key = path.substr(start, slash - start);
     if (t->is_list()) {
-      std::size_t index = 0;
-      for (char c : key) {
-        if (c < '0' || c > '9') fail("Tree", "path '", path, "': '", key, "' indexes a list");
-        index = index * 10 + std::size_t(c - '0');
-      }
-      t = &(*t)[index];
+      t = &(*t)[list_index(path, key)];
     } else {
       if (t->is_none()) t->node_ = Map{};
       if (!t->is_map())

@@ -3,12 +3,11 @@
 //
 //   linear_classifier_train_step [--epochs N] [--batch-size B] [--data DIR]
 #include <cstdio>
-#include <cstdlib>
-#include <string>
 
 #include <elegy/elegy.hpp>
 
 #include "idx_reader.hpp"
+#include "train_flags.hpp"
 
 using namespace elegy;
 
@@ -52,27 +51,15 @@ struct LinearClassifier : Model {
 };
 
 int main(int argc, char** argv) try {
-  int epochs = 10;
-  std::int64_t batch_size = 64;
-  std::string dir = "/usr/share/datasets/fashion-mnist";
-  for (int i = 1; i + 1 < argc; i += 2) {
-    const std::string flag = argv[i];
-    if (flag == "--epochs")
-      epochs = std::atoi(argv[i + 1]);
-    else if (flag == "--batch-size")
-      batch_size = std::atoll(argv[i + 1]);
-    else if (flag == "--data")
-      dir = argv[i + 1];
-    else
-      fail("linear_classifier_train_step", "unknown flag ", flag);
-  }
-  const examples::Dataset d = examples::load_fashion_mnist(dir);
+  const examples::TrainFlags flags =
+      examples::parse_train_flags("linear_classifier_train_step", argc, argv);
+  const examples::Dataset d = examples::load_fashion_mnist(flags.data);
 
   LinearClassifier model;  // no optimizer option: train_step brings its own
   model.fit({.x = d.x_train,
              .y = d.y_train,
-             .batch_size = batch_size,
-             .epochs = epochs,
+             .batch_size = flags.batch_size,
+             .epochs = flags.epochs,
              .validation_data = {{d.x_test, d.y_test}}});
   const Logs logs = model.evaluate({.x = d.x_test, .y = d.y_test, .verbose = 0});
   std::printf("test accuracy: %.4f (loss %.4f)\n", logs.at("accuracy"), logs.at("loss"));

@@ -6,11 +6,24 @@
 
 #include <cmath>
 #include <functional>
+#include <numeric>
 #include <vector>
 
 #include <elegy/elegy.hpp>
 
 namespace elegy::testing {
+
+// All elements as float64, in row-major order.
+inline std::vector<double> values(const Tensor& t) {
+  return t.to_vector<double>();
+}
+
+// 0, 1, 2, ... with `shape`, as `dtype`.
+inline Tensor iota(const Shape& shape, DType dtype = DType::f64) {
+  std::vector<double> v(static_cast<std::size_t>(shape.numel()));
+  std::iota(v.begin(), v.end(), 0.0);
+  return Tensor::from_vector(v, shape).astype(dtype);
+}
 
 // A float64 tensor of `shape` with values uniform in [lo, hi) from `seed`, built on the host
 // so the checker does not depend on the RNG ops it may be testing.

@@ -13,18 +13,12 @@
 using namespace elegy;
 using elegy::testing::check_gradients;
 using elegy::testing::host_uniform;
+using elegy::testing::iota;
 using elegy::testing::transposed_input;
+using elegy::testing::values;
 
 namespace {
 
-Tensor iota(const Shape& shape, DType dtype = DType::f64) {
-  std::vector<double> v(static_cast<std::size_t>(shape.numel()));
-  std::iota(v.begin(), v.end(), 0.0);
-  return Tensor::from_vector(v, shape).astype(dtype);
-}
-std::vector<double> values(const Tensor& t) {
-  return t.to_vector<double>();
-}
 Tensor ints(std::vector<std::int32_t> v, const Shape& shape) {
   return Tensor::from_vector(v, shape);
 }

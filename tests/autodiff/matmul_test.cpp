@@ -16,12 +16,9 @@ using namespace elegy;
 using elegy::testing::check_gradients;
 using elegy::testing::host_uniform;
 using elegy::testing::transposed_input;
+using elegy::testing::values;
 
 namespace {
-
-std::vector<double> values(const Tensor& t) {
-  return t.to_vector<double>();
-}
 
 // numpy's matmul in float64 on the row-major values of a and b; also returns, per element,
 // sum |a||b| (the scale of the rounding error).

@@ -14,19 +14,12 @@
 using namespace elegy;
 using elegy::testing::check_gradients;
 using elegy::testing::host_uniform;
+using elegy::testing::iota;
 using elegy::testing::transposed_input;
+using elegy::testing::values;
 
 namespace {
 
-// 0, 1, 2, ... as float64 with `shape`.
-Tensor iota(const Shape& shape, DType dtype = DType::f64) {
-  std::vector<double> v(static_cast<std::size_t>(shape.numel()));
-  std::iota(v.begin(), v.end(), 0.0);
-  return Tensor::from_vector(v, shape).astype(dtype);
-}
-std::vector<double> values(const Tensor& t) {
-  return t.to_vector<double>();
-}
 // A scalar loss that uses only shape ops and matmul: <y, r> with a fixed random r.
 Tensor dot_with(const Tensor& y, std::uint64_t seed) {
   return matmul(ravel(y), ravel(host_uniform(y.shape(), seed)));

@@ -18,10 +18,13 @@
 #include "elegy/optim/schedules.hpp"
 #include "elegy/optim/transforms.hpp"
 
+#include "grad_check.hpp"
+
 namespace elegy {
 namespace {
 
 using namespace optim;
+using testing::values;
 
 Tensor vec(std::vector<double> v, DType dtype = DType::f64, Shape shape = {}) {
   if (shape.size() == 0) shape = Shape{std::int64_t(v.size())};
@@ -40,10 +43,6 @@ Tree params_of(DType dtype) {
 Tree grads_of(DType dtype) {
   return Tree{{"b", vec({0.1, -0.2, 0.3}, dtype)},
               {"w", vec({-1.5, 0.5, 2.0, 0.0, 1.0, -0.75}, dtype, Shape{2, 3})}};
-}
-
-std::vector<double> values(const Tensor& t) {
-  return t.to_vector<double>();
 }
 
 // Every leaf's values, in leaf order.
