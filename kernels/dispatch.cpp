@@ -15,6 +15,10 @@ const Registry& registry() {
     register_cpu_index(r);
     register_cpu_random(r);
     register_cpu_gemm(r);
+    register_cpu_conv(r);
+    register_cpu_pool(r);
+    register_cpu_norm(r);
+    register_cpu_optim(r);
 #ifdef ELEGY_WITH_CUDA
     register_cuda_kernels(r);
 #endif

@@ -6,40 +6,42 @@
 
 namespace elegy::kernels {
 
-#define ELEGY_KERNEL_OPS(X)                                                                          \
-  /* data movement */                                                                                \
-  X(Copy)   /* strided copy, same dtype; also host<->device when the devices differ */               \
-  X(Cast)   /* strided copy converting in.dtype -> out.dtype (keyed by in.dtype) */                  \
-  X(Fill)   /* out[...] = scalar[0] */                                                               \
-  X(Arange) /* out[i] = scalar[0] + i * scalar[1], 1-D */                                            \
-  /* unary elementwise (out and in share shape; in may be strided) */                                \
-  X(Neg)                                                                                             \
-  X(Abs)                                                                                             \
-  X(Exp) X(Log) X(Log1p) X(Sqrt) X(Rsqrt) X(Square) X(Tanh) X(Sigmoid) X(Relu) X(Gelu) X(Softplus)   \
-      X(Sign)                                                                                        \
-          X(LogicalNot) /* binary elementwise with broadcasting (inputs carry stride-0 dims) */      \
-      X(Add) X(Sub) X(Mul) X(Div) X(Pow) X(Maximum) X(Minimum) X(Equal) X(NotEqual) X(Less)          \
-          X(LessEqual) X(Greater) X(GreaterEqual) /* -> bool */                                      \
-      X(LogicalAnd) X(LogicalOr) X(LogicalXor) X(                                                    \
-          Where) /* out = in[0] ? in[1] : in[2]; keyed by in[1].dtype */ /* reductions: out has      \
-                                                                            in's rank with size 1    \
-                                                                            on the reduced dims */   \
-      X(Sum) X(Prod) X(Max) X(Min) X(ArgMax) X(ArgMin) X(LogSumExp) /* along ints[0] (axis) */       \
-      X(Softmax) X(LogSoftmax)                                      /* indexing */                   \
-      X(OneHot) /* out[..., depth] = (in == j); ints[0] = depth; keyed by out.dtype */               \
-      X(Take)   /* out = in[0] gathered by in[1] (int indices) along ints[0]; keyed by data */       \
-      X(ScatterAdd) /* out (zeroed by caller) += in[0] at in[1] along ints[0] */ /* linear algebra   \
-                                                                                    (kernels/blas)   \
-                                                                                  */                 \
-      X(Matmul) /* out[b] = in[0][b] @ in[1][b], rank-3 views, any strides */    /* random numbers   \
-                                                                                    (Philox, counter \
-                                                                                    = flat element   \
-                                                                                    index; key in    \
-                                                                                    `key`) */        \
-      X(RandomUniform) /* [scalar[0], scalar[1]) */                                                  \
-      X(RandomNormal)                                                                                \
-          X(RandomTruncatedNormal) /* standard normal truncated to [scalar[0], scalar[1]] */         \
-      X(RandomBits)                /* int in [ints[0], ints[1]) (randint) */
+// clang-format off
+// One X(Name) per line, grouped by family; a family's helpers add their ops inside its group.
+#define ELEGY_KERNEL_OPS(X)                                                                       \
+  /* data movement */                                                                             \
+  X(Copy)          /* strided copy, same dtype; also host<->device when the devices differ */    \
+  X(Cast)          /* strided copy converting in.dtype -> out.dtype (keyed by in.dtype) */       \
+  X(Fill)          /* out[...] = scalar[0] */                                                    \
+  X(Arange)        /* out[i] = scalar[0] + i * scalar[1], 1-D */                                 \
+  /* unary elementwise (out and in share shape; in may be strided) */                            \
+  X(Neg) X(Abs) X(Exp) X(Log) X(Log1p) X(Sqrt) X(Rsqrt) X(Square) X(Tanh) X(Sigmoid)              \
+  X(Relu) X(Gelu) X(Softplus) X(Sign) X(LogicalNot)                                              \
+  /* binary elementwise with broadcasting (inputs carry stride-0 dims) */                        \
+  X(Add) X(Sub) X(Mul) X(Div) X(Pow) X(Maximum) X(Minimum)                                       \
+  X(Equal) X(NotEqual) X(Less) X(LessEqual) X(Greater) X(GreaterEqual) /* -> bool */             \
+  X(LogicalAnd) X(LogicalOr) X(LogicalXor)                                                       \
+  X(Where)         /* out = in[0] ? in[1] : in[2]; keyed by in[1].dtype */                       \
+  /* reductions: out has in's rank with size 1 on the reduced dims */                            \
+  X(Sum) X(Prod) X(Max) X(Min) X(ArgMax) X(ArgMin) X(LogSumExp)                                  \
+  X(Softmax) X(LogSoftmax) /* along ints[0] (axis) */                                            \
+  /* indexing */                                                                                 \
+  X(OneHot)        /* out[..., depth] = (in == j); ints[0] = depth; keyed by out.dtype */        \
+  X(Take)          /* out = in[0] gathered by in[1] (int indices) along ints[0]; keyed by data */\
+  X(ScatterAdd)    /* out (zeroed by caller) += in[0] at in[1] along ints[0] */                  \
+  /* linear algebra (kernels/blas) */                                                            \
+  X(Matmul)        /* out[b] = in[0][b] @ in[1][b], rank-3 views, any strides */                 \
+  /* random numbers (Philox, counter = flat element index; key in `key`) */                      \
+  X(RandomUniform) /* [scalar[0], scalar[1]) */                                                  \
+  X(RandomNormal)                                                                                \
+  X(RandomTruncatedNormal) /* standard normal truncated to [scalar[0], scalar[1]] */             \
+  X(RandomBits)    /* int in [ints[0], ints[1]) (randint) */                                     \
+  /* convolution (kernels/cpu/conv*.cpp, kernels/cuda/conv.cu) */                                \
+  /* pooling (kernels/cpu/pool*.cpp, kernels/cuda/pool.cu) */                                    \
+  /* normalisation and dropout (kernels/cpu/norm*.cpp, kernels/cuda/norm.cu) */                  \
+  /* fused optimizer updates (kernels/cpu/optim*.cpp, kernels/cuda/optim.cu) */                  \
+  /* end of list */
+// clang-format on
 
 enum class Op : std::uint16_t {
 #define ELEGY_X(name) name,

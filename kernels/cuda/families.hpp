@@ -10,5 +10,9 @@ void register_copy(Registry& r);    // copy.cu: Copy (host<->device, device<->de
 void register_cast(Registry& r);    // cast.cu: Cast between every pair of dtypes
 void register_binary(Registry& r);  // binary.cu: Add Sub Mul Div Maximum Minimum
 void register_unary(Registry& r);   // unary.cu: Neg Exp Log Relu Sqrt Tanh Sigmoid
+void register_conv(Registry& r);    // conv.cu
+void register_pool(Registry& r);    // pool.cu
+void register_norm(Registry& r);    // norm.cu (normalisation, dropout)
+void register_optim(Registry& r);   // optim.cu (fused optimizer updates)
 
 }  // namespace elegy::kernels::cuda

@@ -8,6 +8,10 @@ void register_cuda_kernels(Registry& r) {
   cuda::register_cast(r);
   cuda::register_binary(r);
   cuda::register_unary(r);
+  cuda::register_conv(r);
+  cuda::register_pool(r);
+  cuda::register_norm(r);
+  cuda::register_optim(r);
 }
 
 }  // namespace elegy::kernels
