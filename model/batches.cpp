@@ -77,4 +77,17 @@ Batch BatchStream::next() {
   return b;
 }
 
+void BatchStream::skip(std::int64_t batches) {
+  ELEGY_CHECK(batches >= 0, "fit", "cannot skip a negative number of batches");
+  if (batches == 0) return;
+  // Count from where the stream stands: whole batches consumed so far in this pass.
+  const std::int64_t per_pass = batches_per_pass();
+  const std::int64_t done =
+      pass_ < 0 ? 0 : pass_ * per_pass + (position_ + batch_size_ - 1) / batch_size_;
+  const std::int64_t target = done + batches;
+  pass_ = target / per_pass;
+  position_ = (target % per_pass) * batch_size_;
+  if (shuffle_) order_ = random::permutation(fold_in(key_, std::uint32_t(pass_)), n_);
+}
+
 }  // namespace elegy::data

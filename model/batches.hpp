@@ -38,6 +38,9 @@ class BatchStream {
  public:
   BatchStream(std::int64_t n, std::int64_t batch_size, bool shuffle, Key key);
   Batch next();
+  // Moves on as if next() had been called `batches` times (resuming fit at a later epoch gives
+  // the same batches as the uninterrupted run).
+  void skip(std::int64_t batches);
   std::int64_t batches_per_pass() const { return (n_ + batch_size_ - 1) / batch_size_; }
 
  private:

@@ -2,13 +2,13 @@
 // designated initializers read like Elegy's calls:
 //   model.fit({.x = x_train, .y = y_train, .batch_size = 64, .epochs = 10,
 //              .validation_data = {{x_test, y_test}}});
-// (Keras/Elegy's `callbacks` argument lands with the callbacks themselves.)
 #pragma once
 
 #include <cstdint>
 #include <optional>
 
 #include "elegy/core/tree.hpp"
+#include "elegy/model/callbacks/callback.hpp"
 
 namespace elegy {
 
@@ -31,7 +31,8 @@ struct FitOptions {
   Tree y{};
   std::optional<std::int64_t> batch_size{};  // 32, or ceil(n / steps_per_epoch) when that is set
   int epochs = 1;
-  int verbose = 1;                // 0 silent, 1 progress bar, 2 one line per epoch
+  int verbose = 1;  // 0 silent, 1 progress bar, 2 one line per epoch
+  callbacks::CallbackVector callbacks{};
   double validation_split = 0.0;  // the last fraction of the samples, taken before shuffling
   std::optional<ValidationData> validation_data{};  // overrides validation_split
   bool shuffle = true;                    // reshuffled (from the model's seed) at every pass
@@ -52,6 +53,7 @@ struct EvaluateOptions {
   std::optional<Tensor> sample_weight{};
   std::optional<Tensor> class_weight{};
   std::optional<std::int64_t> steps{};
+  callbacks::CallbackVector callbacks{};
 };
 
 struct PredictOptions {
@@ -59,6 +61,7 @@ struct PredictOptions {
   int verbose = 0;
   std::optional<std::int64_t> batch_size{};
   std::optional<std::int64_t> steps{};
+  callbacks::CallbackVector callbacks{};
 };
 
 }  // namespace elegy

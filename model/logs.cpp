@@ -27,9 +27,15 @@ States detached(const States& states) {
   return out;
 }
 
-void RunningMeans::add(const Logs& logs, std::int64_t batch_size) {
+void RunningMeans::add(const Logs& logs, std::int64_t batch_size,
+                       const std::set<std::string>& latest) {
   for (const auto& [name, v] : logs) {
     auto& [sum, weight] = totals_[name];
+    if (latest.count(name)) {
+      sum = double(v);
+      weight = 1.0;
+      continue;
+    }
     sum += double(v) * double(batch_size);
     weight += double(batch_size);
   }

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <map>
+#include <set>
 #include <string>
 
 #include "elegy/model/states.hpp"
@@ -20,7 +21,9 @@ States detached(const States& states);
 // Running means of logs over an epoch, weighted by batch size (Keras' epoch logs).
 class RunningMeans {
  public:
-  void add(const Logs& logs, std::int64_t batch_size);
+  // Logs named in `latest` are running means already (stateful metrics): their newest value is
+  // kept as it is instead of being averaged again.
+  void add(const Logs& logs, std::int64_t batch_size, const std::set<std::string>& latest = {});
   Logs value() const;
 
  private:

@@ -4,10 +4,16 @@
 #include "elegy/autodiff/grad.hpp"
 #include "elegy/autodiff/ops_creation.hpp"
 #include "elegy/model/logs.hpp"
+#include "elegy/model/metrics/running_means.hpp"
+#include "elegy/model/nn/context.hpp"
+#include "elegy/model/summary.hpp"
+
+#include <cstdio>
 
 namespace elegy {
 
-Model::Model(Options options) : options_(std::move(options)) {}
+Model::Model(Options options)
+    : options_(std::move(options)), losses_(options_.loss), metrics_(options_.metrics) {}
 
 States Model::states_step() {
   return States{{"net_params", Tree()},
@@ -25,18 +31,74 @@ States Model::init_step(const StepArgs& args) {
   return train_step(a).states;
 }
 
-PredStep Model::pred_step(const StepArgs&) {
-  fail("pred_step",
-       "this Model has no module and does not override pred_step: override pred_step to return "
-       "{y_pred, states} (predict and summary need it; fit and evaluate need only test_step)");
+PredStep Model::pred_step(const StepArgs& args) {
+  ELEGY_CHECK(static_cast<bool>(options_.module), "pred_step",
+              "this Model has no module and does not override pred_step: pass one "
+              "(Model({.module = MyNet(), ...})) or override pred_step to return {y_pred, states} "
+              "(predict and summary need it; fit and evaluate need only test_step)");
+  nn::Context ctx = nn::Context::for_step(args);
+  Tree y_pred = options_.module->call_root(ctx, args.x);
+  return ctx.pred_step(std::move(y_pred), args.states);
 }
 
+namespace {
+
+// Samples in a batch: the leading dimension of its first leaf (1 for a scalar or empty x).
+double batch_size_of(const Tree& x) {
+  const std::vector<Tensor> leaves = x.leaves();
+  if (leaves.empty() || leaves.front().ndim() == 0) return 1.0;
+  return double(leaves.front().shape()[0]);
+}
+
+}  // namespace
+
 TestStep Model::test_step(const StepArgs& args) {
-  // Initializing needs only the parameters pred_step creates; no loss is computed.
-  if (args.initializing) return {scalar(0.0), {}, pred_step(args).states};
-  fail("test_step",
-       "this Model has no loss and does not override test_step, which fit and evaluate need: "
-       "override test_step to return {loss, logs, states} (or override train_step)");
+  const bool has_loss = !losses_.empty();
+  ELEGY_CHECK(has_loss || args.initializing || !metrics_.empty(), "test_step",
+              "this Model has no loss and does not override test_step, which fit and evaluate "
+              "need: pass a loss (Model({.loss = {losses::MeanSquaredError()}, ...})) or override "
+              "test_step to return {loss, logs, states} (or override train_step)");
+  PredStep p = pred_step(args);
+  const LossArgs la{.x = args.x,
+                    .y_true = args.y_true,
+                    .y_pred = p.y_pred,
+                    .sample_weight = args.sample_weight,
+                    .class_weight = args.class_weight,
+                    .net_params = p.states.net_params(),
+                    .training = args.training};
+  Tensor loss;
+  StepLogs batch_values;
+  if (has_loss || !p.aux_losses.empty()) {
+    losses::LossValues v = losses_(la, p.aux_losses);
+    loss = v.total;
+    batch_values = std::move(v.logs);
+  } else {
+    ELEGY_CHECK(args.initializing || !args.training, "test_step",
+                "the model has metrics but no loss, so there is nothing to train: pass a loss "
+                "(Model({.loss = {...}})) or only evaluate it");
+    loss = scalar(0.0);
+  }
+
+  // Metric states and running means never need gradients.
+  NoGrad no_grad;
+  for (const auto& [name, value] : p.aux_metrics) batch_values[name] = value;
+  batch_values = detached(batch_values);
+  Tree loss_state, metric_state;
+  if (args.initializing) {
+    // The initial (reset) states: zeros, not yet counting this batch.
+    loss_state = metrics::running_means_init(batch_values);
+    metric_state = metrics_.init(la);
+  } else {
+    const Tree& ms = p.states.metrics_states();
+    loss_state = metrics::running_means_update(ms["losses"], batch_values, batch_size_of(args.x));
+    metric_state = metrics_.update(ms["metrics"], la);
+  }
+  StepLogs logs = metrics::running_means_result(loss_state);
+  for (auto& [name, value] : metrics_.results(metric_state)) logs[name] = value;
+  for (const auto& [name, value] : logs) running_log_names_.insert(name);
+  States states =
+      p.states.update("metrics_states", Tree{{"losses", loss_state}, {"metrics", metric_state}});
+  return {loss, std::move(logs), std::move(states)};
 }
 
 GradStep Model::grad_step(const StepArgs& args) {
@@ -90,12 +152,20 @@ std::vector<SummaryTableEntry> Model::summary_step(const StepArgs& args) {
       bytes += std::int64_t(leaf.nbytes());
     }
   };
-  SummaryTableEntry inputs{.path = "", .module_type_name = "Inputs", .output_value = args.x};
-  SummaryTableEntry outputs{.path = "", .module_type_name = "Outputs", .output_value = p.y_pred};
+  std::vector<SummaryTableEntry> entries;
+  entries.push_back({.path = "", .module_type_name = "Inputs", .output_value = args.x});
+  for (SummaryTableEntry e : p.summaries) {
+    count_own_params(p.states.net_params(), e.path, e.trainable_params_count,
+                     e.trainable_params_size);
+    count_own_params(p.states.net_states(), e.path, e.non_trainable_params_count,
+                     e.non_trainable_params_size);
+    entries.push_back(std::move(e));
+  }
   SummaryTableEntry totals{.path = "", .module_type_name = "Total"};
   count(p.states.net_params(), totals.trainable_params_count, totals.trainable_params_size);
   count(p.states.net_states(), totals.non_trainable_params_count, totals.non_trainable_params_size);
-  return {inputs, outputs, totals};
+  entries.push_back(std::move(totals));
+  return entries;
 }
 
 PredStep Model::call_pred_step(const StepArgs& args) {
@@ -158,6 +228,17 @@ Tree Model::predict_on_batch(const Tree& x) {
   PredStep r = call_pred_step(a);
   states_ = detached(r.states);
   return r.y_pred;
+}
+
+std::string Model::summary(const Tree& x, int depth, bool print) {
+  ELEGY_CHECK(depth >= 0, "summary", "depth must be >= 0, got ", depth);
+  StepArgs a;
+  a.x = x;
+  a.states = states_;
+  NoGrad no_grad;
+  const std::string table = format_summary(call_summary_step(a), depth);
+  if (print) std::fputs(table.c_str(), stdout);
+  return table;
 }
 
 void Model::reset() {

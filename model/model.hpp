@@ -12,20 +12,37 @@
 #pragma once
 
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
 #include "elegy/model/fit_options.hpp"
+#include "elegy/model/losses/loss.hpp"
+#include "elegy/model/losses/losses.hpp"
+#include "elegy/model/metrics/metric.hpp"
+#include "elegy/model/metrics/metrics.hpp"
+#include "elegy/model/nn/module.hpp"
 #include "elegy/model/states.hpp"
 #include "elegy/model/steps.hpp"
 #include "elegy/optim/transform.hpp"
 
 namespace elegy {
 
-// The model's own options (Elegy's Model(...) keywords, in Elegy's order; `module`, `loss` and
-// `metrics` join them with the high-level API).
+// The model's own options (Elegy's Model(...) keywords, in Elegy's order):
+//   Model model({.module = MLP(),
+//                .loss = {losses::SparseCategoricalCrossentropy({.from_logits = true}),
+//                         regularizers::GlobalL2(1e-5)},
+//                .metrics = {metrics::SparseCategoricalAccuracy()},
+//                .optimizer = optim::rmsprop(1e-3)});
 struct ModelOptions {
-  std::optional<optim::GradientTransformation> optimizer;
+  // Run by the default pred_step (initializing: creates net_params/net_states).
+  nn::AnyModule module{};
+  // Summed into the loss by the default test_step; each logged as "<name>_loss", the total as
+  // "loss".
+  std::vector<losses::Loss> loss{};
+  // Updated by the default test_step (states in metrics_states, reset at each epoch).
+  std::vector<metrics::Metric> metrics{};
+  std::optional<optim::GradientTransformation> optimizer{};
   int seed = 42;
   // Elegy's flag: steps run eagerly op by op. elegy has no compiled step path yet, so this is
   // the only mode; the flag is kept so code written for Elegy reads the same.
@@ -46,17 +63,21 @@ class Model {
   virtual States states_step();
   // states_step() defaults, then train_step with initializing = true; returns the new states.
   virtual States init_step(const StepArgs& args);
-  // Needs a module (the high-level API); without one, raises an Error saying what to override.
+  // Runs options.module (initializing: creating its parameters) in an nn::Context over the
+  // states; without a module, raises an Error saying what to override.
   virtual PredStep pred_step(const StepArgs& args);
-  // Needs a loss (the high-level API); without one, raises an Error saying what to override.
+  // pred_step, then options.loss (plus the modules' aux losses) and options.metrics. Logs: "loss"
+  // (the total), one "<name>_loss" per loss and the metrics, all running means over the epoch
+  // (their states live in metrics_states). Without a loss, raises an Error saying what to
+  // override.
   virtual TestStep test_step(const StepArgs& args);
   // value_and_grad of test_step with respect to states.net_params.
   virtual GradStep grad_step(const StepArgs& args);
   // Initializing: test_step then the optimizer's init. Otherwise: grad_step, optimizer update,
   // apply_updates.
   virtual TrainStep train_step(const StepArgs& args);
-  // pred_step on the given input with initializing = true; one entry for the inputs and a totals
-  // entry with the parameter counts.
+  // pred_step on the given input with initializing = true: an "Inputs" entry, one entry per
+  // module call (path, type, output, the parameters it owns), and a "Total" entry.
   virtual std::vector<SummaryTableEntry> summary_step(const StepArgs& args);
   // Elegy builds its jitted call_*_step functions here; elegy runs steps eagerly, so the
   // default does nothing. Kept as the hook where a compiled path will plug in.
@@ -84,6 +105,25 @@ class Model {
                      std::optional<Tensor> sample_weight = std::nullopt,
                      std::optional<Tensor> class_weight = std::nullopt);
   Tree predict_on_batch(const Tree& x);
+
+  // Elegy's summary table for input x (a batch, e.g. x_train.slice(0, 64)): one row per module
+  // up to `depth` path components, output shapes, parameter counts and sizes, totals. Printed to
+  // stdout unless print is false; returned either way.
+  std::string summary(const Tree& x, int depth = 2, bool print = true);
+  // Writes everything needed to resume: the states (parameters, non-trainable states, optimizer
+  // and metric states, rng) as a safetensors file at `path` with its JSON manifest beside it
+  // (the epochs done included). Atomic: a crash mid-save keeps the previous checkpoint.
+  void save(const std::string& path) const;
+  // Reads a checkpoint written by save. An Error (and the model unchanged) when the file is
+  // corrupt or its structure differs from this model's; an uninitialized model takes the file's
+  // states as they are.
+  void load(const std::string& path);
+  // The learning rate the optimizer reports (inject_hyperparams), which fit logs as "lr".
+  std::optional<double> current_learning_rate() const;
+  // Epochs completed by fit (restored by load, so fit({.initial_epoch = epochs_done()})
+  // resumes).
+  int epochs_done() const { return epochs_done_; }
+
   // Back to the states right after init (parameters included).
   void reset();
   // Back to the initial metrics states (called at each epoch start and in evaluate).
@@ -99,11 +139,22 @@ class Model {
   bool stop_training = false;
 
  protected:
+  // evaluate's loop over the data, reporting to `cbs` (fit validates through its own list).
+  Logs evaluate_loop(const EvaluateOptions& options, callbacks::CallbackList& cbs);
+
   Options options_;
   States states_;
   States initial_states_;
   bool initialized_ = false;
   History history_;
+  int epochs_done_ = 0;
+  // Logs that the steps report already as running means over the epoch (the default
+  // test_step's losses and metrics): fit and evaluate show their latest value instead of
+  // averaging them again, as Keras treats stateful metrics.
+  std::set<std::string> running_log_names_;
+  // options_.loss and options_.metrics as the collections the default test_step runs.
+  losses::Losses losses_;
+  metrics::Metrics metrics_;
 };
 
 }  // namespace elegy

@@ -4,9 +4,9 @@
 
 #include "elegy/autodiff/ops_shape.hpp"
 #include "elegy/model/batches.hpp"
+#include "elegy/model/callbacks/progbar_logger.hpp"
 #include "elegy/model/logs.hpp"
 #include "elegy/model/model.hpp"
-#include "elegy/model/progbar.hpp"
 
 namespace elegy {
 namespace {
@@ -71,43 +71,74 @@ History Model::fit(const FitOptions& o) {
   data::BatchStream stream(n, bs, o.shuffle, fold_in(Key(std::uint64_t(options_.seed)), 0x5F17u));
   const std::int64_t steps = o.steps_per_epoch ? *o.steps_per_epoch : stream.batches_per_pass();
   ELEGY_CHECK(steps > 0, "fit", "steps_per_epoch must be positive, got ", steps);
-  history_ = History{};
+  // Resuming at initial_epoch sees the batches the uninterrupted run would have seen.
+  stream.skip(std::int64_t(o.initial_epoch) * steps);
   stop_training = false;
+  history_ = History{};
+  // Keras' defaults join the user's callbacks: History (what fit returns), then the progress
+  // bar last, so it shows what the other callbacks added to the logs.
+  auto history = std::make_shared<callbacks::HistoryCallback>();
+  callbacks::CallbackVector all = o.callbacks;
+  all.push_back(history);
+  if (o.verbose > 0) all.push_back(std::make_shared<callbacks::ProgbarLogger>());
+  callbacks::CallbackList cbs(all, this,
+                              {.verbose = o.verbose, .epochs = o.epochs, .steps = steps});
+  Logs train_logs;
+  cbs.on_train_begin(train_logs);
   for (int epoch = o.initial_epoch; epoch < o.epochs; ++epoch) {
     reset_metrics();
-    if (o.verbose > 0) std::printf("Epoch %d/%d\n", epoch + 1, o.epochs);
-    ProgressBar bar(steps, o.verbose);
+    Logs begin_logs;
+    cbs.on_epoch_begin(epoch, begin_logs);
     RunningMeans means;
-    std::int64_t done = 0;
     for (std::int64_t step = 0; step < steps; ++step) {
+      Logs batch_logs;
+      cbs.on_train_batch_begin(step, batch_logs);
       const data::Batch b = stream.next();
       const Logs logs =
           train_on_batch(b.select(x), b.select(y), select_weights(b, sw), o.class_weight);
-      means.add(logs, b.size());
-      done = step + 1;
-      bar.update(done, means.value());
+      means.add(logs, b.size(), running_log_names_);
+      batch_logs = means.value();
+      cbs.on_train_batch_end(step, batch_logs);
       if (stop_training) break;
     }
     Logs epoch_logs = means.value();
+    if (const auto lr = current_learning_rate()) epoch_logs["lr"] = float(*lr);
     if (validation && (epoch + 1) % o.validation_freq == 0 && !stop_training) {
-      const Logs val = evaluate({.x = validation->x,
-                                 .y = validation->y,
-                                 .verbose = 0,
-                                 .batch_size = bs,
-                                 .sample_weight = validation->sample_weight,
-                                 .class_weight = o.class_weight,
-                                 .steps = o.validation_steps});
+      // Validation runs the test hooks of fit's own callbacks (Keras), params unchanged.
+      const Logs val = evaluate_loop({.x = validation->x,
+                                      .y = validation->y,
+                                      .verbose = 0,
+                                      .batch_size = bs,
+                                      .sample_weight = validation->sample_weight,
+                                      .class_weight = o.class_weight,
+                                      .steps = o.validation_steps},
+                                     cbs);
       for (const auto& [k, v] : val) epoch_logs["val_" + k] = v;
     }
-    bar.finish(done, epoch_logs);
-    history_.epoch.push_back(epoch);
-    for (const auto& [k, v] : epoch_logs) history_.history[k].push_back(v);
+    epochs_done_ = epoch + 1;
+    // Callbacks see (and may extend) the epoch's logs before History records them and the bar
+    // shows them.
+    cbs.on_epoch_end(epoch, epoch_logs);
+    history_ = history->history;
     if (stop_training) break;
   }
+  for (const auto& [k, v] : history_.history) train_logs[k] = v.back();
+  cbs.on_train_end(train_logs);
   return history_;
 }
 
 Logs Model::evaluate(const EvaluateOptions& o) {
+  const std::int64_t n = data::count_samples("evaluate", o.x, o.y, o.sample_weight);
+  const std::int64_t bs = resolve_batch_size("evaluate", o.batch_size, std::nullopt, n);
+  std::int64_t steps = (n + bs - 1) / bs;
+  if (o.steps) steps = std::min(steps, std::max<std::int64_t>(*o.steps, 1));
+  callbacks::CallbackVector all = o.callbacks;
+  if (o.verbose > 0) all.push_back(std::make_shared<callbacks::ProgbarLogger>());
+  callbacks::CallbackList cbs(all, this, {.verbose = o.verbose, .epochs = 1, .steps = steps});
+  return evaluate_loop(o, cbs);
+}
+
+Logs Model::evaluate_loop(const EvaluateOptions& o, callbacks::CallbackList& cbs) {
   const std::int64_t n = data::count_samples("evaluate", o.x, o.y, o.sample_weight);
   const std::int64_t bs = resolve_batch_size("evaluate", o.batch_size, std::nullopt, n);
   if (!initialized_)
@@ -123,17 +154,21 @@ Logs Model::evaluate(const EvaluateOptions& o) {
     ELEGY_CHECK(*o.steps > 0, "evaluate", "steps must be positive, got ", *o.steps);
     steps = std::min(steps, *o.steps);
   }
-  ProgressBar bar(steps, o.verbose);
+  Logs logs;
+  cbs.on_test_begin(logs);
   RunningMeans means;
   for (std::int64_t step = 0; step < steps; ++step) {
+    Logs batch_logs;
+    cbs.on_test_batch_begin(step, batch_logs);
     const data::Batch b = stream.next();
     means.add(test_on_batch(b.select(o.x), b.select(o.y), select_weights(b, o.sample_weight),
                             o.class_weight),
-              b.size());
-    bar.update(step + 1, means.value());
+              b.size(), running_log_names_);
+    batch_logs = means.value();
+    cbs.on_test_batch_end(step, batch_logs);
   }
-  const Logs logs = means.value();
-  bar.finish(steps, logs);
+  logs = means.value();
+  cbs.on_test_end(logs);
   return logs;
 }
 
@@ -145,13 +180,19 @@ Tree Model::predict(const PredictOptions& o) {
   data::BatchStream stream(n, bs, /*shuffle=*/false, Key(0));
   std::int64_t steps = stream.batches_per_pass();
   if (o.steps) steps = std::min(steps, *o.steps);
-  ProgressBar bar(steps, o.verbose);
+  callbacks::CallbackVector all = o.callbacks;
+  if (o.verbose > 0) all.push_back(std::make_shared<callbacks::ProgbarLogger>());
+  callbacks::CallbackList cbs(all, this, {.verbose = o.verbose, .epochs = 1, .steps = steps});
+  Logs logs;
+  cbs.on_predict_begin(logs);
   std::vector<Tree> parts;
   for (std::int64_t step = 0; step < steps; ++step) {
+    Logs batch_logs;
+    cbs.on_predict_batch_begin(step, batch_logs);
     parts.push_back(predict_on_batch(stream.next().select(o.x)));
-    bar.update(step + 1, {});
+    cbs.on_predict_batch_end(step, batch_logs);
   }
-  bar.finish(steps, {});
+  cbs.on_predict_end(logs);
   return data::concatenate_rows(parts);
 }
 

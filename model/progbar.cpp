@@ -51,8 +51,20 @@ std::string ProgressBar::bar(std::int64_t current) const {
 }
 
 void ProgressBar::update(std::int64_t current, const Logs& logs) {
-  if (verbose_ != 1 || !tty_ || current >= target_) return;
+  if (verbose_ != 1 || current >= target_) return;
   const auto now = std::chrono::steady_clock::now();
+  if (!tty_) {
+    // A log file gets whole lines, at most one per 10% of the epoch or per 15 seconds.
+    const bool tenth = target_ >= 10 && current * 10 / target_ > last_tenth_;
+    if (!tenth && now - last_draw_ < std::chrono::seconds(15)) return;
+    last_tenth_ = target_ >= 10 ? current * 10 / target_ : 0;
+    last_draw_ = now;
+    const double elapsed = std::chrono::duration<double>(now - start_).count();
+    const double eta = current > 0 ? elapsed / double(current) * double(target_ - current) : 0;
+    std::fprintf(out_, "%s - ETA: %.0fs%s\n", bar(current).c_str(), eta, format_logs(logs).c_str());
+    std::fflush(out_);
+    return;
+  }
   if (now - last_draw_ < std::chrono::milliseconds(50) && current > 1) return;
   last_draw_ = now;
   const double elapsed = std::chrono::duration<double>(now - start_).count();

@@ -1,9 +1,9 @@
 // Keras' progress bar, as fit/evaluate print it:
 //   Epoch 3/10
 //   469/469 [==============================] - 2s 4ms/step - accuracy: 0.8791 - loss: 0.3412
-// verbose 1 redraws one line in place on a terminal (throttled to 20 per second) and prints only
-// the finished line when stdout is not a terminal; verbose 2 prints "469/469 - 2s - loss: ..."
-// once per epoch.
+// verbose 1 redraws one line in place on a terminal (throttled to 20 per second); when stdout is
+// not a terminal it prints whole lines instead, one per tenth of the epoch (or per 15 s) and the
+// finished line; verbose 2 prints "469/469 - 2s - loss: ..." once per epoch.
 #pragma once
 
 #include <chrono>
@@ -36,6 +36,7 @@ class ProgressBar {
   bool tty_;
   std::chrono::steady_clock::time_point start_, last_draw_;
   std::size_t last_width_ = 0;
+  std::int64_t last_tenth_ = 0;  // non-terminal output: the last tenth of the epoch printed
 };
 
 }  // namespace elegy

@@ -28,9 +28,25 @@ struct StepArgs {
   bool training = true;
 };
 
+// One row of summary(): a module path, its type, its output, and its parameter counts.
+struct SummaryTableEntry {
+  std::string path{};
+  std::string module_type_name{};
+  Tree output_value{};
+  std::int64_t trainable_params_count = 0;
+  std::int64_t trainable_params_size = 0;  // bytes
+  std::int64_t non_trainable_params_count = 0;
+  std::int64_t non_trainable_params_size = 0;
+};
+
 struct PredStep {
   Tree y_pred{};
   States states{};
+  // What modules added while running (nn::Context): auxiliary losses and metrics, which the
+  // default test_step adds to the loss and the logs, and one summary row per module call.
+  StepLogs aux_losses{};
+  StepLogs aux_metrics{};
+  std::vector<SummaryTableEntry> summaries{};
 };
 
 struct TestStep {
@@ -49,17 +65,6 @@ struct GradStep {
 struct TrainStep {
   StepLogs logs{};
   States states{};
-};
-
-// One row of summary(): a module path, its type, its output, and its parameter counts.
-struct SummaryTableEntry {
-  std::string path{};
-  std::string module_type_name{};
-  Tree output_value{};
-  std::int64_t trainable_params_count = 0;
-  std::int64_t trainable_params_size = 0;  // bytes
-  std::int64_t non_trainable_params_count = 0;
-  std::int64_t non_trainable_params_size = 0;
 };
 
 // Per-epoch logs of a fit (Keras' History): history["loss"][i] is epoch[i]'s loss.

@@ -10,6 +10,7 @@ void register_copy(Registry& r);    // copy.cu: Copy (host<->device, device<->de
 void register_cast(Registry& r);    // cast.cu: Cast between every pair of dtypes
 void register_binary(Registry& r);  // binary.cu: Add Sub Mul Div Maximum Minimum
 void register_unary(Registry& r);   // unary.cu: Neg Exp Log Relu Sqrt Tanh Sigmoid
+void register_gemm(Registry& r);    // gemm.cu: Matmul through cuBLAS
 void register_conv(Registry& r);    // conv.cu
 void register_pool(Registry& r);    // pool.cu
 void register_norm(Registry& r);    // norm.cu (normalisation, dropout)

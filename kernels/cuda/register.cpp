@@ -8,6 +8,7 @@ void register_cuda_kernels(Registry& r) {
   cuda::register_cast(r);
   cuda::register_binary(r);
   cuda::register_unary(r);
+  cuda::register_gemm(r);
   cuda::register_conv(r);
   cuda::register_pool(r);
   cuda::register_norm(r);

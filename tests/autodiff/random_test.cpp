@@ -24,12 +24,12 @@ namespace {
 
 constexpr std::int64_t kMillion = 1 << 20;
 
-struct Moments {
+struct SampleMoments {
   double mean = 0, var = 0, min = INFINITY, max = -INFINITY;
 };
 
-Moments moments(const std::vector<double>& v) {
-  Moments m;
+SampleMoments moments(const std::vector<double>& v) {
+  SampleMoments m;
   for (double x : v) {
     m.mean += x;
     m.min = std::min(m.min, x);
@@ -167,7 +167,7 @@ TEST_CASE("uniform: range and moments of a million samples") {
     const Tensor u = random::uniform(key, Shape{1024, 1024}, dtype);
     CHECK(u.dtype() == dtype);
     CHECK(u.shape() == Shape{1024, 1024});
-    const Moments m = moments(u.to_vector<double>());
+    const SampleMoments m = moments(u.to_vector<double>());
     // Standard error of the mean: 0.289 / 1024 = 0.00028.
     CHECK(std::abs(m.mean - 0.5) < 0.002);
     CHECK(std::abs(m.var - 1.0 / 12) < 0.001);
@@ -176,7 +176,7 @@ TEST_CASE("uniform: range and moments of a million samples") {
     CHECK(m.min < 1e-5);
     CHECK(m.max > 1 - 1e-5);
 
-    const Moments s =
+    const SampleMoments s =
         moments(random::uniform(key, Shape{kMillion}, dtype, -2.0, 3.0).to_vector<double>());
     CHECK(std::abs(s.mean - 0.5) < 0.01);
     CHECK(std::abs(s.var - 25.0 / 12) < 0.01);
@@ -202,7 +202,7 @@ TEST_CASE("normal: moments, the one-sigma fraction and tails") {
   for (DType dtype : {DType::f32, DType::f64}) {
     CAPTURE(dtype);
     const std::vector<double> v = random::normal(key, Shape{kMillion}, dtype).to_vector<double>();
-    const Moments m = moments(v);
+    const SampleMoments m = moments(v);
     CHECK(std::abs(m.mean) < 0.005);  // standard error 0.001
     CHECK(std::abs(std::sqrt(m.var) - 1.0) < 0.005);
     std::int64_t within_one = 0, beyond_three = 0;
@@ -232,7 +232,7 @@ TEST_CASE("truncated_normal stays inside its bounds with the right moments") {
       CAPTURE(c.hi);
       const std::vector<double> v =
           random::truncated_normal(key, c.lo, c.hi, Shape{1 << 18}, dtype).to_vector<double>();
-      const Moments m = moments(v);
+      const SampleMoments m = moments(v);
       CHECK(m.min >= c.lo);
       CHECK(m.max <= c.hi);
       const double z = cdf(c.hi) - cdf(c.lo);

@@ -243,12 +243,14 @@ TEST_CASE("summary_step runs pred_step on the inputs and counts the parameters")
   OnlyPredStep model;
   const Tensor x = zeros({4, 3});
   const std::vector<SummaryTableEntry> rows = model.call_summary_step(StepArgs{.x = x});
-  REQUIRE(rows.size() == 3);
+  // No module: the inputs and the totals only.
+  REQUIRE(rows.size() == 2);
   CHECK(rows[0].module_type_name == "Inputs");
-  CHECK(rows[1].output_value.tensor().shape() == Shape{4, 3});
-  CHECK(rows[2].trainable_params_count == 1);  // the one-element w
-  CHECK(rows[2].trainable_params_size == 4);
-  CHECK(rows[2].non_trainable_params_count == 0);
+  CHECK(rows[0].output_value.tensor().shape() == Shape{4, 3});
+  CHECK(rows[1].module_type_name == "Total");
+  CHECK(rows[1].trainable_params_count == 1);  // the one-element w
+  CHECK(rows[1].trainable_params_size == 4);
+  CHECK(rows[1].non_trainable_params_count == 0);
   CHECK_THROWS_WITH_AS(OnlyTestStep().call_summary_step(StepArgs{.x = x}),
                        doctest::Contains("override pred_step"), Error);
 }
