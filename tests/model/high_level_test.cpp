@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include <elegy/elegy.hpp>
+#include <elegy/optim/wrappers.hpp>
 
 #include "../grad_check.hpp"
 
@@ -155,4 +156,23 @@ TEST_CASE("high level: bad input is an Error and leaves the states untouched") {
                        Error);
   CHECK_THROWS_WITH_AS(empty.evaluate({.x = ones({2, 1}), .y = ones({2, 1}), .verbose = 0}),
                        doctest::Contains("has no module"), Error);
+}
+
+TEST_CASE("high level: fit logs the learning rate an inject_hyperparams optimizer reports") {
+  Blobs d(64, 3);
+  const optim::Schedule decay = [](std::int64_t step) { return 0.1 / double(step + 1); };
+  Model model({.module = Classifier(),
+               .loss = {losses::SparseCategoricalCrossentropy({.from_logits = true})},
+               .optimizer = optim::inject_hyperparams(
+                   [](const optim::Hyperparams& h) { return optim::sgd(h.at("learning_rate")); },
+                   {{"learning_rate", decay}})});
+  const History h = model.fit({.x = d.x, .y = d.y, .batch_size = 32, .epochs = 2, .verbose = 0});
+  // Two steps per epoch: the last update of epoch 0 used step 1's rate, of epoch 1 step 3's.
+  REQUIRE(h.history.count("lr") == 1);
+  CHECK(h.history.at("lr")[0] == doctest::Approx(0.05));
+  CHECK(h.history.at("lr")[1] == doctest::Approx(0.025));
+  // A plain optimizer exposes no rate, so no "lr" log.
+  Model plain = make_classifier();
+  CHECK(plain.fit({.x = d.x, .y = d.y, .batch_size = 32, .epochs = 1, .verbose = 0})
+            .history.count("lr") == 0);
 }
