@@ -37,8 +37,21 @@ namespace elegy::kernels {
   X(RandomTruncatedNormal) /* standard normal truncated to [scalar[0], scalar[1]] */             \
   X(RandomBits)    /* int in [ints[0], ints[1]) (randint) */                                     \
   /* convolution (kernels/cpu/conv*.cpp, kernels/cuda/conv.cu) */                                \
+  X(Im2Col)        /* conv columns of in[0]; geometry in ints[0] (kernels/conv_geometry.hpp) */  \
+  X(Col2Im)        /* out = per-element sum of in[0]'s columns (im2col's adjoint) */             \
   /* pooling (kernels/cpu/pool*.cpp, kernels/cuda/pool.cu) */                                    \
+  X(MaxPool)       /* channels-last; in[1] = int32 argmax or none; kernels/pool_geometry.hpp */  \
+  X(AvgPool)       /* channels-last mean over the window's unpadded cells */                     \
+  X(MaxPoolBackward) /* out = x-shaped gradient from in[0] = g, in[1] = argmax */                \
+  X(AvgPoolBackward) /* out = x-shaped gradient from in[0] = g */                                \
   /* normalisation and dropout (kernels/cpu/norm*.cpp, kernels/cuda/norm.cu) */                  \
+  X(Moments)       /* out = mean, in[1] = var of dense [A,B] in[0] over axis ints[0] */          \
+  X(LayerNorm)     /* rows of dense [M,K]; in[1] scale, in[2] offset, [K] or none; eps */        \
+  X(LayerNormBackward) /* out = dx; in[0] g, in[1] x, in[2] [3,K]: scale, dscale, doffset */     \
+  X(ChannelAffine) /* out[r,c] = in[0][r,c] * in[1][c] + in[2][c] over dense [R,C] */            \
+  X(BatchNormBackwardReduce) /* out [2,C] = column sums of g and g*(x - mean[c]) */              \
+  X(BatchNormBackward) /* out = g * k[0][c] + x * k[1][c] + k[2][c]; k = in[2] [3,C] */          \
+  X(Dropout)       /* out = keep ? in[0] * scalar[1] : 0, keep = Philox(key, i) < scalar[0] */   \
   /* fused optimizer updates (kernels/cpu/optim*.cpp, kernels/cuda/optim.cu) */                  \
   /* end of list */
 // clang-format on
