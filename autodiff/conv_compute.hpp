@@ -1,0 +1,20 @@
+// The arithmetic behind the conv ops (autodiff/ops_conv.cpp): im2col / col2im kernels chained
+// with the Matmul kernel, chunk by chunk through one reused column buffer. Internal to the
+// autodiff layer; no checks and no tape here, the ops have done both.
+#pragma once
+
+#include "elegy/core/tensor.hpp"
+#include "elegy/kernels/conv_geometry.hpp"
+
+namespace elegy::autodiff::conv {
+
+// Preconditions shared by the three: one dtype (float32 / float64) and device; `w` and `gy`
+// dense; `x` any strides; the output dense, allocated by the caller with the shapes the
+// geometry implies (out [N, *out, C_out], dx [N, *in, C_in], dw [*kernel, C_in/groups, C_out]).
+void forward(const Tensor& x, const Tensor& w, const Tensor& out, const kernels::ConvGeometry& g);
+void input_grad(const Tensor& gy, const Tensor& w, const Tensor& dx,
+                const kernels::ConvGeometry& g);
+void filter_grad(const Tensor& x, const Tensor& gy, const Tensor& dw,
+                 const kernels::ConvGeometry& g);
+
+}  // namespace elegy::autodiff::conv
