@@ -1,0 +1,132 @@
+// Cross-entropies in their stable forms: log_softmax for logits, log-sum-exp style for binary
+// logits, and for probabilities Keras' clipping to [1e-7, 1 - 1e-7].
+#include "elegy/model/losses/crossentropy.hpp"
+
+#include <cmath>
+
+#include "elegy/autodiff/ops_creation.hpp"
+#include "elegy/autodiff/ops_elementwise.hpp"
+#include "elegy/autodiff/ops_index.hpp"
+#include "elegy/autodiff/ops_reduce.hpp"
+#include "elegy/autodiff/ops_shape.hpp"
+#include "elegy/core/error.hpp"
+
+namespace elegy::losses {
+namespace {
+
+constexpr double kEpsilon = 1e-7;  // Keras' backend epsilon
+
+void check_same_shape(const char* who, const Tensor& y_true, const Tensor& y_pred) {
+  ELEGY_CHECK(y_true.shape() == y_pred.shape(), who, "y_true ", describe(y_true), " and y_pred ",
+              describe(y_pred), " must have the same shape");
+  ELEGY_CHECK(is_floating(y_pred.dtype()), who, "y_pred must be float, got ", describe(y_pred));
+}
+
+// True when every value is a whole number (read on the host: float labels are rare).
+bool all_integral(const Tensor& t) {
+  for (double v : t.astype(DType::f64).to(Device::cpu()).to_vector<double>())
+    if (v != std::floor(v)) return false;
+  return true;
+}
+
+Tensor as_float(const Tensor& y, const Tensor& like) {
+  return y.dtype() == like.dtype() ? y : y.astype(like.dtype());
+}
+
+}  // namespace
+
+Tensor categorical_crossentropy(const Tensor& y_true, const Tensor& y_pred, bool from_logits,
+                                double label_smoothing) {
+  const char* who = "categorical_crossentropy";
+  check_same_shape(who, y_true, y_pred);
+  ELEGY_CHECK(y_pred.ndim() >= 1, who, "needs [..., num_classes] inputs, got ", describe(y_pred));
+  Tensor y = as_float(y_true, y_pred);
+  if (label_smoothing > 0.0)
+    y = y * (1.0 - label_smoothing) + label_smoothing / double(y_pred.shape(-1));
+  if (from_logits) return -sum(y * log_softmax(y_pred, -1), -1);
+  // Keras rescales probabilities to sum to one, then clips.
+  const Tensor p = clip(y_pred / sum(y_pred, -1, true), kEpsilon, 1.0 - kEpsilon);
+  return -sum(y * log(p), -1);
+}
+
+Tensor sparse_categorical_crossentropy(const Tensor& y_true, const Tensor& y_pred, bool from_logits,
+                                       bool check_bounds) {
+  const char* who = "sparse_categorical_crossentropy";
+  ELEGY_CHECK(y_pred.ndim() >= 1 && is_floating(y_pred.dtype()), who,
+              "y_pred must be float [..., num_classes], got ", describe(y_pred));
+  Tensor labels = y_true;
+  if (labels.ndim() == y_pred.ndim() && labels.shape(-1) == 1) labels = squeeze(labels, -1);
+  ELEGY_CHECK(
+      labels.ndim() == y_pred.ndim() - 1 &&
+          Shape(labels.shape().span()) ==
+              Shape(y_pred.shape().span().first(std::size_t(y_pred.ndim() - 1))),
+      who, "y_true ", describe(y_true), " must hold one integer label per row of y_pred ",
+      describe(y_pred),
+      labels.ndim() == y_pred.ndim() ? " (one-hot labels need CategoricalCrossentropy)" : "");
+  if (is_floating(labels.dtype())) {
+    // Float labels are accepted when integral (Keras casts them); probabilities are not labels.
+    ELEGY_CHECK(all_integral(labels), who, "y_true ", describe(y_true),
+                " holds non-integer values: pass class indices (probabilities or one-hot labels "
+                "need CategoricalCrossentropy)");
+  }
+  const std::int64_t k = y_pred.shape(-1);
+  Tensor idx = labels.astype(DType::i64);
+  if (check_bounds && idx.numel() > 0) {
+    const std::int64_t lo = min(idx).item<std::int64_t>(), hi = max(idx).item<std::int64_t>();
+    ELEGY_CHECK(lo >= 0 && hi < k, who, "label values must be in [0, ", k, ") for y_pred ",
+                describe(y_pred), ", got ", lo < 0 ? lo : hi);
+  }
+  const Tensor logp = from_logits
+                          ? log_softmax(y_pred, -1)
+                          : log(clip(y_pred / sum(y_pred, -1, true), kEpsilon, 1.0 - kEpsilon));
+  // Gather each row's label column from the flattened [rows * k] log-probabilities: no one-hot.
+  const std::int64_t rows = idx.numel();
+  const Tensor flat_index =
+      arange(rows, DType::i64) * scalar(double(k), DType::i64) + reshape(idx, {rows});
+  return -reshape(take(reshape(logp, {rows * k}), flat_index, 0), labels.shape());
+}
+
+Tensor binary_crossentropy(const Tensor& y_true, const Tensor& y_pred, bool from_logits,
+                           double label_smoothing) {
+  const char* who = "binary_crossentropy";
+  check_same_shape(who, y_true, y_pred);
+  Tensor y = as_float(y_true, y_pred);
+  if (label_smoothing > 0.0) y = y * (1.0 - label_smoothing) + 0.5 * label_smoothing;
+  const int last = y_pred.ndim() > 0 ? -1 : 0;
+  if (from_logits) {
+    // max(z, 0) - z y + log(1 + exp(-|z|)): no overflow for large |z|.
+    const Tensor z = y_pred;
+    const Tensor per = maximum(z, 0.0) - z * y + log1p(exp(-abs(z)));
+    return y_pred.ndim() > 0 ? mean(per, last) : per;
+  }
+  const Tensor p = clip(y_pred, kEpsilon, 1.0 - kEpsilon);
+  const Tensor per = -(y * log(p + kEpsilon) + (1.0 - y) * log(1.0 - p + kEpsilon));
+  return y_pred.ndim() > 0 ? mean(per, last) : per;
+}
+
+CategoricalCrossentropy::CategoricalCrossentropy(CategoricalCrossentropyOptions o)
+    : Loss(o.name,
+           [o](const LossArgs& a) {
+             const Pair p = select_pair("CategoricalCrossentropy", a, "");
+             return categorical_crossentropy(p.y_true, p.y_pred, o.from_logits, o.label_smoothing);
+           },
+           {o.reduction, o.weight, o.on}) {}
+
+SparseCategoricalCrossentropy::SparseCategoricalCrossentropy(SparseCategoricalCrossentropyOptions o)
+    : Loss(o.name,
+           [o](const LossArgs& a) {
+             const Pair p = select_pair("SparseCategoricalCrossentropy", a, "");
+             return sparse_categorical_crossentropy(p.y_true, p.y_pred, o.from_logits,
+                                                    o.check_bounds);
+           },
+           {o.reduction, o.weight, o.on}) {}
+
+BinaryCrossentropy::BinaryCrossentropy(BinaryCrossentropyOptions o)
+    : Loss(o.name,
+           [o](const LossArgs& a) {
+             const Pair p = select_pair("BinaryCrossentropy", a, "");
+             return binary_crossentropy(p.y_true, p.y_pred, o.from_logits, o.label_smoothing);
+           },
+           {o.reduction, o.weight, o.on}) {}
+
+}  // namespace elegy::losses

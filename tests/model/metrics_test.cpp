@@ -1,0 +1,138 @@
+// Metrics against Keras' documented examples, accumulated across batches, reset, weighted; the
+// collection's naming; running means; and errors for labels of the wrong kind.
+#include <doctest/doctest.h>
+
+#include <elegy/elegy.hpp>
+
+#include "../grad_check.hpp"
+
+using namespace elegy;
+using namespace elegy::testing;
+
+namespace {
+
+Tensor f2(std::vector<float> v, std::int64_t rows, std::int64_t cols) {
+  return Tensor::from_vector<float>(v, {rows, cols});
+}
+Tensor f1(std::vector<float> v) {
+  return Tensor::from_vector<float>(v, {std::int64_t(v.size())});
+}
+
+LossArgs batch(const Tensor& y_true, const Tensor& y_pred,
+               std::optional<Tensor> sample_weight = std::nullopt) {
+  LossArgs a;
+  a.y_true = y_true;
+  a.y_pred = y_pred;
+  a.sample_weight = std::move(sample_weight);
+  a.x = y_pred;
+  return a;
+}
+
+// result after one update with the batch.
+double once(const metrics::Metric& m, const LossArgs& a) {
+  return m.result(m.update(m.init(a), a)).item<float>();
+}
+
+}  // namespace
+
+TEST_CASE("metrics: Keras' documented examples, with and without sample_weight") {
+  const Tensor i4 = f2({1, 2, 3, 4}, 4, 1), p4 = f2({0, 2, 3, 4}, 4, 1);
+  CHECK(once(metrics::Accuracy(), batch(i4, p4)) == doctest::Approx(0.75));
+  CHECK(once(metrics::Accuracy(), batch(i4, p4, f1({1, 1, 0, 0}))) == doctest::Approx(0.5));
+
+  const Tensor b_true = f2({1, 1, 0, 0}, 4, 1), b_pred = f2({0.98f, 1, 0, 0.6f}, 4, 1);
+  CHECK(once(metrics::BinaryAccuracy(), batch(b_true, b_pred)) == doctest::Approx(0.75));
+  CHECK(once(metrics::BinaryAccuracy(), batch(b_true, b_pred, f1({1, 0, 0, 1}))) ==
+        doctest::Approx(0.5));
+
+  const Tensor c_true = f2({0, 0, 1, 0, 1, 0}, 2, 3),
+               c_pred = f2({0.1f, 0.9f, 0.8f, 0.05f, 0.95f, 0}, 2, 3);
+  CHECK(once(metrics::CategoricalAccuracy(), batch(c_true, c_pred)) == doctest::Approx(0.5));
+  CHECK(once(metrics::CategoricalAccuracy(), batch(c_true, c_pred, f1({0.7f, 0.3f}))) ==
+        doctest::Approx(0.3));
+  const Tensor s_true = f2({2, 1}, 2, 1), s_pred = f2({0.1f, 0.6f, 0.3f, 0.05f, 0.95f, 0}, 2, 3);
+  CHECK(once(metrics::SparseCategoricalAccuracy(), batch(s_true, s_pred)) == doctest::Approx(0.5));
+  CHECK(once(metrics::SparseCategoricalAccuracy(), batch(s_true, s_pred, f1({0.7f, 0.3f}))) ==
+        doctest::Approx(0.3));
+
+  CHECK(once(metrics::TopKCategoricalAccuracy({.k = 1}), batch(c_true, c_pred)) ==
+        doctest::Approx(0.5));
+  CHECK(once(metrics::TopKCategoricalAccuracy({.k = 1}), batch(c_true, c_pred, f1({0.7f, 0.3f}))) ==
+        doctest::Approx(0.3));
+  const Tensor sparse2 = Tensor::from_vector<std::int32_t>({2, 1}, {2});
+  CHECK(once(metrics::SparseTopKCategoricalAccuracy({.k = 1}), batch(sparse2, c_pred)) ==
+        doctest::Approx(0.5));
+  CHECK(once(metrics::SparseTopKCategoricalAccuracy({.k = 2}), batch(sparse2, c_pred)) ==
+        doctest::Approx(1.0));
+
+  const Tensor r_true = f2({0, 1, 0, 0}, 2, 2), r_pred = f2({1, 1, 0, 0}, 2, 2);
+  CHECK(once(metrics::MeanSquaredError(), batch(r_true, r_pred)) == doctest::Approx(0.25));
+  CHECK(once(metrics::MeanSquaredError(), batch(r_true, r_pred, f1({1, 0}))) ==
+        doctest::Approx(0.5));
+  CHECK(once(metrics::MeanAbsoluteError(), batch(r_true, r_pred)) == doctest::Approx(0.25));
+  CHECK(once(metrics::MeanAbsoluteError(), batch(r_true, r_pred, f1({1, 0}))) ==
+        doctest::Approx(0.5));
+
+  const Tensor pr_true = f1({0, 1, 1, 1}), pr_pred = f1({1, 0, 1, 1});
+  CHECK(once(metrics::Precision(), batch(pr_true, pr_pred)) == doctest::Approx(2.0 / 3));
+  CHECK(once(metrics::Precision(), batch(pr_true, pr_pred, f1({0, 0, 1, 0}))) ==
+        doctest::Approx(1.0));
+  CHECK(once(metrics::Recall(), batch(pr_true, pr_pred)) == doctest::Approx(2.0 / 3));
+  CHECK(once(metrics::Recall(), batch(pr_true, pr_pred, f1({0, 0, 1, 0}))) == doctest::Approx(1.0));
+  CHECK(once(metrics::F1(), batch(pr_true, pr_pred)) == doctest::Approx(2.0 / 3));
+  // Thresholds and class_id: Keras' Precision(thresholds=0.7) / Recall(class_id=1) style.
+  const Tensor probs = f2({0.8f, 0.6f, 0.75f, 0.2f}, 2, 2), truth = f2({1, 1, 0, 1}, 2, 2);
+  CHECK(once(metrics::Precision({.threshold = 0.7}), batch(truth, probs)) == doctest::Approx(0.5));
+  CHECK(once(metrics::Recall({.class_id = 1}), batch(truth, probs)) == doctest::Approx(0.5));
+  // No predicted positives: 0, not NaN.
+  CHECK(once(metrics::Precision(), batch(f1({1, 1}), f1({0, 0}))) == 0.0);
+}
+
+TEST_CASE("metrics: states accumulate across batches and reset to init") {
+  metrics::SparseCategoricalAccuracy acc;
+  const Tensor pred = f2({0.9f, 0.1f, 0.2f, 0.8f, 0.6f, 0.4f}, 3, 2);
+  const LossArgs b1 = batch(Tensor::from_vector<std::int32_t>({0, 1, 1}, {3}), pred);         // 2/3
+  const LossArgs b2 = batch(Tensor::from_vector<std::int32_t>({0}, {1}), slice(pred, 0, 1));  // 1/1
+  Tree s = acc.init(b1);
+  CHECK(acc.result(s).item<float>() == 0.0f);
+  s = acc.update(acc.update(s, b1), b2);
+  CHECK(acc.result(s).item<float>() == doctest::Approx(3.0 / 4));  // pooled, not (2/3 + 1) / 2
+  CHECK(acc.result(acc.init(b1)).item<float>() == 0.0f);
+
+  // Any callable as a running mean weighted by batch size.
+  const metrics::Metric m = metrics::Metric::mean_of(
+      "pred_mean", [](const LossArgs& a) { return mean(a.y_pred.tensor()); });
+  Tree ms = m.update(m.update(m.init(b1), b1), b2);
+  CHECK(m.result(ms).item<float>() == doctest::Approx((0.5 * 3 + 0.5 * 1) / 4));
+  metrics::Sum total("total", [](const LossArgs& a) { return sum(a.y_pred.tensor()); });
+  CHECK(total.result(total.update(total.update(total.init(b1), b1), b2)).item<float>() ==
+        doctest::Approx(3.0 + 1.0));
+}
+
+TEST_CASE("metrics: the collection names uniquely; running means weigh by batch size") {
+  metrics::Metrics set({metrics::Accuracy(), metrics::Accuracy(), metrics::MeanSquaredError()});
+  const LossArgs a = batch(f2({1, 2}, 2, 1), f2({1, 3}, 2, 1));
+  const auto results = set.results(set.update(set.init(a), a));
+  CHECK(results.at("accuracy").item<float>() == 0.5f);
+  CHECK(results.at("accuracy_1").item<float>() == 0.5f);
+  CHECK(results.at("mean_squared_error").item<float>() == 0.5f);
+
+  Tree r = metrics::running_means_init({{"loss", scalar(0.0)}});
+  r = metrics::running_means_update(r, {{"loss", scalar(2.0)}}, 3.0);
+  r = metrics::running_means_update(r, {{"loss", scalar(6.0)}, {"late", scalar(1.0)}}, 1.0);
+  const auto means = metrics::running_means_result(r);
+  CHECK(means.at("loss").item<float>() == doctest::Approx((2.0 * 3 + 6.0) / 4));
+  CHECK(means.at("late").item<float>() == doctest::Approx(1.0 / 4));
+}
+
+TEST_CASE("metrics: labels of the wrong kind are a clear Error") {
+  const Tensor probs = f2({0.1f, 0.9f, 0.8f, 0.2f}, 2, 2);
+  CHECK_THROWS_WITH_AS(once(metrics::SparseCategoricalAccuracy(), batch(probs, probs)),
+                       doctest::Contains("use the non-sparse metric"), Error);
+  CHECK_THROWS_WITH_AS(once(metrics::SparseCategoricalAccuracy(), batch(f1({0.3f, 1.0f}), probs)),
+                       doctest::Contains("non-integer values"), Error);
+  CHECK_THROWS_WITH_AS(once(metrics::CategoricalAccuracy(), batch(f1({0, 1}), probs)),
+                       doctest::Contains("must have the same shape"), Error);
+  CHECK_THROWS_WITH_AS(once(metrics::Recall({.class_id = 5}), batch(probs, probs)),
+                       doctest::Contains("class_id 5 is out of range"), Error);
+}
