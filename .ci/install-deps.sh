@@ -16,3 +16,9 @@ if ((${#missing[@]})); then
   $sudo_cmd apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
+# Python readers the checkpoint/TensorBoard tests cross-check against (skipped when missing).
+if command -v python3 >/dev/null && ! python3 -c "import safetensors, numpy, tensorboard" 2>/dev/null; then
+  python3 -m pip install -q --disable-pip-version-check safetensors numpy tensorboard 2>/dev/null ||
+    python3 -m pip install -q --disable-pip-version-check --break-system-packages safetensors numpy tensorboard ||
+    echo "warning: could not install safetensors/numpy/tensorboard; their cross-checks will be skipped"
+fi

@@ -86,8 +86,10 @@ void ProgressBar::finish(std::int64_t current, const Logs& logs) {
   char time_s[64];
   std::snprintf(time_s, sizeof time_s, " - %.0fs", elapsed);
   std::string line = bar(current) + time_s;
-  if (verbose_ == 1)
-    line += " " + format_per_step(elapsed / double(std::max<std::int64_t>(current, 1)));
+  if (verbose_ == 1) {
+    line += ' ';  // appended piecewise: GCC 12's -Wrestrict misfires on `" " + std::string`
+    line += format_per_step(elapsed / double(std::max<std::int64_t>(current, 1)));
+  }
   line += format_logs(logs);
   if (tty_ && verbose_ == 1 && line.size() < last_width_)
     line += std::string(last_width_ - line.size(), ' ');
