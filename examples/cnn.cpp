@@ -41,7 +41,9 @@ int main(int argc, char** argv) try {
   Model model({.module = CNN(),
                .loss = {losses::SparseCategoricalCrossentropy({.from_logits = true})},
                .metrics = {metrics::SparseCategoricalAccuracy()},
-               .optimizer = optim::adam(1e-3)});
+               // Cosine decay to zero over the run: the last epochs refine instead of bouncing.
+               .optimizer = optim::adam(optim::cosine_decay_schedule(
+                   1e-3, flags.epochs * ((60000 + flags.batch_size - 1) / flags.batch_size)))});
   model.summary(d.x_train.slice(0, 64), /*depth=*/1);
 
   const auto start = std::chrono::steady_clock::now();

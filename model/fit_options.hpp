@@ -5,10 +5,12 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 
 #include "elegy/core/tree.hpp"
 #include "elegy/model/callbacks/callback.hpp"
+#include "elegy/model/data/loader.hpp"
 
 namespace elegy {
 
@@ -43,6 +45,9 @@ struct FitOptions {
                                                   // across epochs, reshuffling at each full pass
   std::optional<std::int64_t> validation_steps{};
   int validation_freq = 1;  // validate every N epochs
+  // Batches from a DataLoader or GeneratorLoader instead of x/y (each epoch is a fresh pass of
+  // the loader, at most steps_per_epoch batches); x, y and sample_weight must then be empty.
+  std::shared_ptr<data::BatchSource> loader{};
 };
 
 struct EvaluateOptions {

@@ -139,6 +139,8 @@ class Model {
   bool stop_training = false;
 
  protected:
+  // fit over the batches of options.loader.
+  History fit_from_loader(const FitOptions& options);
   // evaluate's loop over the data, reporting to `cbs` (fit validates through its own list).
   Logs evaluate_loop(const EvaluateOptions& options, callbacks::CallbackList& cbs);
 

@@ -41,6 +41,7 @@ void Model::init(const InitOptions& o) {
 }
 
 History Model::fit(const FitOptions& o) {
+  if (o.loader) return fit_from_loader(o);
   ELEGY_CHECK(o.epochs >= 0 && o.initial_epoch >= 0 && o.initial_epoch <= o.epochs, "fit",
               "epochs (", o.epochs, ") and initial_epoch (", o.initial_epoch,
               ") must satisfy 0 <= initial_epoch <= epochs");
@@ -118,6 +119,74 @@ History Model::fit(const FitOptions& o) {
     epochs_done_ = epoch + 1;
     // Callbacks see (and may extend) the epoch's logs before History records them and the bar
     // shows them.
+    cbs.on_epoch_end(epoch, epoch_logs);
+    history_ = history->history;
+    if (stop_training) break;
+  }
+  for (const auto& [k, v] : history_.history) train_logs[k] = v.back();
+  cbs.on_train_end(train_logs);
+  return history_;
+}
+
+History Model::fit_from_loader(const FitOptions& o) {
+  ELEGY_CHECK(o.x.is_none() && o.y.is_none() && !o.sample_weight && o.validation_split == 0.0,
+              "fit",
+              "with a loader, x, y, sample_weight and validation_split must be empty (the "
+              "loader yields the batches)");
+  ELEGY_CHECK(o.epochs >= 0 && o.initial_epoch >= 0 && o.initial_epoch <= o.epochs, "fit",
+              "epochs (", o.epochs, ") and initial_epoch (", o.initial_epoch,
+              ") must satisfy 0 <= initial_epoch <= epochs");
+  data::BatchSource& source = *o.loader;
+  const std::optional<std::int64_t> known = source.size();
+  std::optional<std::int64_t> steps = o.steps_per_epoch ? o.steps_per_epoch : known;
+  if (known && steps) steps = std::min(*steps, *known);
+  if (!initialized_) {
+    data::EpochRange first = data::prefetched_epoch(source, o.initial_epoch, 0);
+    const std::optional<data::DataBatch> b = first.next();
+    ELEGY_CHECK(b.has_value(), "fit", "the loader yielded no batch to initialize the model from");
+    init_on_batch(b->x, b->y, b->sample_weight, o.class_weight);
+  }
+  stop_training = false;
+  history_ = History{};
+  auto history = std::make_shared<callbacks::HistoryCallback>();
+  callbacks::CallbackVector all = o.callbacks;
+  all.push_back(history);
+  if (o.verbose > 0) all.push_back(std::make_shared<callbacks::ProgbarLogger>());
+  callbacks::CallbackList cbs(all, this,
+                              {.verbose = o.verbose, .epochs = o.epochs, .steps = steps});
+  Logs train_logs;
+  cbs.on_train_begin(train_logs);
+  for (int epoch = o.initial_epoch; epoch < o.epochs; ++epoch) {
+    reset_metrics();
+    Logs begin_logs;
+    cbs.on_epoch_begin(epoch, begin_logs);
+    RunningMeans means;
+    data::EpochRange range = data::prefetched_epoch(source, epoch, source.prefetch_depth());
+    for (std::int64_t step = 0; !steps || step < *steps; ++step) {
+      std::optional<data::DataBatch> b = range.next();
+      if (!b) break;
+      Logs batch_logs;
+      cbs.on_train_batch_begin(step, batch_logs);
+      const Logs logs = train_on_batch(b->x, b->y, b->sample_weight, o.class_weight);
+      means.add(logs, b->size(), running_log_names_);
+      batch_logs = means.value();
+      cbs.on_train_batch_end(step, batch_logs);
+      if (stop_training) break;
+    }
+    Logs epoch_logs = means.value();
+    if (const auto lr = current_learning_rate()) epoch_logs["lr"] = float(*lr);
+    if (o.validation_data && (epoch + 1) % o.validation_freq == 0 && !stop_training) {
+      const Logs val = evaluate_loop({.x = o.validation_data->x,
+                                      .y = o.validation_data->y,
+                                      .verbose = 0,
+                                      .batch_size = o.batch_size,
+                                      .sample_weight = o.validation_data->sample_weight,
+                                      .class_weight = o.class_weight,
+                                      .steps = o.validation_steps},
+                                     cbs);
+      for (const auto& [k, v] : val) epoch_logs["val_" + k] = v;
+    }
+    epochs_done_ = epoch + 1;
     cbs.on_epoch_end(epoch, epoch_logs);
     history_ = history->history;
     if (stop_training) break;

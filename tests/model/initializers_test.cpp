@@ -95,7 +95,7 @@ TEST_CASE("initializers: variance scaling gives variance scale / fan for each mo
 }
 
 TEST_CASE("initializers: orthogonal gives orthonormal columns (or rows) times the scale") {
-  for (const Shape shape : {Shape{6, 4}, Shape{3, 5}, Shape{2, 2, 3}}) {
+  for (const Shape& shape : {Shape{6, 4}, Shape{3, 5}, Shape{2, 2, 3}}) {
     const Tensor q = draw(init::orthogonal(2.0), shape, DType::f64);
     const std::int64_t cols = shape[shape.size() - 1], rows = q.numel() / cols;
     const Tensor m = reshape(q, {rows, cols});
