@@ -7,7 +7,6 @@
 
 #include <elegy/elegy.hpp>
 
-#include "idx_reader.hpp"
 #include "train_flags.hpp"
 
 using namespace elegy;
@@ -31,7 +30,7 @@ Tensor reconstruction_error(const LossArgs& a) {
 
 int main(int argc, char** argv) try {
   const examples::TrainFlags flags = examples::parse_train_flags("autoencoder", argc, argv);
-  const examples::Dataset d = examples::load_fashion_mnist(flags.data);
+  const data::datasets::Split d = data::datasets::fashion_mnist(flags.data);
 
   Model model({.module = AutoEncoder(),
                .loss = {losses::Loss("mean_squared_error", reconstruction_error)},

@@ -8,7 +8,6 @@
 
 #include <elegy/elegy.hpp>
 
-#include "idx_reader.hpp"
 #include "train_flags.hpp"
 
 using namespace elegy;
@@ -36,7 +35,7 @@ struct CNN : nn::Module {
 
 int main(int argc, char** argv) try {
   examples::TrainFlags flags = examples::parse_train_flags("cnn", argc, argv);
-  const examples::Dataset d = examples::load_fashion_mnist(flags.data);
+  const data::datasets::Split d = data::datasets::fashion_mnist(flags.data);
 
   Model model({.module = CNN(),
                .loss = {losses::SparseCategoricalCrossentropy({.from_logits = true})},

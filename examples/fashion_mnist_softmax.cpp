@@ -9,8 +9,6 @@
 
 #include <elegy/elegy.hpp>
 
-#include "idx_reader.hpp"
-
 using namespace elegy;
 
 namespace {
@@ -57,11 +55,11 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& labels) {
 int main(int argc, char** argv) try {
   const Options opt = parse(argc, argv);
   const auto t0 = std::chrono::steady_clock::now();
-  const examples::Dataset data = examples::load_fashion_mnist(opt.data);
-  const Tensor x_train = preprocess(data.x_train).to(opt.device);
-  const Tensor y_train = data.y_train.to(opt.device);
-  const Tensor x_test = preprocess(data.x_test).to(opt.device);
-  const Tensor y_test = data.y_test.to(opt.device);
+  const data::datasets::Split ds = data::datasets::fashion_mnist(opt.data);
+  const Tensor x_train = preprocess(ds.x_train).to(opt.device);
+  const Tensor y_train = ds.y_train.to(opt.device);
+  const Tensor x_test = preprocess(ds.x_test).to(opt.device);
+  const Tensor y_test = ds.y_test.to(opt.device);
   const std::int64_t n = x_train.shape(0);
   std::printf("Fashion-MNIST: %lld train, %lld test images, loaded in %.2f s\n", (long long)n,
               (long long)x_test.shape(0),

@@ -6,7 +6,6 @@
 
 #include <elegy/elegy.hpp>
 
-#include "idx_reader.hpp"
 #include "train_flags.hpp"
 
 using namespace elegy;
@@ -41,7 +40,7 @@ struct LinearClassifier : Model {
 int main(int argc, char** argv) try {
   const examples::TrainFlags flags =
       examples::parse_train_flags("linear_classifier_pred_step", argc, argv);
-  const examples::Dataset d = examples::load_fashion_mnist(flags.data);
+  const data::datasets::Split d = data::datasets::fashion_mnist(flags.data);
 
   LinearClassifier model({.optimizer = optim::adam(1e-3)});
   model.fit({.x = d.x_train,

@@ -7,7 +7,6 @@
 
 #include <elegy/elegy.hpp>
 
-#include "idx_reader.hpp"
 #include "train_flags.hpp"
 
 using namespace elegy;
@@ -23,7 +22,7 @@ struct MLP : nn::Module {
 
 int main(int argc, char** argv) try {
   const examples::TrainFlags flags = examples::parse_train_flags("mlp", argc, argv);
-  const examples::Dataset d = examples::load_fashion_mnist(flags.data);
+  const data::datasets::Split d = data::datasets::fashion_mnist(flags.data);
 
   Model model({.module = MLP(),
                .loss = {losses::SparseCategoricalCrossentropy({.from_logits = true}),
