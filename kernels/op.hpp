@@ -53,6 +53,7 @@ namespace elegy::kernels {
   X(BatchNormBackward) /* out = g * k[0][c] + x * k[1][c] + k[2][c]; k = in[2] [3,C] */          \
   X(Dropout)       /* out = keep ? in[0] * scalar[1] : 0, keep = Philox(key, i) < scalar[0] */   \
   /* fused optimizer updates (kernels/cpu/optim*.cpp, kernels/cuda/optim.cu) */                  \
+  X(OptimUpdate)   /* adam/momentum/lamb step over a tensor list: ints[0] = &OptimUpdateArgs */  \
   /* end of list */
 // clang-format on
 

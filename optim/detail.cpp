@@ -5,6 +5,8 @@
 #include <vector>
 
 #include "elegy/autodiff/ops_creation.hpp"
+#include "elegy/autodiff/ops_elementwise.hpp"
+#include "elegy/autodiff/tape.hpp"
 
 namespace elegy::optim::detail {
 
@@ -77,14 +79,71 @@ double eval_checked(std::string_view op, std::string_view name, const Schedule& 
   return v;
 }
 
+namespace {
+
+// base^n for an integer n >= 0 as XLA computes pow(float, int) on the CPU: right-to-left binary
+// exponentiation in T, with subnormal results flushed to zero (XLA runs with FTZ).
+template <class T>
+T integer_power(T base, std::int64_t n) {
+  auto ftz = [](T v) { return std::abs(v) < std::numeric_limits<T>::min() ? T(0) : v; };
+  T acc = 1, x = base;
+  while (n > 0) {
+    if (n & 1) acc = ftz(acc * x);
+    x = ftz(x * x);
+    n >>= 1;
+  }
+  return acc;
+}
+
+}  // namespace
+
 double bias_correction(double decay, std::int64_t count, DType dtype) {
   if (dtype == DType::f32) {
-    // XLA evaluates float32 pow as the float64 power of the float32 operands, rounded.
+    // optax jits its bias correction: there XLA evaluates the float32 power as the float64 power
+    // of the float32 operands, rounded (unlike an eager pow; see power_as).
     const float d = static_cast<float>(decay);
     const float p = static_cast<float>(std::pow(double(d), double(count)));
     return double(1.0f - p);
   }
   return 1.0 - std::pow(decay, double(count));
+}
+
+double power_as(double base, double exponent, DType dtype) {
+  const bool integral = exponent >= 0.0 && exponent == std::floor(exponent) && exponent < 1e18;
+  if (integral) {
+    return dtype == DType::f32
+               ? double(integer_power(static_cast<float>(base), std::int64_t(exponent)))
+               : integer_power(base, std::int64_t(exponent));
+  }
+  if (dtype == DType::f32) {
+    const float b = static_cast<float>(base), e = static_cast<float>(exponent);
+    return double(static_cast<float>(std::pow(double(b), double(e))));
+  }
+  return std::pow(base, exponent);
+}
+
+double round_to(double x, DType dtype) {
+  return dtype == DType::f32 ? double(static_cast<float>(x)) : x;
+}
+
+Tree update_moment(const Tree& updates, const Tree& moment, double decay, int order) {
+  autodiff::NoGrad no_grad;
+  return zip_map({&updates, &moment}, [&](std::span<const Tensor> x) {
+    return (order == 2 ? x[0] * x[0] : x[0]) * (1.0 - decay) + x[1] * decay;
+  });
+}
+
+Tree bias_corrected(const Tree& moment, double decay, std::int64_t count) {
+  autodiff::NoGrad no_grad;
+  return moment.map([&](const Tensor& m) { return m / bias_correction(decay, count, m.dtype()); });
+}
+
+void check_params(std::string_view op, const Tree& updates, const Tree& params) {
+  ELEGY_CHECK(!params.is_none() || updates.is_none(), op,
+              "needs the current params: pass them as update's third argument");
+  const std::string d = Tree::structure_difference(updates, params);
+  ELEGY_CHECK(d.empty(), op, "the params do not have the structure of the updates: ", d,
+              " (updates vs params)");
 }
 
 Tree zip_map(std::initializer_list<const Tree*> trees,

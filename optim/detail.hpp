@@ -49,6 +49,14 @@ double eval_checked(std::string_view op, std::string_view name, const Schedule& 
 // by the reciprocal only when the tree has a single leaf, which we do not imitate.)
 double bias_correction(double decay, std::int64_t count, DType dtype);
 
+// The value of base^exponent as JAX computes a power of `dtype` operands: for an integer
+// exponent XLA's binary exponentiation in that dtype (what an eager `b ** count` runs; optax's
+// jitted bias correction differs, see bias_correction), else the power of the operands rounded to
+// the dtype, rounded; returned as a double.
+double power_as(double base, double exponent, DType dtype);
+// x rounded to `dtype` (float32 or float64), as a double.
+double round_to(double x, DType dtype);
+
 // ---- tree maps ----
 // fn over the leaves of trees of one structure (checked by the caller), leaf i of each tree
 // in order; the result has the first tree's structure.
@@ -59,6 +67,14 @@ Tree cast_like(const Tree& now, const Tree& before);
 // zeros (or `value`) shaped like each leaf, on its device, in `dtype` (default: the leaf's).
 Tree full_like_tree(const Tree& params, double value, std::optional<DType> dtype = std::nullopt);
 
+// (1 - decay) * updates^order + decay * moment, leafwise (order 1 or 2; g * g for the square),
+// optax's update_moment / update_moment_per_elem_norm for real numbers.
+Tree update_moment(const Tree& updates, const Tree& moment, double decay, int order);
+// moment / (1 - decay^count), leafwise (optax's tree bias_correction).
+Tree bias_corrected(const Tree& moment, double decay, std::int64_t count);
+// Error naming `op` unless params are given (not None) with the structure of the updates.
+void check_params(std::string_view op, const Tree& updates, const Tree& params);
+
 // ---- masks (masked.cpp) ----
 // The mask tree: the Tree itself, or the function applied to `tree`.
 Tree resolve_mask(const Mask& mask, const Tree& tree);
@@ -68,6 +84,10 @@ Tree mask_tree(std::string_view op, const Tree& mask, const Tree& tree);
 // `all_old` with the selected subtrees taken from `selected_new` (a mask_tree-shaped tree).
 Tree merge_masked(std::string_view op, const Tree& mask, const Tree& selected_new,
                   const Tree& all_old);
+// add_decayed_weights, optionally without its weight_decay >= 0 check (fromage decays by a
+// negative factor).
+GradientTransformation add_decayed_weights_as(const ScalarOrSchedule& weight_decay, Mask mask,
+                                              bool check_nonnegative);
 // masked() with errors named `op`.
 GradientTransformation masked_as(std::string op, GradientTransformation inner, Mask mask);
 

@@ -100,4 +100,82 @@ Schedule join_schedules(std::vector<Schedule> schedules, std::vector<std::int64_
   };
 }
 
+Schedule warmup_exponential_decay_schedule(double init_value, double peak_value,
+                                           std::int64_t warmup_steps, std::int64_t transition_steps,
+                                           double decay_rate,
+                                           WarmupExponentialDecayScheduleOptions options) {
+  return join_schedules({linear_schedule(init_value, peak_value, warmup_steps),
+                         exponential_decay(peak_value, transition_steps, decay_rate,
+                                           {.transition_begin = options.transition_begin,
+                                            .staircase = options.staircase,
+                                            .end_value = options.end_value})},
+                        {warmup_steps});
+}
+
+Schedule piecewise_interpolate_schedule(Interpolation interpolate_type, double init_value,
+                                        PiecewiseInterpolateScheduleOptions options) {
+  std::vector<double> bounds{0.0}, values{init_value};
+  for (const auto& [boundary, scale] : options.boundaries_and_scales) {
+    ELEGY_CHECK(scale >= 0.0, "piecewise_interpolate_schedule", "scales must be >= 0, got ", scale,
+                " at step ", boundary);
+    bounds.push_back(double(boundary));
+    values.push_back(values.back() * scale);  // cumulative product, as optax's cumprod
+  }
+  const bool cosine = interpolate_type == Interpolation::cosine;
+  return [bounds = std::move(bounds), values = std::move(values), cosine](std::int64_t count) {
+    const double c = double(count);
+    // optax sums indicator * interpolation over the intervals: at most one term is nonzero.
+    double v = 0.0;
+    for (std::size_t i = 0; i + 1 < bounds.size(); ++i) {
+      if (!(bounds[i] <= c && c < bounds[i + 1])) continue;
+      const double pct = (c - bounds[i]) / std::max(bounds[i + 1] - bounds[i], 1.0);
+      const double start = values[i], end = values[i + 1];
+      v += cosine ? end + (start - end) / 2.0 * (std::cos(std::numbers::pi * pct) + 1.0)
+                  : (end - start) * pct + start;
+    }
+    if (bounds.back() <= c) v += values.back();
+    return v;
+  };
+}
+
+Schedule linear_onecycle_schedule(std::int64_t transition_steps, double peak_value,
+                                  LinearOnecycleScheduleOptions o) {
+  ELEGY_CHECK(transition_steps > 0, "linear_onecycle_schedule",
+              "transition_steps must be > 0, got ", transition_steps);
+  // Later boundaries overwrite earlier equal ones, as a Python dict literal does.
+  std::map<std::int64_t, double> b;
+  b[std::int64_t(o.pct_start * double(transition_steps))] = o.div_factor;
+  b[std::int64_t(o.pct_final * double(transition_steps))] = 1.0 / o.div_factor;
+  b[transition_steps] = 1.0 / o.final_div_factor;
+  return piecewise_interpolate_schedule(Interpolation::linear, peak_value / o.div_factor,
+                                        {.boundaries_and_scales = std::move(b)});
+}
+
+Schedule cosine_onecycle_schedule(std::int64_t transition_steps, double peak_value,
+                                  CosineOnecycleScheduleOptions o) {
+  ELEGY_CHECK(transition_steps > 0, "cosine_onecycle_schedule",
+              "transition_steps must be > 0, got ", transition_steps);
+  std::map<std::int64_t, double> b;
+  b[std::int64_t(o.pct_start * double(transition_steps))] = o.div_factor;
+  b[transition_steps] = 1.0 / (o.div_factor * o.final_div_factor);
+  return piecewise_interpolate_schedule(Interpolation::cosine, peak_value / o.div_factor,
+                                        {.boundaries_and_scales = std::move(b)});
+}
+
+Schedule sgdr_schedule(std::vector<SgdrCycle> cycles) {
+  ELEGY_CHECK(!cycles.empty(), "sgdr_schedule", "needs at least one cycle");
+  std::vector<Schedule> schedules;
+  std::vector<std::int64_t> boundaries;
+  std::int64_t step = 0;
+  for (const SgdrCycle& c : cycles) {
+    schedules.push_back(
+        warmup_cosine_decay_schedule(c.init_value, c.peak_value, c.warmup_steps, c.decay_steps,
+                                     {.end_value = c.end_value, .exponent = c.exponent}));
+    step += c.decay_steps;
+    boundaries.push_back(step);
+  }
+  boundaries.pop_back();
+  return join_schedules(std::move(schedules), std::move(boundaries));
+}
+
 }  // namespace elegy::optim

@@ -1,4 +1,6 @@
 // add_decayed_weights: decoupled weight decay, updates + weight_decay * params (optax's).
+#include <cmath>
+
 #include "elegy/autodiff/ops_elementwise.hpp"
 #include "elegy/autodiff/tape.hpp"
 #include "elegy/optim/detail.hpp"
@@ -27,9 +29,19 @@ Tree add_scaled_params(const Tree& updates, const Tree& params, double s) {
 
 GradientTransformation add_decayed_weights(const ScalarOrSchedule& weight_decay,
                                            AddDecayedWeightsOptions options) {
+  return detail::add_decayed_weights_as(weight_decay, std::move(options.mask), true);
+}
+
+namespace detail {
+
+GradientTransformation add_decayed_weights_as(const ScalarOrSchedule& weight_decay, Mask mask,
+                                              bool check_nonnegative) {
   GradientTransformation t;
   if (const double* wd = std::get_if<double>(&weight_decay)) {
-    detail::check_finite_nonnegative(kOp, "weight_decay", *wd);
+    if (check_nonnegative)
+      detail::check_finite_nonnegative(kOp, "weight_decay", *wd);
+    else
+      ELEGY_CHECK(std::isfinite(*wd), kOp, "weight_decay must be finite, got ", *wd);
     t.init = [](const Tree&) { return Tree(); };
     t.update = [s = *wd](const Tree& updates, const OptState& state, const Tree& params) {
       detail::check_empty_state(kOp, state);
@@ -40,16 +52,20 @@ GradientTransformation add_decayed_weights(const ScalarOrSchedule& weight_decay,
     Schedule fn = std::get<Schedule>(weight_decay);
     ELEGY_CHECK(static_cast<bool>(fn), kOp, "the weight_decay schedule is an empty function");
     t.init = [](const Tree&) { return Tree{{"count", detail::make_count(0)}}; };
-    t.update = [fn](const Tree& updates, const OptState& state, const Tree& params) {
+    t.update = [fn, check_nonnegative](const Tree& updates, const OptState& state,
+                                       const Tree& params) {
       detail::check_state_keys(kOp, state, {"count"});
       const std::int32_t count = detail::read_count(kOp, state);
-      const double s = detail::eval_checked(kOp, "weight_decay", fn, count);
+      const double s =
+          check_nonnegative ? detail::eval_checked(kOp, "weight_decay", fn, count) : fn(count);
       return UpdateResult{add_scaled_params(updates, params, s),
                           Tree{{"count", detail::make_count(detail::safe_increment(count))}}};
     };
   }
-  if (std::holds_alternative<std::monostate>(options.mask)) return t;
-  return detail::masked_as(kOp, std::move(t), std::move(options.mask));
+  if (std::holds_alternative<std::monostate>(mask)) return t;
+  return detail::masked_as(kOp, std::move(t), std::move(mask));
 }
+
+}  // namespace detail
 
 }  // namespace elegy::optim

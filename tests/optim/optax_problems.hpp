@@ -21,6 +21,7 @@
 #include "elegy/optim/aliases.hpp"
 #include "elegy/optim/schedules.hpp"
 #include "elegy/optim/transforms.hpp"
+#include "elegy/optim/wrappers.hpp"
 #include "optim/optax_reference_data.hpp"
 
 namespace elegy::optax_test {
@@ -111,19 +112,111 @@ inline optim::GradientTransformation make_optimizer(std::string_view name,
   if (name == "adamw_mask") return adamw(lr, {.weight_decay = 0.1, .mask = MaskFn(not_vectors)});
   if (name == "adamw_decay_schedule")
     return adamw(lr, {.weight_decay = linear_schedule(0.2, 0.0, 20)});
-  if (name == "rmsprop") return rmsprop(lr);
-  if (name == "rmsprop_centered") return rmsprop(lr, {.centered = true});
-  if (name == "rmsprop_momentum_nesterov") return rmsprop(lr, {.momentum = 0.9, .nesterov = true});
+  if (name == "rmsprop") return rmsprop(0.2 * lr);
+  if (name == "rmsprop_centered")
+    return rmsprop(0.1 * lr, {.eps = 1e-2, .eps_in_sqrt = false, .centered = true});
+  if (name == "rmsprop_momentum_nesterov")
+    return rmsprop(0.1 * lr, {.momentum = 0.9, .nesterov = true});
   if (name == "rmsprop_debiased")
-    return rmsprop(lr, {.decay = 0.95,
-                        .eps = 1e-6,
-                        .initial_scale = 0.1,
-                        .eps_in_sqrt = false,
-                        .centered = true,
-                        .bias_correction = true});
+    return rmsprop(0.3 * lr, {.decay = 0.95,
+                              .eps = 1e-6,
+                              .initial_scale = 0.1,
+                              .eps_in_sqrt = false,
+                              .centered = true,
+                              .bias_correction = true});
   if (name == "clip_adam") return chain({clip_by_global_norm(2.0), adam(lr)});
   if (name == "clip_sgd") return chain({clip_by_global_norm(2.0), sgd(sgd_lr)});
+  if (name == "sgd_cosine_onecycle")
+    return sgd(cosine_onecycle_schedule(50, sgd_lr), {.momentum = 0.5});
+  if (name == "noisy_sgd_no_noise") return noisy_sgd(sgd_lr, {.eta = 0.0});
+  if (name == "nadam") return nadam(lr);
+  if (name == "nadamw") return nadamw(lr, {.weight_decay = 0.1});
+  if (name == "amsgrad") return amsgrad(lr, {.b2 = 0.9});
+  if (name == "adamax") return adamax(lr);
+  if (name == "adamaxw") return adamaxw(lr, {.weight_decay = 0.1});
+  if (name == "radam") return chain({clip(1.0), radam(lr)});
+  if (name == "radam_nesterov")
+    return chain({clip(1.0), radam(lr, {.b2 = 0.99, .threshold = 4.0, .nesterov = true})});
+  if (name == "adabelief") return adabelief(lr);
+  if (name == "yogi") return yogi(lr);
+  if (name == "lamb") return lamb(lr, {.weight_decay = 0.01});
+  if (name == "lamb_mask_schedule")
+    return lamb(exponential_decay(lr, 10, 0.5), {.weight_decay = 0.1, .mask = MaskFn(not_vectors)});
+  if (name == "novograd") return novograd(0.25 * lr, {.weight_decay = 0.01});
+  if (name == "lion") return lion(0.1 * lr, {.weight_decay = 0.01});
+  if (name == "adagrad") return adagrad(lr);
+  if (name == "adadelta") return adadelta(50 * lr, {.weight_decay = 0.01});
+  if (name == "sm3") return sm3(lr);
+  if (name == "adafactor") return adafactor(lr);
+  if (name == "adafactor_factored")
+    return adafactor(lr, {.min_dim_size_to_factor = 2,
+                          .clipping_threshold = 0.5,
+                          .momentum = 0.9,
+                          .weight_decay_rate = 0.01});
+  if (name == "lars") return lars(lr, {.weight_decay = 1e-3, .trust_coefficient = 0.1});
+  if (name == "lars_nesterov_mask")
+    return lars(lr, {.weight_decay = 0.01,
+                     .weight_decay_mask = MaskFn(not_vectors),
+                     .trust_coefficient = 0.1,
+                     .momentum = 0.5,
+                     .nesterov = true});
+  if (name == "fromage") return fromage(lr);
+  if (name == "clip_elementwise") return chain({clip(1.0), sgd(lr)});
+  if (name == "clip_by_block_rms") return chain({clip_by_block_rms(1.0), sgd(lr)});
+  if (name == "ema") return chain({ema(0.9), scale_by_learning_rate(sgd_lr)});
+  if (name == "ema_no_debias")
+    return chain({ema(0.8, {.debias = false}), scale_by_learning_rate(sgd_lr)});
+  if (name == "centralize") return chain({centralize(), sgd(sgd_lr, {.momentum = 0.5})});
+  if (name == "sign") return chain({scale_by_sign(), scale_by_learning_rate(0.1 * lr)});
+  if (name == "trust_ratio") return chain({scale_by_trust_ratio(), sgd(0.1 * lr)});
+  if (name == "keep_params_nonnegative") return chain({sgd(sgd_lr), keep_params_nonnegative()});
+  if (name == "masked_trace")
+    return chain({masked(trace(0.9), MaskFn(not_vectors)), scale_by_learning_rate(sgd_lr)});
+  if (name == "zero_nans") return chain({zero_nans(), sgd(sgd_lr)});
+  if (name == "apply_if_finite") return apply_if_finite(adam(lr), 2);
+  if (name == "multi_transform")
+    return multi_transform(
+        {{"a", adam(lr)}, {"b", sgd(0.1 * lr, {.momentum = 0.5})}, {"z", set_to_zero()}},
+        LabelMap{
+            {"u", "a"}, {"v", "b"}, {"x", "a"}, {"y", "b"}, {"b1", "a"}, {"w1", "b"}, {"w2", "z"}});
+  if (name == "multi_steps") return MultiSteps(adam(lr), 3).gradient_transformation();
+  if (name == "multi_steps_sum_schedule")
+    return MultiSteps(sgd(sgd_lr, {.momentum = 0.9}),
+                      [](std::int64_t step) { return int(2 + step % 2); }, {.use_grad_mean = false})
+        .gradient_transformation();
+  if (name == "inject_adam_schedule")
+    return inject_hyperparams(
+        [](const Hyperparams& h) {
+          return adam(h.at("learning_rate"), {.b1 = h.at("b1"),
+                                              .b2 = h.at("b2"),
+                                              .eps = h.at("eps"),
+                                              .eps_root = h.at("eps_root")});
+        },
+        {{"learning_rate", cosine_decay_schedule(lr, 50, {.alpha = 0.1})},
+         {"b1", 0.9},
+         {"b2", 0.999},
+         {"eps", 1e-8},
+         {"eps_root", 0.0}});
+  if (name == "inject_sgd_momentum")
+    return inject_hyperparams(
+        [](const Hyperparams& h) {
+          return sgd(h.at("learning_rate"), {.momentum = h.at("momentum")});
+        },
+        {{"learning_rate", sgd_lr}, {"momentum", 0.9}});
+  if (name == "lookahead_adam") return lookahead(adam(lr), 5, 0.5);
+  if (name == "lookahead_sgd_reset")
+    return lookahead(sgd(sgd_lr, {.momentum = 0.9}), 3, 0.3, {.reset_state = true});
   throw std::invalid_argument("no optimizer configuration " + std::string(name));
+}
+
+// gen_optax.py's extras: the configurations whose params are lookahead's {fast, slow}, and the
+// 0-based steps at which the first leaf's gradient is multiplied by NaN.
+inline bool uses_lookahead(std::string_view name) {
+  return name.starts_with("lookahead");
+}
+inline bool nan_step(std::string_view name, int step) {
+  const bool injects = name == "zero_nans" || name == "apply_if_finite";
+  return injects && (step == 3 || step == 10 || step == 11);
 }
 
 // How far `got` is from `want`, in units of the tolerance: |got - want| / (rtol * max(|want|,

@@ -17,6 +17,7 @@
 #include "elegy/optim/aliases.hpp"
 #include "elegy/optim/schedules.hpp"
 #include "elegy/optim/transforms.hpp"
+#include "elegy/optim/wrappers.hpp"
 
 #include "grad_check.hpp"
 
@@ -85,6 +86,34 @@ std::vector<std::pair<std::string, GradientTransformation>> all_optimizers() {
       {"clip + adam", chain({clip_by_global_norm(1.0), adam(1e-2)})},
       {"masked trace", masked(trace(0.9), Tree{{"b", flag(true)}, {"w", flag(false)}})},
       {"scale_by_schedule", scale_by_schedule(cosine_decay_schedule(1.0, 10))},
+      {"nadam", nadam(1e-2)},
+      {"nadamw", nadamw(1e-2)},
+      {"amsgrad", amsgrad(1e-2)},
+      {"adamax", adamax(1e-2)},
+      {"adamaxw mask", adamaxw(1e-2, {.mask = MaskFn(decay_matrices)})},
+      {"radam", radam(1e-2)},
+      {"adabelief nesterov", adabelief(1e-2, {.nesterov = true})},
+      {"adagrad", adagrad(1e-2)},
+      {"adadelta", adadelta(1.0, {.weight_decay = 0.01})},
+      {"adadelta without learning rate", adadelta()},
+      {"yogi", yogi(1e-2)},
+      {"lamb", lamb(1e-2, {.weight_decay = 0.01})},
+      {"lars", lars(1e-2)},
+      {"lion", lion(1e-3)},
+      {"novograd", novograd(1e-2)},
+      {"fromage", fromage(1e-2)},
+      {"sm3", sm3(1e-2)},
+      {"adafactor", adafactor(1e-2)},
+      {"adafactor factored", adafactor(1e-2, {.min_dim_size_to_factor = 2})},
+      {"ema", ema(0.9)},
+      {"centralize clip sign",
+       chain({centralize(), clip(0.5), clip_by_block_rms(1.0), scale_by_sign()})},
+      {"trust ratio nonnegative", chain({scale_by_trust_ratio(), keep_params_nonnegative()})},
+      {"multi_transform", multi_transform({{"train", adam(1e-2)}, {"freeze", set_to_zero()}},
+                                          LabelMap{{"b", "freeze"}, {"w", "train"}})},
+      {"inject_hyperparams",
+       inject_hyperparams([](const Hyperparams& h) { return sgd(h.at("learning_rate")); },
+                          {{"learning_rate", 0.1}})},
   };
 }
 
