@@ -33,6 +33,7 @@ Tensor generate(const char* op, kernels::Op kop, const Key& key, const Shape& sh
                 Device device, double s0 = 0.0, double s1 = 0.0, std::int64_t i0 = 0,
                 std::int64_t i1 = 0) {
   check_shape(op, shape);
+  if (device.is_meta()) return Tensor::empty(shape, dtype, device);  // no numbers to draw
   Tensor out = Tensor::empty(shape, dtype, Device::cpu());
   if (out.numel() > 0) {
     kernels::KernelArgs args;
@@ -147,6 +148,7 @@ Tensor random::bernoulli(const Key& key, double p, const Shape& shape, Device de
   ELEGY_CHECK(p >= 0.0 && p <= 1.0, "bernoulli", "probability p must be in [0, 1], got ", p);
   // uniform < p, as jax.random.bernoulli: u is a multiple of 2^-24 in [0, 1), so p = 0 never
   // and p = 1 always gives true.
+  if (device.is_meta()) return Tensor::empty(shape, DType::bool_, device);
   const Tensor u = generate("bernoulli", kernels::Op::RandomUniform, key, shape, DType::f32,
                             Device::cpu(), 0.0, 1.0);
   Tensor out = Tensor::empty(shape, DType::bool_, Device::cpu());

@@ -16,7 +16,8 @@ namespace {
 // Dense copy of `src` into a new tensor on `device` with `dtype`, no tape.
 Tensor copy_raw(const char* what, const Tensor& src, Device device, DType dtype) {
   Tensor out = Tensor::empty(src.shape(), dtype, device);
-  if (src.numel() == 0) return out;
+  if (src.numel() == 0 || device.is_meta()) return out;  // a meta copy has no values to move
+  if (src.device().is_meta()) kernels::fail_meta_read(what);
   kernels::KernelArgs args;
   args.out = buffer_view(out);
   args.in[0] = buffer_view(src);

@@ -34,6 +34,10 @@ class Allocator {
 inline constexpr std::size_t kCpuAlignment = 64;
 
 Allocator& cpu_allocator();
+// Storage for Device::meta(): every allocation is the start of one large reserved region with
+// no access rights, so a meta tensor costs no memory and any stray read or write of its "data"
+// faults at once instead of touching real memory.
+Allocator& meta_allocator();
 // The allocator of `device`; Error when the device does not exist in this build or machine.
 Allocator& allocator_for(Device device);
 

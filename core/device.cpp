@@ -32,6 +32,7 @@ bool cuda_available() {
 
 Allocator& allocator_for(Device device) {
   if (device.is_cpu()) return cpu_allocator();
+  if (device.is_meta()) return meta_allocator();
 #ifdef ELEGY_WITH_CUDA
   const int count = cuda::device_count();
   ELEGY_CHECK(device.index >= 0 && device.index < count, "allocator_for", "device ", device,

@@ -6,8 +6,10 @@
 
 namespace elegy {
 
-enum class DeviceKind : std::uint8_t { cpu, cuda };
-inline constexpr int kNumDeviceKinds = 2;
+// meta: tensors with shapes and dtypes but no data; kernels on it do nothing (Model::summary
+// computes its table this way, as Elegy used jax.eval_shape).
+enum class DeviceKind : std::uint8_t { cpu, cuda, meta };
+inline constexpr int kNumDeviceKinds = 3;
 
 struct Device {
   DeviceKind kind = DeviceKind::cpu;
@@ -15,8 +17,10 @@ struct Device {
 
   static constexpr Device cpu() { return {DeviceKind::cpu, 0}; }
   static constexpr Device cuda(int index = 0) { return {DeviceKind::cuda, index}; }
+  static constexpr Device meta() { return {DeviceKind::meta, 0}; }
   constexpr bool is_cpu() const { return kind == DeviceKind::cpu; }
   constexpr bool is_cuda() const { return kind == DeviceKind::cuda; }
+  constexpr bool is_meta() const { return kind == DeviceKind::meta; }
   friend constexpr bool operator==(Device, Device) = default;
 };
 

@@ -12,6 +12,7 @@ std::ostream& operator<<(std::ostream& os, DType t) {
 
 std::ostream& operator<<(std::ostream& os, Device d) {
   if (d.is_cpu()) return os << "cpu";
+  if (d.is_meta()) return os << "meta";
   return os << "cuda:" << d.index;
 }
 

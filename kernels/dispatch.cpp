@@ -38,4 +38,10 @@ KernelFn lookup(const char* what, Op op, Device device, DType dtype) {
   return fn;
 }
 
+void fail_meta_read(const char* what) {
+  fail(what,
+       "reads the values of a meta tensor, which has a shape and a dtype but no data "
+       "(a shape-only pass, such as Model::summary's, cannot read values)");
+}
+
 }  // namespace elegy::kernels

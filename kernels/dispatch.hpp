@@ -32,8 +32,17 @@ const Registry& registry();
 // The kernel for (op, device, dtype); Error "<what>: no <op> kernel for <dtype> on <device>".
 KernelFn lookup(const char* what, Op op, Device device, DType dtype);
 
-// Looks up and runs; `what` is the user-facing op name for errors (e.g. "log_softmax").
+// Error for reading the values of a meta tensor (they do not exist).
+[[noreturn]] void fail_meta_read(const char* what);
+
+// Looks up and runs; `what` is the user-facing op name for errors (e.g. "log_softmax"). On the
+// meta device nothing runs (outputs have shapes, no values); copying a meta tensor's values
+// to a real device is an Error.
 inline void run(const char* what, Op op, DType dtype, const KernelArgs& args) {
+  if (args.device.is_meta()) [[unlikely]]
+    return;
+  if (args.in_device.is_meta()) [[unlikely]]
+    fail_meta_read(what);
   lookup(what, op, args.device, dtype)(args);
 }
 

@@ -233,10 +233,23 @@ Tree Model::predict_on_batch(const Tree& x) {
 std::string Model::summary(const Tree& x, int depth, bool print) {
   ELEGY_CHECK(depth >= 0, "summary", "depth must be >= 0, got ", depth);
   StepArgs a;
-  a.x = x;
   a.states = states_;
   NoGrad no_grad;
-  const std::string table = format_summary(call_summary_step(a), depth);
+  std::vector<SummaryTableEntry> entries;
+  try {
+    // Shapes only (Elegy's jax.eval_shape): on meta tensors no kernel runs and no memory is
+    // used. A step that needs values (item(), data-dependent checks) or mixes in tensors of
+    // another device raises an Error, and the summary is then computed for real.
+    a.x = x.map([](const Tensor& t) { return t.to(Device::meta()); });
+    entries = call_summary_step(a);
+    // The inputs row shows the caller's tensors, not their meta twins.
+    if (!entries.empty() && entries.front().module_type_name == "Inputs")
+      entries.front().output_value = x;
+  } catch (const Error&) {
+    a.x = x;
+    entries = call_summary_step(a);
+  }
+  const std::string table = format_summary(entries, depth);
   if (print) std::fputs(table.c_str(), stdout);
   return table;
 }

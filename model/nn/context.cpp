@@ -40,7 +40,9 @@ Context::Context(Tree params, Tree states, std::optional<RngSeq> rng, ContextOpt
       options_(options),
       frames_{Frame{"", "root", {}}} {}
 
-Context Context::for_step(const StepArgs& args, Device device) {
+Context Context::for_step(const StepArgs& args) {
+  const std::vector<Tensor> inputs = args.x.leaves();
+  const Device device = inputs.empty() ? Device::cpu() : inputs.front().device();
   std::optional<RngSeq> rng;
   if (args.states.has_rng()) rng = args.states.rng();
   return Context(args.initializing ? Tree() : args.states.net_params(),

@@ -37,8 +37,8 @@ class Context {
   // `params`/`states`: the net_params/net_states trees to read (None when initializing).
   Context(Tree params, Tree states, std::optional<RngSeq> rng, ContextOptions options = {});
   // A context over a step's states and flags (net_params, net_states, rng, initializing,
-  // training).
-  static Context for_step(const StepArgs& args, Device device = Device::cpu());
+  // training); new parameters go to the device of the inputs (the first leaf of args.x).
+  static Context for_step(const StepArgs& args);
 
   bool initializing() const { return options_.initializing; }
   bool training() const { return options_.training; }

@@ -85,3 +85,39 @@ TEST_CASE("summary: a model without a module shows its inputs and totals") {
   CHECK(format_size(1'066'440) == "1.1 MB");
   CHECK(format_count(1234567) == "1,234,567");
 }
+
+TEST_CASE("summary: shapes come from a meta pass; a step that reads values falls back") {
+  auto seen = std::make_shared<std::vector<Device>>();
+  struct Probe : nn::Module {
+    std::shared_ptr<std::vector<Device>> seen;
+    Tensor call(nn::Context& ctx, const Tensor& x) override {
+      seen->push_back(x.device());
+      Tensor h = nn::relu(ctx, nn::Conv2D(4, 3)(ctx, x));
+      // Layers whose ops must all run shape-only for the meta pass to succeed.
+      h = nn::Dropout(0.5)(ctx, nn::MaxPool(1)(ctx, nn::BatchNorm()(ctx, h)));
+      h = nn::LayerNorm()(ctx, h);
+      return nn::Linear(3)(ctx, h);
+    }
+  };
+  Probe probe;
+  probe.seen = seen;
+  Model model({.module = probe});
+  const std::string table = model.summary(ones({2, 5, 5, 1}), 2, false);
+  REQUIRE(seen->size() == 1);      // one pass: no fallback
+  CHECK(seen->front().is_meta());  // no kernel ran, no memory was used for the activations
+  CHECK(table.find("Conv2D    │ (2, 5, 5, 4)  float32 │ 40    160.0 B │") != std::string::npos);
+  CHECK(table.find("│ (2, 5, 5, 1)  float32 │") != std::string::npos);  // the inputs row
+
+  struct ReadsValues : nn::Module {
+    Tensor call(nn::Context& ctx, const Tensor& x) override {
+      const float total = sum(x).item<float>();  // needs values: no meta pass possible
+      return nn::Linear(2)(ctx, x * double(total));
+    }
+  };
+  Model reads({.module = ReadsValues()});
+  CHECK(reads.summary(ones({3, 4}), 2, false).find("Total Parameters: 10   40.0 B") !=
+        std::string::npos);
+  // Meta tensors refuse to give values.
+  CHECK_THROWS_WITH_AS(ones({2}).to(Device::meta()).to_vector<float>(),
+                       doctest::Contains("meta tensor"), Error);
+}
