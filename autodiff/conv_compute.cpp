@@ -8,11 +8,17 @@
 // (a column offset into the same buffers), and w^T / cols^T are transposed views that OpenBLAS
 // takes as transpose flags, so nothing is copied besides the columns themselves. The columns are
 // built for a chunk of output positions at a time (about kChunkRows) into one reused buffer,
-// which stays in cache between im2col writing it and the GEMM reading it. A
+// which stays in cache between im2col writing it and the GEMM reading it. On the CPU the rows are
+// first cut into one contiguous range per pool thread, and each thread runs im2col and
+// single-threaded GEMMs over its own range with its own column buffer: no thread waits on
+// another between the two, and each buffer stays in its own core's L2. A
 // 1x1 kernel with stride 1 and no padding skips im2col: the input already is its own columns.
 #include "elegy/autodiff/conv_compute.hpp"
 
 #include <algorithm>
+#include <vector>
+
+#include "elegy/core/thread_pool.hpp"
 
 #include "elegy/autodiff/kernel_call.hpp"
 
@@ -25,16 +31,14 @@ using kernels::KernelArgs;
 using kernels::Op;
 
 // Chunk sizing, measured on the 2-core AVX-512 target with OpenBLAS 0.3.21 (conv 3x3 on
-// [64,28,28,1] -> 32 and [64,14,14,32] -> 64, 2 threads): a GEMM wants about kChunkRows rows;
-// with fewer, OpenBLAS's two threads synchronise too often for their work (2x slower at 372
-// rows), with more, the operands leave the cache. A thin product (a short contraction, like the
-// 9 of a 1-channel 3x3 first layer) is kept within OpenBLAS's small-matrix size (M*N*K <=
-// kSmallGemm), where it skips packing and runs 2x faster than its threaded path. The column
-// buffer never exceeds kMaxChunkElements.
-constexpr std::int64_t kChunkRows = 3072;
-constexpr std::int64_t kThinContraction = 32;
-constexpr double kSmallGemm = 1e6;
-constexpr std::int64_t kMaxChunkElements = std::int64_t(1) << 21;
+// [64,28,28,1] -> 32 and [64,14,14,32] -> 64): each thread's GEMM wants about kChunkRows rows,
+// enough for the BLAS kernel to run at speed while its column buffer (kChunkRows x 288 floats for
+// the second layer) stays in the core's 1 MiB L2. The column buffer never exceeds
+// kMaxChunkElements. A range is split across threads only when each part gets at least
+// kMinPartFlops multiply-adds: below that, waking a thread costs more than it saves.
+constexpr std::int64_t kChunkRows = 768;
+constexpr std::int64_t kMaxChunkElements = std::int64_t(1) << 20;
+constexpr double kMinPartFlops = 1 << 18;
 
 // `count` matrices [rows, cols] at `offset` elements into t's data, with the given strides.
 BufferView matrices(const Tensor& t, std::int64_t offset, std::int64_t count, std::int64_t rows,
@@ -161,13 +165,45 @@ struct GroupViews {
 
 // Rows per chunk (see kChunkRows), a multiple of `unit` rows, at least one unit.
 std::int64_t chunk_rows(const GroupViews& v, std::int64_t total, std::int64_t unit) {
-  std::int64_t rows = kChunkRows;
-  if (v.k <= kThinContraction)
-    rows =
-        std::min(rows, std::max<std::int64_t>(256, std::int64_t(kSmallGemm / double(v.k * v.cog))));
-  rows = std::min(rows, kMaxChunkElements / (v.g.row_width() + v.co));
+  std::int64_t rows = std::min(kChunkRows, kMaxChunkElements / (v.g.row_width() + v.co));
   const std::int64_t units = std::max<std::int64_t>(1, rows / unit);
   return std::min(total, units * unit);
+}
+
+// How many parts [0, total) rows are cut into: one per pool thread on the CPU (each with at
+// least kMinPartFlops of work and a whole `unit`), a single part elsewhere (one stream orders the
+// work anyway).
+std::int64_t part_count(const GroupViews& v, Device device, std::int64_t total, std::int64_t unit) {
+  if (!device.is_cpu()) return 1;
+  const double flops = double(total) * double(v.k) * double(v.co);
+  const std::int64_t parts = std::min<std::int64_t>(num_threads(), total / unit);
+  return std::max<std::int64_t>(1, std::min(parts, std::int64_t(flops / kMinPartFlops)));
+}
+
+// Runs body(part, first, rows) for each of `parts` contiguous ranges of whole `unit`s covering
+// [0, total), in parallel on the pool. The ranges are a pure function of the sizes and `parts`,
+// so results never depend on timing.
+template <class Body>
+void for_each_part(std::int64_t parts, std::int64_t total, std::int64_t unit, Body&& body) {
+  if (parts == 1) return body(0, 0, total);
+  const std::int64_t units = total / unit;
+  parallel_for(parts, 1, [&](std::int64_t p0, std::int64_t p1) {
+    for (std::int64_t p = p0; p < p1; ++p) {
+      const std::int64_t first = units * p / parts * unit, last = units * (p + 1) / parts * unit;
+      if (last > first) body(p, first, last - first);
+    }
+  });
+}
+
+// acc += term, elementwise over equal shapes.
+void add_into(const Tensor& acc, const Tensor& term) {
+  KernelArgs args;
+  args.out = buffer_view(acc);
+  args.in[0] = buffer_view(acc);
+  args.in[1] = buffer_view(term);
+  args.num_inputs = 2;
+  args.device = acc.device();
+  kernels::run("conv", Op::Add, acc.dtype(), args);
 }
 
 }  // namespace
@@ -180,13 +216,16 @@ void forward(const Tensor& x, const Tensor& w, const Tensor& out, const ConvGeom
     gemm(v.outputs(out, 0, total), v.columns(x, total), v.weight(w), out.device());
     return;
   }
-  const std::int64_t chunk = chunk_rows(v, total, 1);
-  const Tensor col = Tensor::empty(Shape{chunk, g.row_width()}, x.dtype(), x.device());
-  for (std::int64_t first = 0; first < total; first += chunk) {
-    const std::int64_t rows = std::min(chunk, total - first);
-    im2col(x, col, first, rows, g);
-    gemm(v.outputs(out, first, rows), v.columns(col, rows), v.weight(w), out.device());
-  }
+  const std::int64_t parts = part_count(v, x.device(), total, 1);
+  for_each_part(parts, total, 1, [&](std::int64_t, std::int64_t begin, std::int64_t count) {
+    const std::int64_t chunk = chunk_rows(v, count, 1);
+    const Tensor col = Tensor::empty(Shape{chunk, g.row_width()}, x.dtype(), x.device());
+    for (std::int64_t first = begin; first < begin + count; first += chunk) {
+      const std::int64_t rows = std::min(chunk, begin + count - first);
+      im2col(x, col, first, rows, g);
+      gemm(v.outputs(out, first, rows), v.columns(col, rows), v.weight(w), out.device());
+    }
+  });
 }
 
 void input_grad(const Tensor& gy, const Tensor& w, const Tensor& dx, const ConvGeometry& g) {
@@ -198,19 +237,21 @@ void input_grad(const Tensor& gy, const Tensor& w, const Tensor& dx, const ConvG
     return;
   }
   // Whole images per chunk: col2im sums every tap landing on an input position at once.
-  const std::int64_t chunk = chunk_rows(v, total, positions);
-  const Tensor col = Tensor::empty(Shape{chunk, g.row_width()}, gy.dtype(), gy.device());
-  for (std::int64_t first = 0; first < total; first += chunk) {
-    const std::int64_t rows = std::min(chunk, total - first);
-    gemm(v.columns(col, rows), v.outputs(gy, first, rows), v.weight_t(w), dx.device());
-    col2im(col, dx, first / positions, rows / positions, g);
-  }
+  const std::int64_t parts = part_count(v, gy.device(), total, positions);
+  for_each_part(parts, total, positions, [&](std::int64_t, std::int64_t begin, std::int64_t count) {
+    const std::int64_t chunk = chunk_rows(v, count, positions);
+    const Tensor col = Tensor::empty(Shape{chunk, g.row_width()}, gy.dtype(), gy.device());
+    for (std::int64_t first = begin; first < begin + count; first += chunk) {
+      const std::int64_t rows = std::min(chunk, begin + count - first);
+      gemm(v.columns(col, rows), v.outputs(gy, first, rows), v.weight_t(w), dx.device());
+      col2im(col, dx, first / positions, rows / positions, g);
+    }
+  });
 }
 
 void filter_grad(const Tensor& x, const Tensor& gy, const Tensor& dw, const ConvGeometry& g) {
   const std::int64_t total = g.batch * g.out_positions();
   const GroupViews v(g, gy.shape(-1));
-  const BufferView target = v.weight(dw);
   if (total == 0) {  // an empty sum
     KernelArgs args;
     args.out = buffer_view(dw);
@@ -219,30 +260,31 @@ void filter_grad(const Tensor& x, const Tensor& gy, const Tensor& dw, const Conv
     return;
   }
   if (pointwise(g) && x.is_contiguous()) {
-    gemm(target, v.columns_t(x, total), v.outputs(gy, 0, total), dw.device());
+    gemm(v.weight(dw), v.columns_t(x, total), v.outputs(gy, 0, total), dw.device());
     return;
   }
-  const std::int64_t chunk = chunk_rows(v, total, 1);
-  const Tensor col = Tensor::empty(Shape{chunk, g.row_width()}, x.dtype(), x.device());
-  // Chunks after the first land in `partial` and are added to dw.
-  const Tensor partial =
-      chunk < total ? Tensor::empty(dw.shape(), dw.dtype(), dw.device()) : Tensor();
-  for (std::int64_t first = 0; first < total; first += chunk) {
-    const std::int64_t rows = std::min(chunk, total - first);
-    im2col(x, col, first, rows, g);
-    const bool initial = first == 0;
-    gemm(initial ? target : v.weight(partial), v.columns_t(col, rows), v.outputs(gy, first, rows),
-         dw.device());
-    if (!initial) {
-      KernelArgs args;
-      args.out = buffer_view(dw);
-      args.in[0] = buffer_view(dw);
-      args.in[1] = buffer_view(partial);
-      args.num_inputs = 2;
-      args.device = dw.device();
-      kernels::run("conv", Op::Add, dw.dtype(), args);
+  // Each part sums its chunks into its own dw-shaped slot (part 0's slot is dw itself; a part's
+  // later chunks go through `partial`), then the other slots are added to dw in part order.
+  const std::int64_t parts = part_count(v, x.device(), total, 1);
+  std::vector<Tensor> sums(parts);
+  sums[0] = dw;
+  for (std::int64_t p = 1; p < parts; ++p)
+    sums[p] = Tensor::empty(dw.shape(), dw.dtype(), dw.device());
+  for_each_part(parts, total, 1, [&](std::int64_t part, std::int64_t begin, std::int64_t count) {
+    const std::int64_t chunk = chunk_rows(v, count, 1);
+    const Tensor col = Tensor::empty(Shape{chunk, g.row_width()}, x.dtype(), x.device());
+    const Tensor partial =
+        chunk < count ? Tensor::empty(dw.shape(), dw.dtype(), dw.device()) : Tensor();
+    for (std::int64_t first = begin; first < begin + count; first += chunk) {
+      const std::int64_t rows = std::min(chunk, begin + count - first);
+      im2col(x, col, first, rows, g);
+      const bool initial = first == begin;
+      gemm(v.weight(initial ? sums[part] : partial), v.columns_t(col, rows),
+           v.outputs(gy, first, rows), dw.device());
+      if (!initial) add_into(sums[part], partial);
     }
-  }
+  });
+  for (std::int64_t p = 1; p < parts; ++p) add_into(dw, sums[p]);
 }
 
 }  // namespace elegy::autodiff::conv

@@ -6,9 +6,12 @@
 // transposed view becomes CblasTrans); only a matrix that is neither (a broadcast or
 // negative-stride view, say) is packed into a dense buffer first.
 //
-// Threads: OpenBLAS keeps its own pool, sized to elegy's thread count (the listener below), and
-// already runs GEMMs below M*N*K = 64^3 on the calling thread. A batch of such small products is
-// split across elegy's pool instead, where each call then runs single-threaded.
+// Threads: OpenBLAS runs single-threaded, always; elegy's pool is the only one. A large product is
+// cut into column (or row) blocks, one per pool thread, each a single-threaded BLAS call; a batch
+// of small products is spread over the pool one product at a time. Why not OpenBLAS's own
+// threads: they spin for a long while after every call, and on a 2-core machine the spinning
+// worker then fights elegy's pool for the second core during the elementwise kernels between
+// GEMMs (measured: the MLP step at 2 threads was slower than at 1). One pool has no such fight.
 #include <cblas.h>
 
 #include <algorithm>
@@ -23,8 +26,12 @@
 namespace elegy::kernels {
 namespace {
 
-// OpenBLAS's own single-thread threshold for gemm (SMP_THRESHOLD_MIN * GEMM_MULTITHREAD_THRESHOLD).
+// Below this many multiply-adds a product runs on one thread (OpenBLAS's own threshold,
+// SMP_THRESHOLD_MIN * GEMM_MULTITHREAD_THRESHOLD): waking a thread costs more than it saves.
 constexpr double kSmallGemmFlops = 65536.0 * 4.0;
+// Blocks of a split product are multiples of this many rows/columns (the sgemm micro-kernel's
+// tile on AVX-512 is 16 wide), so no block ends in a ragged edge the kernel handles slowly.
+constexpr std::int64_t kSplitAlign = 16;
 
 // How one matrix operand is passed to BLAS.
 struct MatrixArg {
@@ -86,6 +93,38 @@ void matmul_kernel(const KernelArgs& args) {
   const MatrixArg mc = classify(M, N, C.strides[1], C.strides[2]);
   const bool c_direct = mc.direct && mc.trans == CblasNoTrans;
 
+  // One product, possibly cut into `parts` blocks of C (columns when N is the larger side, else
+  // rows) run in parallel on the pool. Every block reads the full K in the same blocking, so each
+  // element of C is summed as in the uncut product.
+  auto blocks = [&](CBLAS_TRANSPOSE ta, int lda, const T* ai, CBLAS_TRANSPOSE tb, int ldb,
+                    const T* bi, T* ci, int ldc) {
+    const double flops = double(M) * double(N) * double(K);
+    const std::int64_t side = std::max(M, N);
+    const std::int64_t parts = std::min<std::int64_t>(
+        {num_threads(), std::int64_t(flops / kSmallGemmFlops), side / kSplitAlign});
+    if (parts <= 1) {
+      gemm<T>(ta, tb, int(M), int(N), int(K), ai, lda, bi, ldb, ci, ldc);
+      return;
+    }
+    const bool split_n = N >= M;
+    const std::int64_t tiles = (side + kSplitAlign - 1) / kSplitAlign;
+    parallel_for(parts, 1, [&](std::int64_t p0, std::int64_t p1) {
+      for (std::int64_t p = p0; p < p1; ++p) {
+        const std::int64_t lo = std::min(side, tiles * p / parts * kSplitAlign);
+        const std::int64_t hi = std::min(side, tiles * (p + 1) / parts * kSplitAlign);
+        if (hi <= lo) continue;
+        if (split_n) {  // columns [lo, hi) of B and C
+          const T* bp = bi + (tb == CblasNoTrans ? lo : lo * std::int64_t(ldb));
+          gemm<T>(ta, tb, int(M), int(hi - lo), int(K), ai, lda, bp, ldb, ci + lo, ldc);
+        } else {  // rows [lo, hi) of A and C
+          const T* ap = ai + (ta == CblasNoTrans ? lo * std::int64_t(lda) : lo);
+          gemm<T>(ta, tb, int(hi - lo), int(N), int(K), ap, lda, bi, ldb,
+                  ci + lo * std::int64_t(ldc), ldc);
+        }
+      }
+    });
+  };
+
   auto one = [&](std::int64_t i, std::vector<T>& scratch) {
     const T* ai = a + i * A.strides[0];
     const T* bi = b + i * B.strides[0];
@@ -113,9 +152,9 @@ void matmul_kernel(const KernelArgs& args) {
       pb = {CblasNoTrans, int(N), true};
     }
     if (c_direct) {
-      gemm<T>(pa.trans, pb.trans, int(M), int(N), int(K), ai, pa.ld, bi, pb.ld, ci, mc.ld);
+      blocks(pa.trans, pa.ld, ai, pb.trans, pb.ld, bi, ci, mc.ld);
     } else {
-      gemm<T>(pa.trans, pb.trans, int(M), int(N), int(K), ai, pa.ld, bi, pb.ld, free_space, int(N));
+      blocks(pa.trans, pa.ld, ai, pb.trans, pb.ld, bi, free_space, int(N));
       for (std::int64_t r = 0; r < M; ++r)
         for (std::int64_t col = 0; col < N; ++col)
           ci[r * C.strides[1] + col * C.strides[2]] = free_space[r * N + col];
@@ -124,7 +163,7 @@ void matmul_kernel(const KernelArgs& args) {
 
   const double flops = double(M) * double(N) * double(K);
   if (batch > 1 && flops <= kSmallGemmFlops && num_threads() > 1) {
-    // Small products: OpenBLAS would run each on this thread anyway; spread the batch instead.
+    // Small products: one per pool thread at a time (inside the pool, `blocks` runs inline).
     const std::int64_t grain =
         std::max<std::int64_t>(1, std::int64_t(kSmallGemmFlops / (flops + 1)));
     parallel_for(batch, grain, [&](std::int64_t i0, std::int64_t i1) {
@@ -142,8 +181,8 @@ void matmul_kernel(const KernelArgs& args) {
 void register_cpu_gemm(Registry& r) {
   r.add(Op::Matmul, DeviceKind::cpu, DType::f32, matmul_kernel<float>);
   r.add(Op::Matmul, DeviceKind::cpu, DType::f64, matmul_kernel<double>);
-  // OpenBLAS's pool follows elegy's thread count (called once now, then on every change).
-  on_num_threads_changed([](int n) { openblas_set_num_threads(n); });
+  // OpenBLAS never starts threads of its own: elegy's pool parallelises every product (above).
+  openblas_set_num_threads(1);
 }
 
 }  // namespace elegy::kernels

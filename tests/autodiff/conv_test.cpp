@@ -239,7 +239,7 @@ TEST_CASE("conv backward passes match direct loops, on strided operands too") {
 
 TEST_CASE("conv with few channels over several chunks that start mid-line") {
   // 1 channel (the first layer of an image model) and depthwise 3x3: chunks of the column
-  // buffer (about 3072 rows) end inside an output line.
+  // buffer (768 rows) end inside an output line.
   const std::vector<Case> big = {
       {"1 channel", {4, 64, 61, 1}, {3, 3, 1, 8}, {.padding = {{1, 1}, {1, 1}}}},
       {"depthwise stride 2",
@@ -267,23 +267,30 @@ TEST_CASE("conv with few channels over several chunks that start mid-line") {
 
 TEST_CASE("conv on sizes that take several column chunks and threads") {
   // 5 images of 32x32x16 with a 3x3 kernel: 5120 rows of 144 columns, more than one column
-  // buffer (about 3072 rows) for every pass.
+  // buffer (768 rows) per thread for every pass, and rows cut into one part per pool thread
+  // (filter grad sums the parts' partial products). 1, 2 and 3 threads give the same result.
   const ConvOptions o{.strides = {1, 1}, .padding = {{1, 1}, {1, 1}}};
   const Shape xs{5, 32, 32, 16}, ws{3, 3, 16, 8};
   const Tensor x = host_uniform(xs, 7), w = host_uniform(ws, 8);
   const Problem p = problem(xs, ws, o);
   const Tensor gy = host_uniform(out_shape(p, 2), 9);
   const std::vector<double> xv = values(x), wv = values(w), gv = values(gy);
-  check_close(values(conv(x, w, o)), reference_conv(xv, wv, p), 1e-12, "forward f64");
-  check_close(values(conv(x.astype(DType::f32), w.astype(DType::f32), o)),
-              reference_conv(xv, wv, p), 1e-5, "forward f32");
-  const std::vector<std::int64_t> in{32, 32}, k{3, 3};
-  check_close(values(conv_backward_input(gy, w, in, o)), reference_input_grad(gv, wv, p), 1e-12,
-              "input grad");
-  check_close(values(conv_backward_filter(x, gy, k, o)), reference_filter_grad(xv, gv, p), 1e-11,
-              "filter grad");
-  check_close(values(conv_backward_filter(x.astype(DType::f32), gy.astype(DType::f32), k, o)),
-              reference_filter_grad(xv, gv, p), 1e-4, "filter grad f32");
+  const int saved_threads = num_threads();
+  for (const int threads : {1, 2, 3}) {
+    CAPTURE(threads);
+    set_num_threads(threads);
+    check_close(values(conv(x, w, o)), reference_conv(xv, wv, p), 1e-12, "forward f64");
+    check_close(values(conv(x.astype(DType::f32), w.astype(DType::f32), o)),
+                reference_conv(xv, wv, p), 1e-5, "forward f32");
+    const std::vector<std::int64_t> in{32, 32}, k{3, 3};
+    check_close(values(conv_backward_input(gy, w, in, o)), reference_input_grad(gv, wv, p), 1e-12,
+                "input grad");
+    check_close(values(conv_backward_filter(x, gy, k, o)), reference_filter_grad(xv, gv, p), 1e-11,
+                "filter grad");
+    check_close(values(conv_backward_filter(x.astype(DType::f32), gy.astype(DType::f32), k, o)),
+                reference_filter_grad(xv, gv, p), 1e-4, "filter grad f32");
+  }
+  set_num_threads(saved_threads);
 }
 
 TEST_CASE("conv of an empty batch") {

@@ -109,6 +109,25 @@ TEST_CASE("matmul of matrices matches a float64 triple loop") {
   }
 }
 
+TEST_CASE("matmul cut into column or row blocks across threads matches the uncut product") {
+  // Above 2^18 multiply-adds a product is cut into one block of C per pool thread: columns when
+  // N >= M, rows otherwise, at multiples of 16, and with any transpose flags on A and B.
+  const int saved_threads = num_threads();
+  for (const int threads : {1, 2, 3}) {
+    CAPTURE(threads);
+    set_num_threads(threads);
+    for (DType dt : {DType::f32, DType::f64}) {
+      for (auto [m, k, n] : std::vector<std::array<std::int64_t, 3>>{
+               {70, 60, 150}, {150, 60, 70}, {33, 300, 47}, {128, 512, 512}}) {
+        check_matmul(rand({m, k}, 3, dt), rand({k, n}, 4, dt));
+        check_matmul(transpose(rand({k, m}, 5, dt)), transpose(rand({n, k}, 6, dt)));
+        check_matmul(rand({m, k}, 7, dt), transpose(rand({n, k}, 8, dt)));
+      }
+    }
+  }
+  set_num_threads(saved_threads);
+}
+
 TEST_CASE("matmul handles 1-D operands as numpy does") {
   for (DType dt : {DType::f32, DType::f64}) {
     check_matmul(rand({5}, 3, dt), rand({5, 4}, 4, dt));       // [4]

@@ -1,0 +1,218 @@
+// elegy's training steps for issue 8, two ways, from the weights and batches gen_data.py wrote:
+//   elegy_model     Model::train_on_batch with nn modules, SparseCategoricalCrossentropy(from
+//                   logits) and optim::adam(1e-3): what a user of the high-level API runs.
+//                   Forward only: Model::predict_on_batch.
+//   elegy_lowlevel  value_and_grad of a plain function of a params Tree, optim::adam(1e-3)
+//                   update, optim::apply_updates: the eager core without the Model machinery.
+//                   Forward only: the same function under NoGrad.
+// Cases per workload (mlp_b32, mlp_b128, mlp_b512, cnn_b64): <w>_train and <w>_infer; the
+// low-level path also reports its phases (<w>_train:vg = value_and_grad, :update, :apply) and
+// <w>_train:fwd_tape (forward + loss recorded on a tape, no backward), so the backward pass is
+// :vg - :fwd_tape.
+//
+// bench_train_elegy [--threads N] [--data DIR] [--losses FILE] [--filter SUBSTR]
+//                   [--path model|lowlevel] ...
+// Exits nonzero when anything throws (a missing op, a mismatched parameter file).
+#include <cstdio>
+#include <elegy/elegy.hpp>
+#include <string>
+#include <vector>
+
+#include "common.hpp"
+
+namespace {
+
+using namespace elegy;
+namespace bt = elegy::bench::train;
+
+// ---- the two networks as modules (the Model path) ---------------------------------------------
+
+struct MlpModule : nn::Module {
+  Tensor call(nn::Context& ctx, const Tensor& x) override {
+    Tensor h = relu(nn::Linear(512)(ctx, x));
+    h = relu(nn::Linear(512)(ctx, h));
+    return nn::Linear(10)(ctx, h);
+  }
+};
+
+struct CnnModule : nn::Module {
+  Tensor call(nn::Context& ctx, const Tensor& x) override {
+    Tensor h = relu(nn::Conv2D(32, 3, {.padding = Padding::same})(ctx, x));  // [N, 28, 28, 32]
+    h = nn::MaxPool(2)(ctx, h);                                              // [N, 14, 14, 32]
+    h = relu(nn::Conv2D(64, 3, {.padding = Padding::same})(ctx, h));         // [N, 14, 14, 64]
+    h = nn::MaxPool(2)(ctx, h);                                              // [N, 7, 7, 64]
+    h = nn::Flatten()(ctx, h);                                               // [N, 3136]
+    h = relu(nn::Linear(128)(ctx, h));
+    return nn::Linear(10)(ctx, h);
+  }
+};
+
+// ---- the same networks as functions of a params Tree (the low-level path) ---------------------
+
+Tensor dense(const Tree& p, const char* layer, const Tensor& x) {
+  return matmul(x, p[layer]["w"]) + p[layer]["b"].tensor();
+}
+
+Tensor conv3x3_same(const Tree& p, const char* layer, const Tensor& x) {
+  ConvOptions o;
+  o.padding = {{1, 1}, {1, 1}};
+  return conv(x, p[layer]["w"], o) + p[layer]["b"].tensor();
+}
+
+Tensor forward(bt::Net net, const Tree& p, const Tensor& x) {
+  if (net == bt::Net::mlp) {
+    Tensor h = relu(dense(p, "linear", x));
+    h = relu(dense(p, "linear_1", h));
+    return dense(p, "linear_2", h);
+  }
+  const PoolOptions pool{.window = {2, 2}};
+  Tensor h = max_pool(relu(conv3x3_same(p, "conv2_d", x)), pool);
+  h = max_pool(relu(conv3x3_same(p, "conv2_d_1", h)), pool);
+  h = relu(dense(p, "linear", flatten(h)));
+  return dense(p, "linear_1", h);
+}
+
+// Mean softmax cross-entropy from logits. Bounds checking off: the labels are known good, and
+// the check costs two reductions read back to the host per step.
+Tensor loss_of(bt::Net net, const Tree& p, const Tensor& x, const Tensor& y) {
+  return mean(losses::sparse_categorical_crossentropy(y, forward(net, p, x), /*from_logits=*/true,
+                                                      /*check_bounds=*/false));
+}
+
+// ---- inputs -----------------------------------------------------------------------------------
+
+struct Batch {
+  Tensor x, y;
+};
+
+std::vector<Batch> device_batches(const bt::Args& args, const bt::Workload& w) {
+  std::vector<Batch> out;
+  for (const bt::HostBatch& hb : bt::read_batches(args.data, w.batch)) {
+    const Shape shape =
+        w.net == bt::Net::mlp ? Shape{w.batch, bt::kImage} : Shape{w.batch, 28, 28, 1};  // NHWC
+    out.push_back({Tensor::from_vector(hb.x, shape), Tensor::from_vector(hb.y)});
+  }
+  return out;
+}
+
+Tree initial_params(const bt::Args& args, bt::Net net) {
+  Tree params;
+  for (const bt::Param& p : bt::read_params(args.data, net))
+    params[p.path] = Tensor::from_vector(p.values, Shape(p.shape));
+  return params;
+}
+
+// Every leaf of `a` has the path and shape of the matching leaf of `b`; else an Error, so a
+// renamed module cannot silently train from its own random init.
+void check_same_params(const Tree& model_params, const Tree& file_params) {
+  const std::string diff = Tree::structure_difference(model_params, file_params);
+  ELEGY_CHECK(diff.empty(), "bench_train_elegy",
+              "the model's parameters differ from the weight files: ", diff);
+  const auto a = model_params.flatten_with_paths(), b = file_params.flatten_with_paths();
+  for (std::size_t i = 0; i < a.size(); ++i)
+    ELEGY_CHECK(a[i].second.shape() == b[i].second.shape(), "bench_train_elegy", a[i].first,
+                ": model ", describe(a[i].second), " vs file ", describe(b[i].second));
+}
+
+// ---- the two paths ----------------------------------------------------------------------------
+
+void run_model_path(const bt::Args& args, const bt::Workload& w, const std::vector<Batch>& data) {
+  const std::string name = w.name();
+  nn::AnyModule module =
+      w.net == bt::Net::mlp ? nn::AnyModule(MlpModule()) : nn::AnyModule(CnnModule());
+  Model model({.module = module,
+               .loss = {losses::SparseCategoricalCrossentropy({.from_logits = true})},
+               .optimizer = optim::adam(1e-3)});
+  model.init_on_batch(data[0].x, data[0].y);
+  const Tree params = initial_params(args, w.net);
+  check_same_params(model.states().net_params(), params);
+  model.set_states(model.states().update("net_params", params));
+
+  // "loss" in the logs is the running mean over the epoch: reset it so each log is its step's.
+  std::vector<double> losses;
+  for (int i = 0; i < bt::kNumBatches; ++i) {
+    model.reset_metrics();
+    losses.push_back(model.train_on_batch(data[i].x, data[i].y).at("loss"));
+  }
+  bt::write_losses(args, "elegy_model", name, losses);
+
+  const double train = bt::median_step_us(args, [&](long i) {
+    const Batch& b = data[std::size_t(i % bt::kNumBatches)];
+    model.train_on_batch(b.x, b.y);
+  });
+  bt::print_row("elegy_model", name + "_train", args.threads, train);
+  const double infer = bt::median_step_us(args, [&](long i) {
+    const Batch& b = data[std::size_t(i % bt::kNumBatches)];
+    const Tree out = model.predict_on_batch(b.x);
+    (void)out;
+  });
+  bt::print_row("elegy_model", name + "_infer", args.threads, infer);
+}
+
+void run_lowlevel_path(const bt::Args& args, const bt::Workload& w,
+                       const std::vector<Batch>& data) {
+  const std::string name = w.name();
+  const optim::GradientTransformation adam = optim::adam(1e-3);
+  Tree params = initial_params(args, w.net);
+  optim::OptState opt_state = adam.init(params);
+
+  bt::Laps laps({"vg", "update", "apply"});
+  auto step = [&](const Batch& b) {
+    laps.start();
+    auto [loss, grads] =
+        value_and_grad([&](const Tree& p) { return loss_of(w.net, p, b.x, b.y); }, params);
+    laps.lap(0);
+    optim::UpdateResult r = adam.update(grads, opt_state, params);
+    laps.lap(1);
+    params = optim::apply_updates(params, r.updates);
+    opt_state = std::move(r.state);
+    laps.lap(2);
+    return loss;
+  };
+
+  std::vector<double> losses;
+  for (int i = 0; i < bt::kNumBatches; ++i) losses.push_back(step(data[i]).item<float>());
+  bt::write_losses(args, "elegy_lowlevel", name, losses);
+
+  const double train = bt::median_step_us(
+      args, [&](long i) { step(data[std::size_t(i % bt::kNumBatches)]); }, &laps);
+  bt::print_row("elegy_lowlevel", name + "_train", args.threads, train);
+  for (std::size_t k = 0; k < laps.names().size(); ++k)
+    bt::print_row("elegy_lowlevel", name + "_train:" + laps.names()[k], args.threads,
+                  laps.median_us(k));
+
+  // Forward + loss with the tape recording, and no backward: what recording adds to inference.
+  const double fwd_tape = bt::median_step_us(args, [&](long i) {
+    const Batch& b = data[std::size_t(i % bt::kNumBatches)];
+    autodiff::TapeScope scope;
+    std::vector<Tensor> vars;
+    for (const Tensor& leaf : params.leaves()) vars.push_back(autodiff::make_variable(leaf));
+    const Tensor loss = loss_of(w.net, params.unflatten(vars), b.x, b.y);
+    (void)loss;
+  });
+  bt::print_row("elegy_lowlevel", name + "_train:fwd_tape", args.threads, fwd_tape);
+
+  const double infer = bt::median_step_us(args, [&](long i) {
+    NoGrad no_grad;
+    const Tensor logits = forward(w.net, params, data[std::size_t(i % bt::kNumBatches)].x);
+    (void)logits;
+  });
+  bt::print_row("elegy_lowlevel", name + "_infer", args.threads, infer);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) try {
+  const bt::Args args = bt::parse_args(argc, argv);
+  elegy::set_num_threads(args.threads);
+  for (const bt::Workload& w : bt::workloads()) {
+    if (!args.wants(w.name())) continue;
+    const std::vector<Batch> data = device_batches(args, w);
+    if (args.path.empty() || args.path == "model") run_model_path(args, w, data);
+    if (args.path.empty() || args.path == "lowlevel") run_lowlevel_path(args, w, data);
+  }
+  return 0;
+} catch (const std::exception& e) {
+  std::fprintf(stderr, "bench_train_elegy: %s\n", e.what());
+  return 1;
+}
