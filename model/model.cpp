@@ -135,9 +135,9 @@ TrainStep Model::train_step(const StepArgs& args) {
   GradStep g = grad_step(args);
   NoGrad no_grad;
   const Tree& params = g.states.net_params();
-  optim::UpdateResult u = options_.optimizer->update(g.grads, g.states.optimizer_states(), params);
-  const Tree new_params = optim::apply_updates(params, u.updates);
-  return {g.logs, g.states.update({{"net_params", new_params}, {"optimizer_states", u.state}})};
+  optim::StepResult s =
+      optim::update_and_apply(*options_.optimizer, g.grads, g.states.optimizer_states(), params);
+  return {g.logs, g.states.update({{"net_params", s.params}, {"optimizer_states", s.state}})};
 }
 
 std::vector<SummaryTableEntry> Model::summary_step(const StepArgs& args) {

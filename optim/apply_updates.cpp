@@ -1,3 +1,5 @@
+#include <utility>
+
 #include "elegy/autodiff/ops_elementwise.hpp"
 #include "elegy/autodiff/tape.hpp"
 #include "elegy/optim/transform.hpp"
@@ -13,6 +15,13 @@ Tree apply_updates(const Tree& params, const Tree& updates) {
         return (p + u).astype(p.dtype());
       },
       params, updates, "apply_updates");
+}
+
+StepResult update_and_apply(const GradientTransformation& opt, const Tree& updates,
+                            const OptState& state, const Tree& params) {
+  if (opt.update_and_apply) return opt.update_and_apply(updates, state, params);
+  UpdateResult u = opt.update(updates, state, params);
+  return {apply_updates(params, u.updates), std::move(u.state)};
 }
 
 }  // namespace elegy::optim

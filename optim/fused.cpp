@@ -5,6 +5,8 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <optional>
+#include <utility>
 #include <vector>
 
 #include "elegy/autodiff/kernel_call.hpp"
@@ -109,6 +111,184 @@ std::vector<double> leaf_weight_decays(const Mask& mask, const Tree& updates, do
   return out;
 }
 
+// What a fused step returns: the updates (or, when applied, the new params) and the new state.
+struct FusedStep {
+  Tree tree;
+  OptState state;
+};
+
+// The composed chain's update followed by apply_updates.
+StepResult composed_step(const GradientTransformation& chain, const Tree& updates,
+                         const OptState& state, const Tree& params) {
+  UpdateResult u = chain.update(updates, state, params);
+  return {apply_updates(params, u.updates), std::move(u.state)};
+}
+
+// One fused adam/adamw/nadam/lamb step, or nullopt when the state or trees do not fit the fused
+// path (the caller then runs the composed chain). With `apply`, the tree is the new params.
+std::optional<FusedStep> adam_step(const FusedAdamSpec* s, const Tree& updates,
+                                   const OptState& state, const Tree& params, bool apply) {
+  const std::size_t n_tx = 2 + (s->weight_decay ? 1 : 0) + (s->lamb ? 1 : 0);
+  const auto g = fusable_leaves(updates);
+  if (!g || !state.is_list() || state.size() != n_tx) return std::nullopt;
+  const Tree& adam_state = state[0];
+  if (!adam_state.is_map() || adam_state.size() != 3 || !adam_state.contains("mu") ||
+      !adam_state.contains("nu") || !adam_state.contains("count"))
+    return std::nullopt;
+  const auto count0 = [&]() -> std::optional<std::int32_t> {
+    const Tree& c = adam_state["count"];
+    if (!c.is_leaf() || c.tensor().dtype() != DType::i32 || c.tensor().numel() != 1 ||
+        !c.tensor().device().is_cpu())
+      return std::nullopt;
+    return *c.tensor().data<std::int32_t>();
+  }();
+  const auto mu = matching_leaves(updates, adam_state["mu"], *g);
+  const auto nu = matching_leaves(updates, adam_state["nu"], *g);
+  if (!count0 || !mu || !nu) return std::nullopt;
+  std::vector<Tensor> p;
+  const bool needs_params = apply || s->weight_decay.has_value() || s->lamb;
+  if (needs_params) {
+    const auto pl = matching_leaves(updates, params, *g);
+    if (!pl) return std::nullopt;
+    p = *pl;
+  }
+  // The small states: weight decay (maybe masked), trust ratio (None), learning rate.
+  std::int32_t lr_count = 0, wd_count = 0;
+  if (!scalar_state_fits(s->learning_rate, state[n_tx - 1], &lr_count)) return std::nullopt;
+  double weight_decay = 0.0;
+  if (s->weight_decay) {
+    const bool is_masked = !std::holds_alternative<std::monostate>(s->mask);
+    const Tree& wd_state = state[1];
+    if (is_masked &&
+        !(wd_state.is_map() && wd_state.size() == 1 && wd_state.contains("inner_state")))
+      return std::nullopt;
+    if (!scalar_state_fits(*s->weight_decay, is_masked ? wd_state["inner_state"] : wd_state,
+                           &wd_count))
+      return std::nullopt;
+    if (const double* v = std::get_if<double>(&*s->weight_decay))
+      weight_decay = *v;
+    else
+      weight_decay = eval_checked("add_decayed_weights", "weight_decay",
+                                  std::get<Schedule>(*s->weight_decay), wd_count);
+  }
+  if (s->lamb && !state[2].is_none()) return std::nullopt;
+  const std::vector<double> wd =
+      leaf_weight_decays(s->mask, updates, s->weight_decay ? weight_decay : 0.0);
+
+  const DType dtype = (*g)[0].dtype();
+  const Device device = (*g)[0].device();
+  const std::int32_t count = safe_increment(*count0);
+  kernels::OptimUpdateArgs args;
+  args.kind = s->lamb ? kernels::OptimKind::lamb_moments : kernels::OptimKind::adam;
+  args.b1 = s->b1;
+  args.b2 = s->b2;
+  args.eps = s->eps;
+  args.eps_root = s->eps_root;
+  args.bc1 = bias_correction(s->b1, count, dtype);
+  args.bc2 = bias_correction(s->b2, count, dtype);
+  args.bc1_next = bias_correction(s->b1, safe_increment(count), dtype);
+  args.nesterov = s->nesterov;
+  args.step = learning_rate_step(s->learning_rate, lr_count);
+
+  autodiff::NoGrad no_grad;
+  const std::size_t n = g->size();
+  std::vector<Tensor> mu_out(n), nu_out(n), u_out(n), p_out(n);
+  std::vector<kernels::OptimTensor> tensors(n);
+  const Tensor sums =
+      s->lamb ? Tensor::empty(Shape{std::int64_t(2 * n)}, DType::f64, device) : Tensor();
+  for (std::size_t i = 0; i < n; ++i) {
+    const Tensor& gi = (*g)[i];
+    mu_out[i] = Tensor::empty(gi.shape(), dtype, device);
+    nu_out[i] = Tensor::empty(gi.shape(), dtype, device);
+    // lamb's first pass keeps its unscaled update for the second, even when applying.
+    if (!apply || s->lamb) u_out[i] = Tensor::empty(gi.shape(), dtype, device);
+    if (apply) p_out[i] = Tensor::empty(gi.shape(), dtype, device);
+    kernels::OptimTensor& t = tensors[i];
+    t.grad = gi.raw_data();
+    t.param = needs_params ? p[i].raw_data() : nullptr;
+    t.mu = (*mu)[i].raw_data();
+    t.nu = (*nu)[i].raw_data();
+    t.mu_out = mu_out[i].raw_data();
+    t.nu_out = nu_out[i].raw_data();
+    t.update = u_out[i].defined() ? u_out[i].raw_data() : nullptr;
+    t.param_out = apply ? p_out[i].raw_data() : nullptr;
+    t.sums = s->lamb ? static_cast<double*>(sums.raw_data()) + 2 * i : nullptr;
+    t.numel = gi.numel();
+    t.weight_decay = wd[i];
+  }
+  args.tensors = tensors.data();
+  args.num_tensors = int(n);
+  ++g_fused_updates;
+  const char* what = s->lamb ? "lamb" : "adam";
+  run_kernel(what, args, dtype, device);
+  if (s->lamb) {
+    args.kind = kernels::OptimKind::lamb_scale;
+    run_kernel(what, args, dtype, device);
+  }
+
+  Tree::List new_state{Tree{{"count", make_count(count)},
+                            {"mu", updates.unflatten(mu_out)},
+                            {"nu", updates.unflatten(nu_out)}}};
+  for (std::size_t k = 1; k < n_tx; ++k) new_state.push_back(advance_counts(state[k]));
+  return FusedStep{apply ? params.unflatten(p_out) : updates.unflatten(u_out),
+                   Tree::from_list(std::move(new_state))};
+}
+
+// One fused sgd-with-momentum step, or nullopt (see adam_step).
+std::optional<FusedStep> momentum_step(double decay, bool nesterov,
+                                       const ScalarOrSchedule& learning_rate, const Tree& updates,
+                                       const OptState& state, const Tree& params, bool apply) {
+  const auto g = fusable_leaves(updates);
+  if (!g || !state.is_list() || state.size() != 2) return std::nullopt;
+  const Tree& trace_state = state[0];
+  if (!trace_state.is_map() || trace_state.size() != 1 || !trace_state.contains("trace"))
+    return std::nullopt;
+  const auto tr = matching_leaves(updates, trace_state["trace"], *g);
+  std::int32_t lr_count = 0;
+  if (!tr || !scalar_state_fits(learning_rate, state[1], &lr_count)) return std::nullopt;
+  std::vector<Tensor> p;
+  if (apply) {
+    const auto pl = matching_leaves(updates, params, *g);
+    if (!pl) return std::nullopt;
+    p = *pl;
+  }
+
+  const DType dtype = (*g)[0].dtype();
+  const Device device = (*g)[0].device();
+  kernels::OptimUpdateArgs args;
+  args.kind = kernels::OptimKind::momentum;
+  args.decay = decay;
+  args.nesterov = nesterov;
+  args.step = learning_rate_step(learning_rate, lr_count);
+  autodiff::NoGrad no_grad;
+  const std::size_t n = g->size();
+  std::vector<Tensor> tr_out(n), u_out(n), p_out(n);
+  std::vector<kernels::OptimTensor> tensors(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    const Tensor& gi = (*g)[i];
+    tr_out[i] = Tensor::empty(gi.shape(), dtype, device);
+    (apply ? p_out[i] : u_out[i]) = Tensor::empty(gi.shape(), dtype, device);
+    kernels::OptimTensor& t = tensors[i];
+    t.grad = gi.raw_data();
+    t.mu = (*tr)[i].raw_data();
+    t.mu_out = tr_out[i].raw_data();
+    if (apply) {
+      t.param = p[i].raw_data();
+      t.param_out = p_out[i].raw_data();
+    } else {
+      t.update = u_out[i].raw_data();
+    }
+    t.numel = gi.numel();
+  }
+  args.tensors = tensors.data();
+  args.num_tensors = int(n);
+  ++g_fused_updates;
+  run_kernel("sgd", args, dtype, device);
+  return FusedStep{
+      apply ? params.unflatten(p_out) : updates.unflatten(u_out),
+      Tree::from_list({Tree{{"trace", updates.unflatten(tr_out)}}, advance_counts(state[1])})};
+}
+
 }  // namespace
 
 std::int64_t fused_update_count() {
@@ -120,109 +300,15 @@ GradientTransformation fused_adam(GradientTransformation composed, FusedAdamSpec
   auto s = std::make_shared<const FusedAdamSpec>(std::move(spec));
   GradientTransformation t;
   t.init = chain_->init;
-  t.update = [chain_, s](const Tree& updates, const OptState& state,
-                         const Tree& params) -> UpdateResult {
-    const std::size_t n_tx = 2 + (s->weight_decay ? 1 : 0) + (s->lamb ? 1 : 0);
-    auto composed_path = [&] { return chain_->update(updates, state, params); };
-    const auto g = fusable_leaves(updates);
-    if (!g || !state.is_list() || state.size() != n_tx) return composed_path();
-    const Tree& adam_state = state[0];
-    if (!adam_state.is_map() || adam_state.size() != 3 || !adam_state.contains("mu") ||
-        !adam_state.contains("nu") || !adam_state.contains("count"))
-      return composed_path();
-    const auto count0 = [&]() -> std::optional<std::int32_t> {
-      const Tree& c = adam_state["count"];
-      if (!c.is_leaf() || c.tensor().dtype() != DType::i32 || c.tensor().numel() != 1 ||
-          !c.tensor().device().is_cpu())
-        return std::nullopt;
-      return *c.tensor().data<std::int32_t>();
-    }();
-    const auto mu = matching_leaves(updates, adam_state["mu"], *g);
-    const auto nu = matching_leaves(updates, adam_state["nu"], *g);
-    if (!count0 || !mu || !nu) return composed_path();
-    std::vector<Tensor> p;
-    const bool needs_params = s->weight_decay.has_value() || s->lamb;
-    if (needs_params) {
-      const auto pl = matching_leaves(updates, params, *g);
-      if (!pl) return composed_path();
-      p = *pl;
-    }
-    // The small states: weight decay (maybe masked), trust ratio (None), learning rate.
-    std::int32_t lr_count = 0, wd_count = 0;
-    if (!scalar_state_fits(s->learning_rate, state[n_tx - 1], &lr_count)) return composed_path();
-    double weight_decay = 0.0;
-    if (s->weight_decay) {
-      const bool is_masked = !std::holds_alternative<std::monostate>(s->mask);
-      const Tree& wd_state = state[1];
-      if (is_masked &&
-          !(wd_state.is_map() && wd_state.size() == 1 && wd_state.contains("inner_state")))
-        return composed_path();
-      if (!scalar_state_fits(*s->weight_decay, is_masked ? wd_state["inner_state"] : wd_state,
-                             &wd_count))
-        return composed_path();
-      if (const double* v = std::get_if<double>(&*s->weight_decay))
-        weight_decay = *v;
-      else
-        weight_decay = eval_checked("add_decayed_weights", "weight_decay",
-                                    std::get<Schedule>(*s->weight_decay), wd_count);
-    }
-    if (s->lamb && !state[2].is_none()) return composed_path();
-    const std::vector<double> wd =
-        leaf_weight_decays(s->mask, updates, s->weight_decay ? weight_decay : 0.0);
-
-    const DType dtype = (*g)[0].dtype();
-    const Device device = (*g)[0].device();
-    const std::int32_t count = safe_increment(*count0);
-    kernels::OptimUpdateArgs args;
-    args.kind = s->lamb ? kernels::OptimKind::lamb_moments : kernels::OptimKind::adam;
-    args.b1 = s->b1;
-    args.b2 = s->b2;
-    args.eps = s->eps;
-    args.eps_root = s->eps_root;
-    args.bc1 = bias_correction(s->b1, count, dtype);
-    args.bc2 = bias_correction(s->b2, count, dtype);
-    args.bc1_next = bias_correction(s->b1, safe_increment(count), dtype);
-    args.nesterov = s->nesterov;
-    args.step = learning_rate_step(s->learning_rate, lr_count);
-
-    autodiff::NoGrad no_grad;
-    const std::size_t n = g->size();
-    std::vector<Tensor> mu_out(n), nu_out(n), u_out(n);
-    std::vector<kernels::OptimTensor> tensors(n);
-    const Tensor sums =
-        s->lamb ? Tensor::empty(Shape{std::int64_t(2 * n)}, DType::f64, device) : Tensor();
-    for (std::size_t i = 0; i < n; ++i) {
-      const Tensor& gi = (*g)[i];
-      mu_out[i] = Tensor::empty(gi.shape(), dtype, device);
-      nu_out[i] = Tensor::empty(gi.shape(), dtype, device);
-      u_out[i] = Tensor::empty(gi.shape(), dtype, device);
-      kernels::OptimTensor& t = tensors[i];
-      t.grad = gi.raw_data();
-      t.param = needs_params ? p[i].raw_data() : nullptr;
-      t.mu = (*mu)[i].raw_data();
-      t.nu = (*nu)[i].raw_data();
-      t.mu_out = mu_out[i].raw_data();
-      t.nu_out = nu_out[i].raw_data();
-      t.update = u_out[i].raw_data();
-      t.sums = s->lamb ? static_cast<double*>(sums.raw_data()) + 2 * i : nullptr;
-      t.numel = gi.numel();
-      t.weight_decay = wd[i];
-    }
-    args.tensors = tensors.data();
-    args.num_tensors = int(n);
-    ++g_fused_updates;
-    const char* what = s->lamb ? "lamb" : "adam";
-    run_kernel(what, args, dtype, device);
-    if (s->lamb) {
-      args.kind = kernels::OptimKind::lamb_scale;
-      run_kernel(what, args, dtype, device);
-    }
-
-    Tree::List new_state{Tree{{"count", make_count(count)},
-                              {"mu", updates.unflatten(mu_out)},
-                              {"nu", updates.unflatten(nu_out)}}};
-    for (std::size_t k = 1; k < n_tx; ++k) new_state.push_back(advance_counts(state[k]));
-    return UpdateResult{updates.unflatten(u_out), Tree::from_list(std::move(new_state))};
+  t.update = [chain_, s](const Tree& updates, const OptState& state, const Tree& params) {
+    if (auto r = adam_step(s.get(), updates, state, params, /*apply=*/false))
+      return UpdateResult{std::move(r->tree), std::move(r->state)};
+    return chain_->update(updates, state, params);
+  };
+  t.update_and_apply = [chain_, s](const Tree& updates, const OptState& state, const Tree& params) {
+    if (auto r = adam_step(s.get(), updates, state, params, /*apply=*/true))
+      return StepResult{std::move(r->tree), std::move(r->state)};
+    return composed_step(*chain_, updates, state, params);
   };
   return t;
 }
@@ -233,46 +319,16 @@ GradientTransformation fused_momentum(GradientTransformation composed, double de
   GradientTransformation t;
   t.init = chain_->init;
   t.update = [chain_, decay, nesterov, learning_rate](const Tree& updates, const OptState& state,
-                                                      const Tree& params) -> UpdateResult {
-    auto composed_path = [&] { return chain_->update(updates, state, params); };
-    const auto g = fusable_leaves(updates);
-    if (!g || !state.is_list() || state.size() != 2) return composed_path();
-    const Tree& trace_state = state[0];
-    if (!trace_state.is_map() || trace_state.size() != 1 || !trace_state.contains("trace"))
-      return composed_path();
-    const auto tr = matching_leaves(updates, trace_state["trace"], *g);
-    std::int32_t lr_count = 0;
-    if (!tr || !scalar_state_fits(learning_rate, state[1], &lr_count)) return composed_path();
-
-    const DType dtype = (*g)[0].dtype();
-    const Device device = (*g)[0].device();
-    kernels::OptimUpdateArgs args;
-    args.kind = kernels::OptimKind::momentum;
-    args.decay = decay;
-    args.nesterov = nesterov;
-    args.step = learning_rate_step(learning_rate, lr_count);
-    autodiff::NoGrad no_grad;
-    const std::size_t n = g->size();
-    std::vector<Tensor> tr_out(n), u_out(n);
-    std::vector<kernels::OptimTensor> tensors(n);
-    for (std::size_t i = 0; i < n; ++i) {
-      const Tensor& gi = (*g)[i];
-      tr_out[i] = Tensor::empty(gi.shape(), dtype, device);
-      u_out[i] = Tensor::empty(gi.shape(), dtype, device);
-      kernels::OptimTensor& t = tensors[i];
-      t.grad = gi.raw_data();
-      t.mu = (*tr)[i].raw_data();
-      t.mu_out = tr_out[i].raw_data();
-      t.update = u_out[i].raw_data();
-      t.numel = gi.numel();
-    }
-    args.tensors = tensors.data();
-    args.num_tensors = int(n);
-    ++g_fused_updates;
-    run_kernel("sgd", args, dtype, device);
-    return UpdateResult{
-        updates.unflatten(u_out),
-        Tree::from_list({Tree{{"trace", updates.unflatten(tr_out)}}, advance_counts(state[1])})};
+                                                      const Tree& params) {
+    if (auto r = momentum_step(decay, nesterov, learning_rate, updates, state, params, false))
+      return UpdateResult{std::move(r->tree), std::move(r->state)};
+    return chain_->update(updates, state, params);
+  };
+  t.update_and_apply = [chain_, decay, nesterov, learning_rate](
+                           const Tree& updates, const OptState& state, const Tree& params) {
+    if (auto r = momentum_step(decay, nesterov, learning_rate, updates, state, params, true))
+      return StepResult{std::move(r->tree), std::move(r->state)};
+    return composed_step(*chain_, updates, state, params);
   };
   return t;
 }

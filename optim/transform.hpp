@@ -32,6 +32,12 @@ struct UpdateResult {
   OptState state;
 };
 
+// (new params, new state): an update already applied to the params.
+struct StepResult {
+  Tree params;
+  OptState state;
+};
+
 struct GradientTransformation {
   // Builds the initial state for `params`.
   std::function<OptState(const Tree& params)> init;
@@ -39,6 +45,12 @@ struct GradientTransformation {
   // transforms that need them (weight decay, trust ratios), the current params (may be None).
   std::function<UpdateResult(const Tree& updates, const OptState& state, const Tree& params)>
       update;
+  // Optional fast path, empty unless an alias sets it: the same new params and state as
+  // apply_updates(params, update(updates, state, params).updates), bit for bit, in fewer passes
+  // over memory (the fused adam/sgd kernels write the new params directly). Call it through
+  // update_and_apply() below, which falls back to the two-step path when it is empty.
+  std::function<StepResult(const Tree& updates, const OptState& state, const Tree& params)>
+      update_and_apply = nullptr;
 };
 
 // A schedule maps the step count (0-based number of updates applied so far) to a value.
@@ -48,6 +60,11 @@ using ScalarOrSchedule = std::variant<double, Schedule>;
 
 // params + updates, leafwise, cast back to each param's dtype (optax.apply_updates).
 Tree apply_updates(const Tree& params, const Tree& updates);
+
+// update followed by apply_updates, through opt.update_and_apply when the optimizer has it
+// (Model's train_step runs this).
+StepResult update_and_apply(const GradientTransformation& opt, const Tree& updates,
+                            const OptState& state, const Tree& params);
 
 // Applies the transforms in order; the state is the list of their states.
 GradientTransformation chain(std::vector<GradientTransformation> transforms);

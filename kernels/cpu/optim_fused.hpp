@@ -39,6 +39,10 @@ struct OptimTensor {
   void* mu_out = nullptr;
   void* nu_out = nullptr;
   void* update = nullptr;
+  // When set, the step applies itself: param_out = param + update (optax.apply_updates, rounded
+  // as it rounds), and `update` is not written (adam, momentum, lamb_scale; lamb_moments still
+  // writes its unscaled update for the second pass). Saves a pass over params and updates.
+  void* param_out = nullptr;
   double* sums = nullptr;  // lamb: [sum u^2, sum p^2]
   std::int64_t numel = 0;
   double weight_decay = 0.0;  // per tensor (masked weight decay: 0 where the mask is false)

@@ -60,6 +60,7 @@ void AdamRange(const OptimUpdateArgs& a, const OptimTensor& t, std::int64_t i0, 
   T* m_out = static_cast<T*>(t.mu_out);
   T* v_out = static_cast<T*>(t.nu_out);
   T* u_out = static_cast<T*>(t.update);
+  T* p_out = static_cast<T*>(t.param_out);
   const T wd = T(t.weight_decay);
   const bool decay_weights = t.weight_decay != 0.0;
   const bool root = a.eps_root != 0.0;
@@ -89,6 +90,8 @@ void AdamRange(const OptimUpdateArgs& a, const OptimTensor& t, std::int64_t i0, 
       const auto vp = hn::LoadU(d, p + i);
       su += double(hn::GetLane(hn::SumOfLanes(d, hn::Mul(u, u))));
       sp += double(hn::GetLane(hn::SumOfLanes(d, hn::Mul(vp, vp))));
+    } else if (p_out) {
+      hn::StoreU(hn::Add(hn::LoadU(d, p + i), hn::Mul(u, vstep)), d, p_out + i);
     } else {
       hn::StoreU(hn::Mul(u, vstep), d, u_out + i);
     }
@@ -109,6 +112,8 @@ void AdamRange(const OptimUpdateArgs& a, const OptimTensor& t, std::int64_t i0, 
       u_out[i] = u;
       su += double(u * u);
       sp += double(p[i] * p[i]);
+    } else if (p_out) {
+      p_out[i] = T(p[i] + T(u * c.step));
     } else {
       u_out[i] = T(u * c.step);
     }
@@ -128,6 +133,8 @@ void MomentumRange(const OptimUpdateArgs& a, const OptimTensor& t, std::int64_t 
   const T* tr0 = static_cast<const T*>(t.mu);
   T* tr_out = static_cast<T*>(t.mu_out);
   T* u_out = static_cast<T*>(t.update);
+  const T* p = static_cast<const T*>(t.param);
+  T* p_out = static_cast<T*>(t.param_out);
   const auto vdecay = hn::Set(d, c.decay), vstep = hn::Set(d, c.step);
   const std::int64_t N = std::int64_t(hn::Lanes(d));
   std::int64_t i = i0;
@@ -136,13 +143,19 @@ void MomentumRange(const OptimUpdateArgs& a, const OptimTensor& t, std::int64_t 
     const auto tr = hn::Add(vg, hn::Mul(hn::LoadU(d, tr0 + i), vdecay));
     const auto u = a.nesterov ? hn::Add(vg, hn::Mul(tr, vdecay)) : tr;
     hn::StoreU(tr, d, tr_out + i);
-    hn::StoreU(hn::Mul(u, vstep), d, u_out + i);
+    if (p_out)
+      hn::StoreU(hn::Add(hn::LoadU(d, p + i), hn::Mul(u, vstep)), d, p_out + i);
+    else
+      hn::StoreU(hn::Mul(u, vstep), d, u_out + i);
   }
   for (; i < i1; ++i) {
     const T tr = T(g[i] + T(tr0[i] * c.decay));
     const T u = a.nesterov ? T(g[i] + T(tr * c.decay)) : tr;
     tr_out[i] = tr;
-    u_out[i] = T(u * c.step);
+    if (p_out)
+      p_out[i] = T(p[i] + T(u * c.step));
+    else
+      u_out[i] = T(u * c.step);
   }
 }
 
@@ -155,12 +168,25 @@ void LambScaleRange(const OptimUpdateArgs& a, const OptimTensor& t, std::int64_t
   const T pn = T(std::sqrt(T(t.sums[1]))), un = T(std::sqrt(T(t.sums[0])));
   const T ratio = (pn == T(0) || un == T(0)) ? T(1) : T(pn / un);
   T* u = static_cast<T*>(t.update);
+  const T* p = static_cast<const T*>(t.param);
+  T* p_out = static_cast<T*>(t.param_out);
   const auto vratio = hn::Set(d, ratio), vstep = hn::Set(d, c.step);
   const std::int64_t N = std::int64_t(hn::Lanes(d));
   std::int64_t i = i0;
-  for (; i + N <= i1; i += N)
-    hn::StoreU(hn::Mul(hn::Mul(hn::LoadU(d, u + i), vratio), vstep), d, u + i);
-  for (; i < i1; ++i) u[i] = T(T(u[i] * ratio) * c.step);
+  for (; i + N <= i1; i += N) {
+    const auto scaled = hn::Mul(hn::Mul(hn::LoadU(d, u + i), vratio), vstep);
+    if (p_out)
+      hn::StoreU(hn::Add(hn::LoadU(d, p + i), scaled), d, p_out + i);
+    else
+      hn::StoreU(scaled, d, u + i);
+  }
+  for (; i < i1; ++i) {
+    const T scaled = T(T(u[i] * ratio) * c.step);
+    if (p_out)
+      p_out[i] = T(p[i] + scaled);
+    else
+      u[i] = scaled;
+  }
 }
 
 // One chunk of work: elements [begin, end) of tensor `tensor`.

@@ -58,8 +58,8 @@ Coefs<T> coefs_of(const OptimUpdateArgs& a) {
 // Adam (kSums: lamb's first pass, the update left unscaled and its sums accumulated).
 template <class T, bool kSums>
 __global__ void adam_kernel(std::int64_t n, const T* g, const T* m0, const T* v0, const T* p,
-                            T* m_out, T* v_out, T* u_out, T wd, bool decay_weights, double* sums,
-                            Coefs<T> c) {
+                            T* m_out, T* v_out, T* u_out, T* p_out, T wd, bool decay_weights,
+                            double* sums, Coefs<T> c) {
   double su = 0.0, sp = 0.0;
   for (std::int64_t i = std::int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n;
        i += std::int64_t(gridDim.x) * blockDim.x) {
@@ -79,6 +79,8 @@ __global__ void adam_kernel(std::int64_t n, const T* g, const T* m0, const T* v0
       u_out[i] = u;
       su += double(u) * double(u);
       sp += double(p[i]) * double(p[i]);
+    } else if (p_out) {
+      p_out[i] = add(p[i], mul(u, c.step));
     } else {
       u_out[i] = mul(u, c.step);
     }
@@ -104,24 +106,33 @@ __global__ void adam_kernel(std::int64_t n, const T* g, const T* m0, const T* v0
 }
 
 template <class T>
-__global__ void momentum_kernel(std::int64_t n, const T* g, const T* tr0, T* tr_out, T* u_out,
-                                Coefs<T> c) {
+__global__ void momentum_kernel(std::int64_t n, const T* g, const T* tr0, const T* p, T* tr_out,
+                                T* u_out, T* p_out, Coefs<T> c) {
   for (std::int64_t i = std::int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n;
        i += std::int64_t(gridDim.x) * blockDim.x) {
     const T tr = add(g[i], mul(tr0[i], c.decay));
     const T u = c.nesterov ? add(g[i], mul(tr, c.decay)) : tr;
     tr_out[i] = tr;
-    u_out[i] = mul(u, c.step);
+    if (p_out)
+      p_out[i] = add(p[i], mul(u, c.step));
+    else
+      u_out[i] = mul(u, c.step);
   }
 }
 
 template <class T>
-__global__ void lamb_scale_kernel(std::int64_t n, T* u, const double* sums, Coefs<T> c) {
+__global__ void lamb_scale_kernel(std::int64_t n, T* u, const T* p, T* p_out, const double* sums,
+                                  Coefs<T> c) {
   const T pn = root(T(sums[1])), un = root(T(sums[0]));
   const T ratio = (pn == T(0) || un == T(0)) ? T(1) : divide(pn, un);
   for (std::int64_t i = std::int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n;
-       i += std::int64_t(gridDim.x) * blockDim.x)
-    u[i] = mul(mul(u[i], ratio), c.step);
+       i += std::int64_t(gridDim.x) * blockDim.x) {
+    const T scaled = mul(mul(u[i], ratio), c.step);
+    if (p_out)
+      p_out[i] = add(p[i], scaled);
+    else
+      u[i] = scaled;
+  }
 }
 
 template <class T>
@@ -143,17 +154,19 @@ void optim_update(const KernelArgs& k) {
         kernel<<<blocks, kThreads, 0, stream>>>(
             t.numel, g, static_cast<const T*>(t.mu), static_cast<const T*>(t.nu),
             static_cast<const T*>(t.param), static_cast<T*>(t.mu_out), static_cast<T*>(t.nu_out),
-            static_cast<T*>(t.update), T(t.weight_decay), t.weight_decay != 0.0, t.sums, c);
+            static_cast<T*>(t.update), sums ? nullptr : static_cast<T*>(t.param_out),
+            T(t.weight_decay), t.weight_decay != 0.0, t.sums, c);
         break;
       }
       case OptimKind::momentum:
-        momentum_kernel<T><<<blocks, kThreads, 0, stream>>>(t.numel, g, static_cast<const T*>(t.mu),
-                                                            static_cast<T*>(t.mu_out),
-                                                            static_cast<T*>(t.update), c);
+        momentum_kernel<T><<<blocks, kThreads, 0, stream>>>(
+            t.numel, g, static_cast<const T*>(t.mu), static_cast<const T*>(t.param),
+            static_cast<T*>(t.mu_out), static_cast<T*>(t.update), static_cast<T*>(t.param_out), c);
         break;
       case OptimKind::lamb_scale:
-        lamb_scale_kernel<T>
-            <<<blocks, kThreads, 0, stream>>>(t.numel, static_cast<T*>(t.update), t.sums, c);
+        lamb_scale_kernel<T><<<blocks, kThreads, 0, stream>>>(
+            t.numel, static_cast<T*>(t.update), static_cast<const T*>(t.param),
+            static_cast<T*>(t.param_out), t.sums, c);
         break;
     }
     check_launch("optimizer update (cuda)");

@@ -125,6 +125,42 @@ TEST_CASE("fused optimizer updates equal the composed chains") {
   }
 }
 
+TEST_CASE("update_and_apply equals update followed by apply_updates") {
+  // The fused aliases write the new params in the update pass; every other optimizer (and a
+  // non-fusable tree) runs the two steps. Either way: the same params and state as the two-step
+  // path of the same optimizer, bit for bit (lamb included: both paths sum its norms alike).
+  for (DType dtype : {DType::f32, DType::f64}) {
+    std::vector<Case> all = cases();
+    all.push_back({"rmsprop (no fused path)", rmsprop(1e-2), rmsprop(1e-2), 0.0});
+    for (Case& c : all) {
+      INFO(c.name << " in " << dtype);
+      CHECK(static_cast<bool>(c.fused.update_and_apply) == (c.name.find("rmsprop") != 0));
+      Tree pa = tree_of(dtype, 1), pb = pa;
+      OptState sa = c.fused.init(pa), sb = sa;
+      for (int step = 0; step < 3; ++step) {
+        const Tree grads = tree_of(dtype, 100 + step);
+        StepResult ra = update_and_apply(c.fused, grads, sa, pa);
+        UpdateResult rb = c.fused.update(grads, sb, pb);
+        pb = apply_updates(pb, rb.updates);
+        CHECK(max_rel_diff(ra.params, pb) == 0.0);
+        CHECK(max_rel_diff(ra.state, rb.state) == 0.0);
+        pa = ra.params;
+        sa = ra.state;
+        sb = rb.state;
+      }
+    }
+  }
+  // A transposed gradient cannot be fused: the fallback still applies the update.
+  const Tree params{{"a", random::normal(Key(1), Shape{3, 4})}};
+  const Tree grads{{"a", transpose(random::normal(Key(3), Shape{4, 3}))}};
+  const auto opt = adam(1e-2);
+  const OptState s = opt.init(params);
+  const std::int64_t before = detail::fused_update_count();
+  const StepResult r = update_and_apply(opt, grads, s, params);
+  CHECK(detail::fused_update_count() == before);
+  CHECK(max_rel_diff(r.params, apply_updates(params, opt.update(grads, s, params).updates)) == 0.0);
+}
+
 TEST_CASE("non-fusable trees fall back to the composed chain") {
   const Tree params{{"a", random::normal(Key(1), Shape{3, 4})},
                     {"b", random::normal(Key(2), Shape{5})}};
