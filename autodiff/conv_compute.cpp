@@ -195,6 +195,29 @@ void for_each_part(std::int64_t parts, std::int64_t total, std::int64_t unit, Bo
   });
 }
 
+// Rows [first, first + rows) of out [*, C] = act(rows + bias), in place.
+void apply_epilogue(const Epilogue& e, const Tensor& out, std::int64_t first, std::int64_t rows) {
+  const std::int64_t c = out.shape(-1);
+  KernelArgs args;
+  args.out.data = static_cast<char*>(out.raw_data()) + first * c * std::int64_t(out.itemsize());
+  args.out.dtype = out.dtype();
+  args.out.rank = 2;
+  args.out.sizes[0] = rows;
+  args.out.sizes[1] = c;
+  args.out.strides[0] = c;
+  args.out.strides[1] = 1;
+  args.in[0] = args.out;
+  args.num_inputs = 1;
+  if (e.bias.defined()) {
+    args.in[1] = buffer_view(e.bias);
+    args.num_inputs = 2;
+  }
+  args.ints[0] = std::int64_t(e.act == FusedActivation::relu ? kernels::Activation::relu
+                                                             : kernels::Activation::none);
+  args.device = out.device();
+  kernels::run("conv_bias_act", Op::BiasAct, out.dtype(), args);
+}
+
 // acc += term, elementwise over equal shapes.
 void add_into(const Tensor& acc, const Tensor& term) {
   KernelArgs args;
@@ -208,12 +231,17 @@ void add_into(const Tensor& acc, const Tensor& term) {
 
 }  // namespace
 
-void forward(const Tensor& x, const Tensor& w, const Tensor& out, const ConvGeometry& g) {
+void forward(const Tensor& x, const Tensor& w, const Tensor& out, const ConvGeometry& g,
+             const Epilogue& epilogue) {
   const std::int64_t total = g.batch * g.out_positions();
   if (total == 0) return;
   const GroupViews v(g, out.shape(-1));
+  auto finish = [&](std::int64_t first, std::int64_t rows) {
+    if (epilogue.active()) apply_epilogue(epilogue, out, first, rows);
+  };
   if (pointwise(g) && x.is_contiguous()) {
     gemm(v.outputs(out, 0, total), v.columns(x, total), v.weight(w), out.device());
+    finish(0, total);
     return;
   }
   const std::int64_t parts = part_count(v, x.device(), total, 1);
@@ -224,6 +252,7 @@ void forward(const Tensor& x, const Tensor& w, const Tensor& out, const ConvGeom
       const std::int64_t rows = std::min(chunk, begin + count - first);
       im2col(x, col, first, rows, g);
       gemm(v.outputs(out, first, rows), v.columns(col, rows), v.weight(w), out.device());
+      finish(first, rows);
     }
   });
 }

@@ -3,6 +3,7 @@
 // autodiff layer; no checks and no tape here, the ops have done both.
 #pragma once
 
+#include "elegy/autodiff/ops_bias_act.hpp"
 #include "elegy/core/tensor.hpp"
 #include "elegy/kernels/conv_geometry.hpp"
 
@@ -11,7 +12,16 @@ namespace elegy::autodiff::conv {
 // Preconditions shared by the three: one dtype (float32 / float64) and device; `w` and `gy`
 // dense; `x` any strides; the output dense, allocated by the caller with the shapes the
 // geometry implies (out [N, *out, C_out], dx [N, *in, C_in], dw [*kernel, C_in/groups, C_out]).
-void forward(const Tensor& x, const Tensor& w, const Tensor& out, const kernels::ConvGeometry& g);
+// What forward does to each chunk of output rows right after its GEMM, while the rows are in
+// cache: out = act(out + bias) (bias [C_out] dense or undefined). The default does nothing.
+struct Epilogue {
+  Tensor bias;
+  FusedActivation act = FusedActivation::none;
+  bool active() const { return bias.defined() || act != FusedActivation::none; }
+};
+
+void forward(const Tensor& x, const Tensor& w, const Tensor& out, const kernels::ConvGeometry& g,
+             const Epilogue& epilogue = {});
 void input_grad(const Tensor& gy, const Tensor& w, const Tensor& dx,
                 const kernels::ConvGeometry& g);
 void filter_grad(const Tensor& x, const Tensor& gy, const Tensor& dw,

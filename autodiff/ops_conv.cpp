@@ -7,6 +7,7 @@
 
 #include <sstream>
 
+#include "elegy/autodiff/bias_act_detail.hpp"
 #include "elegy/autodiff/conv_compute.hpp"
 #include "elegy/autodiff/kernel_call.hpp"
 #include "elegy/autodiff/ops_shape.hpp"
@@ -143,25 +144,50 @@ Tensor dense(const Tensor& t) {
 
 }  // namespace
 
-Tensor conv(const Tensor& x, const Tensor& w, const ConvOptions& options) {
-  const int dims = check_operands("conv", x, "x", w, "w", true);
+namespace {
+
+// conv(x, w) followed by the epilogue act(out + b) on each chunk of rows (see conv_bias_act).
+Tensor conv_with_epilogue(const char* op, const Tensor& x, const Tensor& w, const Tensor& b,
+                          const ConvOptions& options, FusedActivation act) {
+  const int dims = check_operands(op, x, "x", w, "w", true);
   const std::string operands = operands_of("x", x, "w", w);
-  check_channels("conv", x.shape(-1), w.shape(-2), w.shape(-1), options.groups, operands);
+  check_channels(op, x.shape(-1), w.shape(-2), w.shape(-1), options.groups, operands);
   const std::vector<std::int64_t> kernel = spatial_of(w, 0);
   const ConvGeometry g =
-      geometry("conv", x.shape(0), spatial_of(x, 1), x.shape(-1), kernel, options, operands);
+      geometry(op, x.shape(0), spatial_of(x, 1), x.shape(-1), kernel, options, operands);
   Tensor out =
       Tensor::empty(image_shape(x.shape(0), g, dims, w.shape(-1), true), x.dtype(), x.device());
-  autodiff::conv::forward(x, dense(w), out, g);
-  if (autodiff::should_record(x, w)) {
-    autodiff::record("conv", out, {&x, &w}, [x, w, options](const Tensor& gy, const Tensor&) {
-      Tensor dx, dw;
-      if (x.node()) dx = conv_backward_input(gy, w, spatial_of(x, 1), options);
-      if (w.node()) dw = conv_backward_filter(x, gy, spatial_of(w, 0), options);
-      return autodiff::Cotangents{dx, dw};
-    });
+  if (b.defined()) autodiff::check_bias(op, out, b);
+  autodiff::conv::forward(x, dense(w), out, g, {b.defined() ? dense(b) : b, act});
+  const bool has_b = b.defined();
+  if (autodiff::is_recording() && (x.node() || w.node() || (has_b && b.node()))) {
+    std::vector<Tensor> inputs{x, w};
+    if (has_b) inputs.push_back(b);
+    autodiff::record(
+        op, out, inputs,
+        [x, w, options, act, has_b](const Tensor& gy, const Tensor& o) {
+          const Tensor gz = autodiff::activation_grad(gy, o, act);
+          Tensor dx, dw, db;
+          if (x.node()) dx = conv_backward_input(gz, w, spatial_of(x, 1), options);
+          if (w.node()) dw = conv_backward_filter(x, gz, spatial_of(w, 0), options);
+          autodiff::Cotangents c{dx, dw};
+          if (has_b) c.push_back(autodiff::bias_grad(gz));
+          return c;
+        },
+        /*keep_output=*/act == FusedActivation::relu);
   }
   return out;
+}
+
+}  // namespace
+
+Tensor conv(const Tensor& x, const Tensor& w, const ConvOptions& options) {
+  return conv_with_epilogue("conv", x, w, Tensor(), options, FusedActivation::none);
+}
+
+Tensor conv_bias_act(const Tensor& x, const Tensor& w, const Tensor& b, const ConvOptions& options,
+                     FusedActivation act) {
+  return conv_with_epilogue("conv_bias_act", x, w, b, options, act);
 }
 
 Tensor conv_backward_input(const Tensor& g, const Tensor& w,

@@ -13,6 +13,7 @@
 #include <utility>
 #include <vector>
 
+#include "elegy/autodiff/ops_bias_act.hpp"
 #include "elegy/core/tensor.hpp"
 
 namespace elegy {
@@ -33,6 +34,12 @@ struct ConvOptions {
 //   out_spatial = (spatial + pad_low + pad_high - dilated_kernel) / stride + 1 (floor), with
 //   dilated_kernel = (kernel - 1) * dilation + 1.
 Tensor conv(const Tensor& x, const Tensor& w, const ConvOptions& options = {});
+
+// act(conv(x, w) + b), b [C_out] (undefined: no bias), equal bit for bit to
+// bias_act(conv(x, w), b, act) but with no pass of its own: the bias and activation are applied
+// to each chunk of output rows right after its GEMM, while it is in cache (ops_bias_act.hpp).
+Tensor conv_bias_act(const Tensor& x, const Tensor& w, const Tensor& b, const ConvOptions& options,
+                     FusedActivation act);
 
 struct ConvTransposeOptions {
   std::vector<std::int64_t> strides{};

@@ -5,6 +5,7 @@
 
 #include "elegy/autodiff/axes.hpp"
 #include "elegy/autodiff/grad.hpp"
+#include "elegy/autodiff/ops_bias_act.hpp"
 #include "elegy/autodiff/ops_conv.hpp"
 #include "elegy/autodiff/ops_creation.hpp"
 #include "elegy/autodiff/ops_dropout.hpp"
@@ -31,9 +32,9 @@
 #include "elegy/model/data/readers.hpp"
 #include "elegy/model/model.hpp"
 #include "elegy/model/nn.hpp"
-#include "elegy/model/summary.hpp"
 #include "elegy/model/states.hpp"
 #include "elegy/model/steps.hpp"
+#include "elegy/model/summary.hpp"
 #include "elegy/optim/aliases.hpp"
 #include "elegy/optim/schedules.hpp"
 #include "elegy/optim/transform.hpp"

@@ -19,6 +19,7 @@ const Registry& registry() {
     register_cpu_pool(r);
     register_cpu_norm(r);
     register_cpu_optim(r);
+    register_cpu_bias_act(r);
 #ifdef ELEGY_WITH_CUDA
     register_cuda_kernels(r);
 #endif

@@ -58,6 +58,7 @@ void register_cpu_gemm(Registry& r);
 void register_cpu_conv(Registry& r);      // kernels/cpu/conv.cpp
 void register_cpu_pool(Registry& r);      // kernels/cpu/pool.cpp
 void register_cpu_norm(Registry& r);      // kernels/cpu/norm.cpp (normalisation, dropout)
+void register_cpu_bias_act(Registry& r);  // kernels/cpu/bias_act.cpp (layer epilogues)
 void register_cpu_optim(Registry& r);     // kernels/cpu/optim_update.cpp (fused optimizer updates)
 void register_cuda_kernels(Registry& r);  // only in CUDA builds
 

@@ -54,6 +54,10 @@ namespace elegy::kernels {
   X(Dropout)       /* out = keep ? in[0] * scalar[1] : 0, keep = Philox(key, i) < scalar[0] */   \
   /* fused optimizer updates (kernels/cpu/optim*.cpp, kernels/cuda/optim.cu) */                  \
   X(OptimUpdate)   /* adam/momentum/lamb step over a tensor list: ints[0] = &OptimUpdateArgs */  \
+  /* fused layer epilogues (kernels/cpu/bias_act.cpp, kernels/cuda/bias_act.cu) */              \
+  X(BiasAct)       /* out[r,c] = act(in[0][r,c] + in[1][c]) over dense [R,C] (no in[1]: no bias);\
+                      ints[0] = kernels::Activation; out may be in[0] (in place) */               \
+  X(ReluBackward)  /* out = in[1] > 0 ? in[0] : 0, dense, one shape (in[1] = relu's output) */   \
   /* end of list */
 // clang-format on
 
@@ -64,6 +68,9 @@ enum class Op : std::uint16_t {
       Count
 };
 inline constexpr int kNumOps = int(Op::Count);
+
+// The activations a BiasAct epilogue applies (KernelArgs::ints[0]).
+enum class Activation : std::int64_t { none = 0, relu = 1 };
 
 constexpr std::string_view op_name(Op op) {
   switch (op) {

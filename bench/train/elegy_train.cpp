@@ -27,48 +27,55 @@ namespace bt = elegy::bench::train;
 
 // ---- the two networks as modules (the Model path) ---------------------------------------------
 
+// The activations go through the layers' `activation` option (Keras's activation="relu"): the
+// bias add and relu run as one fused epilogue (ops_bias_act.hpp), same values as relu(layer).
+constexpr FusedActivation kRelu = FusedActivation::relu;
+
 struct MlpModule : nn::Module {
   Tensor call(nn::Context& ctx, const Tensor& x) override {
-    Tensor h = relu(nn::Linear(512)(ctx, x));
-    h = relu(nn::Linear(512)(ctx, h));
+    Tensor h = nn::Linear(512, {.activation = kRelu})(ctx, x);
+    h = nn::Linear(512, {.activation = kRelu})(ctx, h);
     return nn::Linear(10)(ctx, h);
   }
 };
 
 struct CnnModule : nn::Module {
   Tensor call(nn::Context& ctx, const Tensor& x) override {
-    Tensor h = relu(nn::Conv2D(32, 3, {.padding = Padding::same})(ctx, x));  // [N, 28, 28, 32]
-    h = nn::MaxPool(2)(ctx, h);                                              // [N, 14, 14, 32]
-    h = relu(nn::Conv2D(64, 3, {.padding = Padding::same})(ctx, h));         // [N, 14, 14, 64]
-    h = nn::MaxPool(2)(ctx, h);                                              // [N, 7, 7, 64]
-    h = nn::Flatten()(ctx, h);                                               // [N, 3136]
-    h = relu(nn::Linear(128)(ctx, h));
+    const nn::ConvOptions same_relu{.padding = Padding::same, .activation = kRelu};
+    Tensor h = nn::Conv2D(32, 3, same_relu)(ctx, x);  // [N, 28, 28, 32]
+    h = nn::MaxPool(2)(ctx, h);                       // [N, 14, 14, 32]
+    h = nn::Conv2D(64, 3, same_relu)(ctx, h);         // [N, 14, 14, 64]
+    h = nn::MaxPool(2)(ctx, h);                       // [N, 7, 7, 64]
+    h = nn::Flatten()(ctx, h);                        // [N, 3136]
+    h = nn::Linear(128, {.activation = kRelu})(ctx, h);
     return nn::Linear(10)(ctx, h);
   }
 };
 
 // ---- the same networks as functions of a params Tree (the low-level path) ---------------------
 
-Tensor dense(const Tree& p, const char* layer, const Tensor& x) {
-  return matmul(x, p[layer]["w"]) + p[layer]["b"].tensor();
+// act(x @ w + b) and act(conv(x, w) + b) through the fused epilogue ops.
+Tensor dense(const Tree& p, const char* layer, const Tensor& x,
+             FusedActivation act = FusedActivation::none) {
+  return bias_act(matmul(x, p[layer]["w"]), p[layer]["b"], act);
 }
 
-Tensor conv3x3_same(const Tree& p, const char* layer, const Tensor& x) {
+Tensor conv3x3_same_relu(const Tree& p, const char* layer, const Tensor& x) {
   ConvOptions o;
   o.padding = {{1, 1}, {1, 1}};
-  return conv(x, p[layer]["w"], o) + p[layer]["b"].tensor();
+  return conv_bias_act(x, p[layer]["w"], p[layer]["b"], o, kRelu);
 }
 
 Tensor forward(bt::Net net, const Tree& p, const Tensor& x) {
   if (net == bt::Net::mlp) {
-    Tensor h = relu(dense(p, "linear", x));
-    h = relu(dense(p, "linear_1", h));
+    Tensor h = dense(p, "linear", x, kRelu);
+    h = dense(p, "linear_1", h, kRelu);
     return dense(p, "linear_2", h);
   }
   const PoolOptions pool{.window = {2, 2}};
-  Tensor h = max_pool(relu(conv3x3_same(p, "conv2_d", x)), pool);
-  h = max_pool(relu(conv3x3_same(p, "conv2_d_1", h)), pool);
-  h = relu(dense(p, "linear", flatten(h)));
+  Tensor h = max_pool(conv3x3_same_relu(p, "conv2_d", x), pool);
+  h = max_pool(conv3x3_same_relu(p, "conv2_d_1", h), pool);
+  h = dense(p, "linear", flatten(h), kRelu);
   return dense(p, "linear_1", h);
 }
 

@@ -15,5 +15,6 @@ void register_conv(Registry& r);    // conv.cu
 void register_pool(Registry& r);    // pool.cu
 void register_norm(Registry& r);    // norm.cu (normalisation, dropout)
 void register_optim(Registry& r);   // optim.cu (fused optimizer updates)
+void register_bias_act(Registry& r);  // bias_act.cu (layer epilogues: BiasAct, ReluBackward)
 
 }  // namespace elegy::kernels::cuda

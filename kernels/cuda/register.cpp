@@ -13,6 +13,7 @@ void register_cuda_kernels(Registry& r) {
   cuda::register_pool(r);
   cuda::register_norm(r);
   cuda::register_optim(r);
+  cuda::register_bias_act(r);
 }
 
 }  // namespace elegy::kernels

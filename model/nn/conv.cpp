@@ -81,12 +81,11 @@ Tensor ConvND::call(Context& ctx, const Tensor& x) {
     const std::vector<std::int64_t> spatial(x.shape().begin() + 1, x.shape().begin() + 1 + n);
     op.padding = conv_padding(options_.padding, spatial, kernel_shape_, op.strides, op.dilation);
   }
-  Tensor y = conv(x, w, op);
-  if (options_.with_bias) {
-    y = y + ctx.param("b", Shape{output_channels_},
-                      options_.b_init ? options_.b_init : initializers::zeros(), x.dtype());
-  }
-  return y;
+  Tensor b;
+  if (options_.with_bias)
+    b = ctx.param("b", Shape{output_channels_},
+                  options_.b_init ? options_.b_init : initializers::zeros(), x.dtype());
+  return conv_bias_act(x, w, b, op, options_.activation);
 }
 
 ConvTranspose2D::ConvTranspose2D(std::int64_t output_channels, std::vector<std::int64_t> kernel,

@@ -2,7 +2,7 @@
 
 #include <cmath>
 
-#include "elegy/autodiff/ops_elementwise.hpp"
+#include "elegy/autodiff/ops_bias_act.hpp"
 #include "elegy/autodiff/ops_linalg.hpp"
 #include "elegy/core/error.hpp"
 
@@ -24,14 +24,16 @@ Tensor Linear::call(Context& ctx, const Tensor& x) {
       options_.w_init ? options_.w_init
                       : initializers::truncated_normal(1.0 / std::sqrt(double(in)));
   const Tensor w = ctx.param("w", Shape{in, output_size_}, w_init, options_.dtype);
-  Tensor y = matmul(x, w);
+  const Tensor y = matmul(x, w);
+  Tensor b;
   if (options_.with_bias) {
-    const Tensor b =
-        ctx.param("b", Shape{output_size_},
+    b = ctx.param("b", Shape{output_size_},
                   options_.b_init ? options_.b_init : initializers::zeros(), options_.dtype);
-    y = y + b;
+    // A bias of another dtype than the product is cast as `y + b` would promote it.
+    if (b.dtype() != y.dtype()) b = b.astype(y.dtype());
   }
-  return y;
+  if (!b.defined() && options_.activation == FusedActivation::none) return y;
+  return bias_act(y, b, options_.activation);
 }
 
 }  // namespace elegy::nn
