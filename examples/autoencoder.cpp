@@ -34,7 +34,8 @@ int main(int argc, char** argv) try {
 
   Model model({.module = AutoEncoder(),
                .loss = {losses::Loss("mean_squared_error", reconstruction_error)},
-               .optimizer = optim::rmsprop(1e-3)});
+               .optimizer = optim::rmsprop(1e-3),
+               .device = flags.device});
   model.summary(d.x_train.slice(0, 64));
   // No labels: x is also what the loss compares against.
   model.fit({.x = d.x_train,

@@ -16,8 +16,8 @@ struct LinearClassifier : Model {
     Tensor x = reshape(a.x.tensor(), {a.x.tensor().shape(0), -1}) / 255.0f;
     Tensor w, b;
     if (a.initializing) {
-      w = random::uniform(Key(42), {x.shape(1), 10});
-      b = random::uniform(Key(69), {1});
+      w = random::uniform(Key(42), {x.shape(1), 10}).to(x.device());
+      b = random::uniform(Key(69), {1}).to(x.device());
     } else {
       w = a.states.net_params()["w"];
       b = a.states.net_params()["b"];
@@ -35,7 +35,7 @@ int main(int argc, char** argv) try {
   const examples::TrainFlags flags = examples::parse_train_flags("linear_classifier", argc, argv);
   const data::datasets::Split d = data::datasets::fashion_mnist(flags.data);
 
-  LinearClassifier model({.optimizer = optim::adam(1e-3)});
+  LinearClassifier model({.optimizer = optim::adam(1e-3), .device = flags.device});
   History h = model.fit({.x = d.x_train,
                          .y = d.y_train,
                          .batch_size = flags.batch_size,

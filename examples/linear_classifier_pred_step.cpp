@@ -18,8 +18,8 @@ struct LinearClassifier : Model {
     Tensor w, b;
     if (a.initializing) {
       RngSeq rng = a.states.rng();
-      w = random::uniform(rng.next(), {x.shape(1), 10}, DType::f32, -0.05, 0.05);
-      b = zeros({10});
+      w = random::uniform(rng.next(), {x.shape(1), 10}, DType::f32, -0.05, 0.05).to(x.device());
+      b = zeros({10}, DType::f32, x.device());
     } else {
       w = a.states.net_params()["w"];
       b = a.states.net_params()["b"];
@@ -42,7 +42,7 @@ int main(int argc, char** argv) try {
       examples::parse_train_flags("linear_classifier_pred_step", argc, argv);
   const data::datasets::Split d = data::datasets::fashion_mnist(flags.data);
 
-  LinearClassifier model({.optimizer = optim::adam(1e-3)});
+  LinearClassifier model({.optimizer = optim::adam(1e-3), .device = flags.device});
   model.fit({.x = d.x_train,
              .y = d.y_train,
              .batch_size = flags.batch_size,

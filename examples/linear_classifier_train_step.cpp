@@ -11,6 +11,7 @@
 using namespace elegy;
 
 struct LinearClassifier : Model {
+  using Model::Model;
   optim::GradientTransformation optimizer = optim::adam(1e-3);
 
   static std::pair<Tensor, StepLogs> loss_and_logs(const Tree& params, const Tensor& x,
@@ -26,8 +27,10 @@ struct LinearClassifier : Model {
     const Tensor labels = a.y_true.tensor();
     if (a.initializing) {
       RngSeq rng = a.states.rng();
-      Tree params{{"w", random::uniform(rng.next(), {x.shape(1), 10}, DType::f32, -0.05, 0.05)},
-                  {"b", zeros({10})}};
+      Tree params{
+          {"w",
+           random::uniform(rng.next(), {x.shape(1), 10}, DType::f32, -0.05, 0.05).to(x.device())},
+          {"b", zeros({10}, DType::f32, x.device())}};
       return {
           loss_and_logs(params, x, labels).second,
           a.states.update({{"net_params", params}, {"optimizer_states", optimizer.init(params)}})
@@ -54,7 +57,7 @@ int main(int argc, char** argv) try {
       examples::parse_train_flags("linear_classifier_train_step", argc, argv);
   const data::datasets::Split d = data::datasets::fashion_mnist(flags.data);
 
-  LinearClassifier model;  // no optimizer option: train_step brings its own
+  LinearClassifier model({.device = flags.device});  // no optimizer: train_step brings its own
   model.fit({.x = d.x_train,
              .y = d.y_train,
              .batch_size = flags.batch_size,

@@ -30,7 +30,8 @@ int main(int argc, char** argv) try {
                .metrics = {metrics::SparseCategoricalAccuracy()},
                // Cosine decay to zero over the run: the last epochs refine instead of bouncing.
                .optimizer = optim::adamw(optim::cosine_decay_schedule(
-                   1e-3, flags.epochs * ((60000 + flags.batch_size - 1) / flags.batch_size)))});
+                   1e-3, flags.epochs * ((60000 + flags.batch_size - 1) / flags.batch_size))),
+               .device = flags.device});
   model.summary(d.x_train.slice(0, 64));
 
   const auto start = std::chrono::steady_clock::now();

@@ -40,7 +40,7 @@ struct VAE : Model {
     const Tree q = Encoder()(ctx, a.x);
     const Tensor mean = q["mean"], log_stddev = q["log_stddev"];
     // Reparameterisation: z = mean + stddev * eps keeps z differentiable in the encoder.
-    const Tensor eps = random::normal(ctx.next_key(), mean.shape());
+    const Tensor eps = random::normal(ctx.next_key(), mean.shape()).to(mean.device());
     const Tensor z = mean + exp(log_stddev) * eps;
     const Tensor logits = Decoder()(ctx, z);
     // KL(q(z|x) || N(0, I)) per sample, averaged over the batch.
@@ -61,8 +61,8 @@ struct VAE : Model {
   // Generation: decode latents drawn from the prior, one per input row.
   PredStep pred_step(const StepArgs& a) override {
     nn::Context ctx = nn::Context::for_step(a);
-    const std::int64_t n = a.x.leaves().front().shape(0);
-    const Tensor z = random::normal(ctx.next_key(), {n, kLatent});
+    const Tensor& x = a.x.leaves().front();
+    const Tensor z = random::normal(ctx.next_key(), {x.shape(0), kLatent}).to(x.device());
     return ctx.pred_step(Tree(sigmoid(Decoder()(ctx, z))), a.states);
   }
 };
@@ -71,7 +71,7 @@ int main(int argc, char** argv) try {
   const examples::TrainFlags flags = examples::parse_train_flags("vae", argc, argv);
   const data::datasets::Split d = data::datasets::fashion_mnist(flags.data);
 
-  VAE model({.optimizer = optim::adam(1e-3)});
+  VAE model({.optimizer = optim::adam(1e-3), .device = flags.device});
   model.fit({.x = d.x_train,
              .batch_size = flags.batch_size,
              .epochs = flags.epochs,

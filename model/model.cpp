@@ -184,10 +184,26 @@ std::vector<SummaryTableEntry> Model::call_summary_step(const StepArgs& args) {
   return summary_step(args);
 }
 
+Tree Model::on_model_device(const Tree& t) const {
+  if (!options_.device) return t;
+  return t.map([&](const Tensor& v) { return v.to(*options_.device); });
+}
+
+std::optional<Tensor> Model::on_model_device(const std::optional<Tensor>& t) const {
+  if (!options_.device || !t) return t;
+  return t->to(*options_.device);
+}
+
 void Model::init_on_batch(const Tree& x, const Tree& y_true, std::optional<Tensor> sample_weight,
                           std::optional<Tensor> class_weight) {
   if (initialized_) return;
-  StepArgs a{x, y_true, std::move(sample_weight), std::move(class_weight), states_, true, true};
+  StepArgs a{on_model_device(x),
+             on_model_device(y_true),
+             on_model_device(sample_weight),
+             on_model_device(class_weight),
+             states_,
+             true,
+             true};
   const States s = detached(call_init_step(a));
   states_ = states_.maybe_update(s);
   initial_states_ = initial_states_.maybe_update(s);
@@ -197,7 +213,13 @@ void Model::init_on_batch(const Tree& x, const Tree& y_true, std::optional<Tenso
 Logs Model::train_on_batch(const Tree& x, const Tree& y, std::optional<Tensor> sample_weight,
                            std::optional<Tensor> class_weight) {
   init_on_batch(x, y, sample_weight, class_weight);
-  StepArgs a{x, y, std::move(sample_weight), std::move(class_weight), states_, false, true};
+  StepArgs a{on_model_device(x),
+             on_model_device(y),
+             on_model_device(sample_weight),
+             on_model_device(class_weight),
+             states_,
+             false,
+             true};
   TrainStep r = call_train_step(a);
   Logs logs = to_logs("train_step", r.logs);  // before states change: a bad log changes nothing
   states_ = detached(r.states);
@@ -207,7 +229,13 @@ Logs Model::train_on_batch(const Tree& x, const Tree& y, std::optional<Tensor> s
 Logs Model::test_on_batch(const Tree& x, const Tree& y, std::optional<Tensor> sample_weight,
                           std::optional<Tensor> class_weight) {
   init_on_batch(x, y, sample_weight, class_weight);
-  StepArgs a{x, y, std::move(sample_weight), std::move(class_weight), states_, false, false};
+  StepArgs a{on_model_device(x),
+             on_model_device(y),
+             on_model_device(sample_weight),
+             on_model_device(class_weight),
+             states_,
+             false,
+             false};
   TestStep r = [&] {
     NoGrad no_grad;  // evaluation never differentiates
     return call_test_step(a);
@@ -221,7 +249,7 @@ Tree Model::predict_on_batch(const Tree& x) {
   ELEGY_CHECK(initialized_, "predict",
               "the model is not initialized: call init, fit or evaluate first");
   StepArgs a;
-  a.x = x;
+  a.x = on_model_device(x);
   a.states = states_;
   a.training = false;
   NoGrad no_grad;
@@ -246,7 +274,7 @@ std::string Model::summary(const Tree& x, int depth, bool print) {
     if (!entries.empty() && entries.front().module_type_name == "Inputs")
       entries.front().output_value = x;
   } catch (const Error&) {
-    a.x = x;
+    a.x = on_model_device(x);
     entries = call_summary_step(a);
   }
   const std::string table = format_summary(entries, depth);

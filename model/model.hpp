@@ -44,6 +44,11 @@ struct ModelOptions {
   std::vector<metrics::Metric> metrics{};
   std::optional<optim::GradientTransformation> optimizer{};
   int seed = 42;
+  // Where the steps run. Set (e.g. Device::cuda()), every batch fit/evaluate/predict and the
+  // *_on_batch methods see is copied there first, so parameters, optimizer and metric states
+  // are created and stay there; fit gathers the next batch on the host while a step runs on the
+  // device. Unset, steps run where the data already is.
+  std::optional<Device> device{};
   // Elegy's flag: steps run eagerly op by op. elegy has no compiled step path yet, so this is
   // the only mode; the flag is kept so code written for Elegy reads the same.
   bool run_eagerly = false;
@@ -154,6 +159,10 @@ class Model {
   // test_step's losses and metrics): fit and evaluate show their latest value instead of
   // averaging them again, as Keras treats stateful metrics.
   std::set<std::string> running_log_names_;
+  // `t` on options_.device (unchanged when no device is set or it is there already).
+  Tree on_model_device(const Tree& t) const;
+  std::optional<Tensor> on_model_device(const std::optional<Tensor>& t) const;
+
   // options_.loss and options_.metrics as the collections the default test_step runs.
   losses::Losses losses_;
   metrics::Metrics metrics_;

@@ -1,6 +1,7 @@
 // Model's loops over data: init, fit, evaluate, predict (Keras semantics; see fit_options.hpp).
 #include <cmath>
 #include <cstdio>
+#include <future>
 
 #include "elegy/autodiff/ops_shape.hpp"
 #include "elegy/model/batches.hpp"
@@ -10,6 +11,13 @@
 
 namespace elegy {
 namespace {
+
+// One training batch's rows, gathered on the host.
+struct GatheredBatch {
+  Tree x, y;
+  std::optional<Tensor> sample_weight;
+  std::int64_t size = 0;
+};
 
 std::int64_t resolve_batch_size(const char* op, std::optional<std::int64_t> batch_size,
                                 std::optional<std::int64_t> steps, std::int64_t n) {
@@ -91,13 +99,22 @@ History Model::fit(const FitOptions& o) {
     Logs begin_logs;
     cbs.on_epoch_begin(epoch, begin_logs);
     RunningMeans means;
+    // With the steps on another device, a helper thread gathers the next batch's rows on the
+    // host while the current step runs there (the copy in is then one transfer per tensor).
+    const bool prefetch = options_.device && !options_.device->is_cpu() && steps > 1;
+    auto gather = [&](const data::Batch& b) {
+      return GatheredBatch{b.select(x), b.select(y), select_weights(b, sw), b.size()};
+    };
+    std::future<GatheredBatch> next;
+    if (prefetch) next = std::async(std::launch::async, gather, stream.next());
     for (std::int64_t step = 0; step < steps; ++step) {
       Logs batch_logs;
       cbs.on_train_batch_begin(step, batch_logs);
-      const data::Batch b = stream.next();
-      const Logs logs =
-          train_on_batch(b.select(x), b.select(y), select_weights(b, sw), o.class_weight);
-      means.add(logs, b.size(), running_log_names_);
+      const GatheredBatch b = prefetch ? next.get() : gather(stream.next());
+      if (prefetch && step + 1 < steps)
+        next = std::async(std::launch::async, gather, stream.next());
+      const Logs logs = train_on_batch(b.x, b.y, b.sample_weight, o.class_weight);
+      means.add(logs, b.size, running_log_names_);
       batch_logs = means.value();
       cbs.on_train_batch_end(step, batch_logs);
       if (stop_training) break;

@@ -1,0 +1,106 @@
+// ModelOptions::device: batches are copied to the model's device, so parameters, optimizer and
+// metric states are created there, and fit / evaluate / predict run unchanged. On the CPU the
+// option must change nothing (same bits as without it); on a GPU (skipped when none is visible)
+// training matches the CPU run to float32 rounding; asking for a GPU that is not there is an
+// Error that leaves the model as it was.
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <string>
+
+#include <elegy/elegy.hpp>
+
+using namespace elegy;
+
+namespace {
+
+struct SmallNet : nn::Module {
+  Tensor call(nn::Context& ctx, const Tensor& x) override {
+    const Tensor h = nn::Linear(16, {.activation = FusedActivation::relu})(ctx, x);
+    return nn::Linear(3)(ctx, nn::Dropout(0.25)(ctx, h));
+  }
+};
+
+Model make_model(std::optional<Device> device) {
+  return Model({.module = nn::AnyModule(SmallNet()),
+                .loss = {losses::SparseCategoricalCrossentropy({.from_logits = true})},
+                .metrics = {metrics::SparseCategoricalAccuracy()},
+                .optimizer = optim::adam(1e-2),
+                .device = device});
+}
+
+struct Data {
+  Tensor x = random::normal(Key(5), {96, 8});
+  Tensor y = random::randint(Key(6), {96}, 0, 3).astype(DType::i32);
+};
+
+// The largest |a - b| over every leaf of two trees of one structure, on the host.
+double max_abs_diff(const Tree& a, const Tree& b) {
+  REQUIRE(Tree::structure_difference(a, b).empty());
+  double worst = 0.0;
+  const auto la = a.leaves(), lb = b.leaves();
+  for (std::size_t i = 0; i < la.size(); ++i) {
+    const auto va = la[i].to(Device::cpu()).astype(DType::f64).to_vector<double>();
+    const auto vb = lb[i].to(Device::cpu()).astype(DType::f64).to_vector<double>();
+    REQUIRE(va.size() == vb.size());
+    for (std::size_t j = 0; j < va.size(); ++j) worst = std::max(worst, std::abs(va[j] - vb[j]));
+  }
+  return worst;
+}
+
+History train(Model& model, const Data& d) {
+  return model.fit({.x = d.x,
+                    .y = d.y,
+                    .batch_size = 32,
+                    .epochs = 3,
+                    .verbose = 0,
+                    .validation_data = {{d.x, d.y}}});
+}
+
+}  // namespace
+
+TEST_CASE("a CPU model device changes nothing") {
+  const Data d;
+  Model plain = make_model(std::nullopt), on_cpu = make_model(Device::cpu());
+  const History hp = train(plain, d), hc = train(on_cpu, d);
+  CHECK(hp.history.at("loss") == hc.history.at("loss"));
+  CHECK(hp.history.at("val_sparse_categorical_accuracy") ==
+        hc.history.at("val_sparse_categorical_accuracy"));
+  CHECK(max_abs_diff(plain.states().net_params(), on_cpu.states().net_params()) == 0.0);
+  CHECK(max_abs_diff(plain.predict({.x = d.x, .verbose = 0}),
+                     on_cpu.predict({.x = d.x, .verbose = 0})) == 0.0);
+}
+
+TEST_CASE("a model on a GPU that is not there raises an Error and stays as it was" *
+          doctest::skip(cuda_available())) {
+  const Data d;
+  Model model = make_model(Device::cuda());
+  std::string message;
+  try {
+    train(model, d);
+  } catch (const Error& e) {
+    message = e.what();
+  }
+  CAPTURE(message);
+  CHECK(message.find("cuda:0") != std::string::npos);
+  CHECK_FALSE(model.initialized());
+  CHECK(model.states().net_params().is_none());
+}
+
+TEST_CASE("cuda: a model on the GPU trains as on the CPU" * doctest::skip(!cuda_available())) {
+  const Data d;
+  Model cpu = make_model(Device::cpu()), gpu = make_model(Device::cuda());
+  const History hc = train(cpu, d), hg = train(gpu, d);
+  // Parameters, optimizer and metric states live on the GPU.
+  for (const char* field : {"net_params", "optimizer_states", "metrics_states"})
+    for (const Tensor& t : gpu.states()[field].leaves())
+      if (t.numel() > 1) CHECK(t.device() == Device::cuda());
+  // Same batches, same dropout masks (counter-based keys): the runs agree to f32 rounding.
+  const auto& lc = hc.history.at("loss");
+  const auto& lg = hg.history.at("loss");
+  REQUIRE(lc.size() == lg.size());
+  for (std::size_t i = 0; i < lc.size(); ++i) CHECK(lg[i] == doctest::Approx(lc[i]).epsilon(1e-4));
+  CHECK(max_abs_diff(cpu.states().net_params(), gpu.states().net_params()) < 1e-4);
+  const Tree pred = gpu.predict({.x = d.x, .verbose = 0});
+  CHECK(max_abs_diff(cpu.predict({.x = d.x, .verbose = 0}), pred) < 1e-4);
+}
