@@ -194,16 +194,23 @@ std::optional<Tensor> Model::on_model_device(const std::optional<Tensor>& t) con
   return t->to(*options_.device);
 }
 
+StepArgs Model::batch_args(const Tree& x, const Tree& y, const std::optional<Tensor>& sample_weight,
+                           const std::optional<Tensor>& class_weight, bool initializing,
+                           bool training) const {
+  return StepArgs{on_model_device(x),
+                  on_model_device(y),
+                  on_model_device(sample_weight),
+                  on_model_device(class_weight),
+                  states_,
+                  initializing,
+                  training};
+}
+
 void Model::init_on_batch(const Tree& x, const Tree& y_true, std::optional<Tensor> sample_weight,
                           std::optional<Tensor> class_weight) {
   if (initialized_) return;
-  StepArgs a{on_model_device(x),
-             on_model_device(y_true),
-             on_model_device(sample_weight),
-             on_model_device(class_weight),
-             states_,
-             true,
-             true};
+  const StepArgs a = batch_args(x, y_true, sample_weight, class_weight, /*initializing=*/true,
+                                /*training=*/true);
   const States s = detached(call_init_step(a));
   states_ = states_.maybe_update(s);
   initial_states_ = initial_states_.maybe_update(s);
@@ -213,13 +220,8 @@ void Model::init_on_batch(const Tree& x, const Tree& y_true, std::optional<Tenso
 Logs Model::train_on_batch(const Tree& x, const Tree& y, std::optional<Tensor> sample_weight,
                            std::optional<Tensor> class_weight) {
   init_on_batch(x, y, sample_weight, class_weight);
-  StepArgs a{on_model_device(x),
-             on_model_device(y),
-             on_model_device(sample_weight),
-             on_model_device(class_weight),
-             states_,
-             false,
-             true};
+  const StepArgs a = batch_args(x, y, sample_weight, class_weight, /*initializing=*/false,
+                                /*training=*/true);
   TrainStep r = call_train_step(a);
   Logs logs = to_logs("train_step", r.logs);  // before states change: a bad log changes nothing
   states_ = detached(r.states);
@@ -229,13 +231,8 @@ Logs Model::train_on_batch(const Tree& x, const Tree& y, std::optional<Tensor> s
 Logs Model::test_on_batch(const Tree& x, const Tree& y, std::optional<Tensor> sample_weight,
                           std::optional<Tensor> class_weight) {
   init_on_batch(x, y, sample_weight, class_weight);
-  StepArgs a{on_model_device(x),
-             on_model_device(y),
-             on_model_device(sample_weight),
-             on_model_device(class_weight),
-             states_,
-             false,
-             false};
+  const StepArgs a = batch_args(x, y, sample_weight, class_weight, /*initializing=*/false,
+                                /*training=*/false);
   TestStep r = [&] {
     NoGrad no_grad;  // evaluation never differentiates
     return call_test_step(a);

@@ -162,6 +162,10 @@ class Model {
   // `t` on options_.device (unchanged when no device is set or it is there already).
   Tree on_model_device(const Tree& t) const;
   std::optional<Tensor> on_model_device(const std::optional<Tensor>& t) const;
+  // The StepArgs of a batch: its tensors on the model's device, the current states.
+  StepArgs batch_args(const Tree& x, const Tree& y, const std::optional<Tensor>& sample_weight,
+                      const std::optional<Tensor>& class_weight, bool initializing,
+                      bool training) const;
 
   // options_.loss and options_.metrics as the collections the default test_step runs.
   losses::Losses losses_;
