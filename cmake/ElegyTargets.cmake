@@ -25,3 +25,17 @@ if(ELEGY_SANITIZE)
                       $<$<COMPILE_LANGUAGE:CXX>:-fno-sanitize-recover=undefined>)
   add_link_options(-fsanitize=address,undefined)
 endif()
+
+# ELEGY_BUILD_FUZZERS: the whole library gets libFuzzer's coverage instrumentation and the
+# sanitizers, so a harness sees (and reports) what happens inside the readers; each harness in
+# tests/fuzz/ then links libFuzzer's main with -fsanitize=fuzzer.
+if(ELEGY_BUILD_FUZZERS)
+  if(NOT CMAKE_CXX_COMPILER_ID MATCHES "Clang")
+    message(FATAL_ERROR "ELEGY_BUILD_FUZZERS needs clang (libFuzzer ships with it), not "
+                        "${CMAKE_CXX_COMPILER_ID}: configure with CC=clang CXX=clang++")
+  endif()
+  add_compile_options($<$<COMPILE_LANGUAGE:CXX>:-fsanitize=fuzzer-no-link,address,undefined>
+                      $<$<COMPILE_LANGUAGE:CXX>:-fno-omit-frame-pointer>
+                      $<$<COMPILE_LANGUAGE:CXX>:-fno-sanitize-recover=undefined>)
+  add_link_options(-fsanitize=address,undefined)
+endif()

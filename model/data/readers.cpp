@@ -2,8 +2,10 @@
 
 #include <zlib.h>
 
+#include <algorithm>
 #include <array>
 #include <cstring>
+#include <limits>
 #include <sstream>
 
 #include "elegy/autodiff/ops_shape.hpp"
@@ -40,8 +42,15 @@ void put32(std::string& s, std::uint32_t v) {
   for (int i = 0; i < 4; ++i) s += char((v >> (8 * i)) & 0xFF);
 }
 
+// Deflate cannot expand data more than 1032:1 (a 258-byte match costs at least two bits), so a
+// claimed size beyond that is a lie, rejected before it is allocated.
+constexpr std::uint64_t kMaxDeflateRatio = 1032;
+
 // Raw-deflate a zip member's data.
 std::string inflate_raw(const std::string& in, std::uint64_t expected, const std::string& who) {
+  ELEGY_CHECK(expected <= (std::uint64_t(in.size()) + 1) * kMaxDeflateRatio, who.c_str(), "claims ",
+              expected, " uncompressed bytes from ", in.size(),
+              " deflated ones (more than deflate's 1032:1 limit)");
   std::string out(std::size_t(expected), '\0');
   z_stream zs{};
   ELEGY_CHECK(inflateInit2(&zs, -15) == Z_OK, who.c_str(), "cannot start zlib inflate");
@@ -95,6 +104,27 @@ const char* npy_descr(DType d) {
   return "?";
 }
 
+// The element count of a shape read from a file header, checked against the `data_bytes` that
+// follow before anything is allocated. A hostile header may claim 2^60 elements, dimensions whose
+// product wraps around 64 bits (and then matches a small file), or a zero-sized shape whose other
+// dimensions overflow the int64 strides; the bound on the product of max(dim, 1) rules out all
+// three.
+std::uint64_t checked_numel(const std::vector<std::int64_t>& dims, std::size_t item,
+                            std::uint64_t data_bytes, const std::string& who) {
+  const std::uint64_t limit = (std::uint64_t(1) << 62) / item;
+  std::uint64_t numel = 1, extent = 1;
+  for (const std::int64_t d : dims) {
+    const std::uint64_t at_least_one = std::max<std::uint64_t>(std::uint64_t(d), 1);
+    ELEGY_CHECK(extent <= limit / at_least_one, who.c_str(), "has an impossibly large shape ",
+                Shape(dims));
+    extent *= at_least_one;
+    numel *= std::uint64_t(d);
+  }
+  ELEGY_CHECK(data_bytes == numel * item, who.c_str(), "holds ", data_bytes,
+              " data bytes, expected ", numel * item, " for shape ", Shape(dims));
+  return numel;
+}
+
 // The value text of key `key` in numpy's header dict ("{'descr': '<f4', ...}").
 std::string dict_value(const std::string& header, const std::string& key, const std::string& who) {
   const std::string k = "'" + key + "'";
@@ -119,25 +149,74 @@ std::string dict_value(const std::string& header, const std::string& key, const 
   return header.substr(p, end - p);
 }
 
-}  // namespace
-
-std::string read_maybe_gzip(const std::string& path) {
-  gzFile f = gzopen(path.c_str(), "rb");
-  ELEGY_CHECK(f != nullptr, "data", "cannot open '", path, "'");
-  std::string data;
-  std::array<char, 1 << 16> buf;
-  int n;
-  while ((n = gzread(f, buf.data(), unsigned(buf.size()))) > 0)
-    data.append(buf.data(), std::size_t(n));
-  const bool failed = n < 0;
-  gzclose(f);
-  ELEGY_CHECK(!failed, "data", "'", path, "' is a truncated or corrupt gzip file");
-  return data;
+// Whether the cast of `v` to `dtype` is defined: converting a double outside an integer type's
+// range (or NaN) is undefined behaviour. The cast truncates toward zero, hence the open bounds.
+bool fits(double v, DType dtype) {
+  const auto in_open_range = [v](auto lowest, auto highest) {
+    return v > double(lowest) - 1.0 && v < double(highest) + 1.0;
+  };
+  switch (dtype) {
+    case DType::i32:
+      return in_open_range(std::numeric_limits<std::int32_t>::lowest(),
+                           std::numeric_limits<std::int32_t>::max());
+    case DType::i64:
+      return in_open_range(std::numeric_limits<std::int64_t>::lowest(),
+                           std::numeric_limits<std::int64_t>::max());
+    case DType::u8:
+      return in_open_range(0, 255);
+    case DType::f32:
+    case DType::f64:
+    case DType::bool_:
+      return true;
+  }
+  return true;
 }
 
-Tensor read_idx(const std::string& path) {
-  const std::string bytes = read_maybe_gzip(path);
-  const std::string who = "read_idx '" + path + "'";
+}  // namespace
+
+std::string gunzip_if_gzip(const std::string& bytes, const std::string& source) {
+  const auto starts_gzip_member = [&](std::size_t at) {
+    return bytes.size() - at >= 2 && static_cast<unsigned char>(bytes[at]) == 0x1F &&
+           static_cast<unsigned char>(bytes[at + 1]) == 0x8B;
+  };
+  if (!starts_gzip_member(0)) return bytes;
+  z_stream zs{};
+  ELEGY_CHECK(inflateInit2(&zs, 16 + MAX_WBITS) == Z_OK, "data", "cannot start zlib inflate");
+  const auto* in = reinterpret_cast<const Bytef*>(bytes.data());
+  std::size_t fed = 0;  // bytes handed to zlib so far (in chunks: avail_in is 32-bit)
+  std::string out;
+  std::array<char, 1 << 16> buf;
+  int rc = Z_OK;
+  for (;;) {
+    if (zs.avail_in == 0 && fed < bytes.size()) {
+      const std::size_t chunk = std::min<std::size_t>(bytes.size() - fed, std::size_t(1) << 30);
+      zs.next_in = const_cast<Bytef*>(in + fed);
+      zs.avail_in = uInt(chunk);
+      fed += chunk;
+    }
+    zs.next_out = reinterpret_cast<Bytef*>(buf.data());
+    zs.avail_out = uInt(buf.size());
+    rc = inflate(&zs, Z_NO_FLUSH);
+    out.append(buf.data(), buf.size() - zs.avail_out);
+    if (rc == Z_STREAM_END) {
+      const std::size_t used = fed - zs.avail_in;
+      if (!starts_gzip_member(used)) break;  // the end, or trailing bytes gzread ignores too
+      inflateReset(&zs);
+    } else if (rc != Z_OK) {
+      break;  // corrupt data, or Z_BUF_ERROR: the input ended inside a member
+    }
+  }
+  inflateEnd(&zs);
+  ELEGY_CHECK(rc == Z_STREAM_END, "data", "'", source, "' is a truncated or corrupt gzip file");
+  return out;
+}
+
+std::string read_maybe_gzip(const std::string& path) {
+  return gunzip_if_gzip(io::read_file(path, "data"), path);
+}
+
+Tensor parse_idx(const std::string& bytes, const std::string& source) {
+  const std::string who = "idx '" + source + "'";
   const auto* b = reinterpret_cast<const unsigned char*>(bytes.data());
   ELEGY_CHECK(bytes.size() >= 4 && b[0] == 0 && b[1] == 0, who.c_str(), "is not an IDX file");
   const int type = b[2], ndim = b[3];
@@ -168,14 +247,9 @@ Tensor read_idx(const std::string& path) {
   ELEGY_CHECK(ndim >= 1 && ndim <= kMaxRank && bytes.size() >= std::size_t(4 + 4 * ndim),
               who.c_str(), "has a truncated or invalid header (", ndim, " dims)");
   std::vector<std::int64_t> dims;
-  std::uint64_t numel = 1;
-  for (int i = 0; i < ndim; ++i) {
-    dims.push_back(be32(b + 4 + 4 * i));
-    numel *= std::uint64_t(dims.back());
-  }
+  for (int i = 0; i < ndim; ++i) dims.push_back(be32(b + 4 + 4 * i));
   const std::size_t header = std::size_t(4 + 4 * ndim);
-  ELEGY_CHECK(bytes.size() - header == numel * item, who.c_str(), "holds ", bytes.size() - header,
-              " data bytes, expected ", numel * item, " for shape ", Shape(dims));
+  const std::uint64_t numel = checked_numel(dims, item, bytes.size() - header, who);
   Tensor out = Tensor::empty(Shape(dims), dtype, Device::cpu());
   const unsigned char* src = b + header;
   for (std::uint64_t i = 0; i < numel; ++i) {
@@ -208,6 +282,10 @@ Tensor read_idx(const std::string& path) {
   return out;
 }
 
+Tensor read_idx(const std::string& path) {
+  return parse_idx(read_maybe_gzip(path), path);
+}
+
 Tensor parse_npy(const std::string& bytes, const std::string& source) {
   const std::string who = "npy '" + source + "'";
   ELEGY_CHECK(bytes.size() >= 10 && bytes.compare(0, 6, "\x93NUMPY") == 0, who.c_str(),
@@ -235,7 +313,6 @@ Tensor parse_npy(const std::string& bytes, const std::string& source) {
               "is in Fortran order; save it C-ordered (np.ascontiguousarray)");
   const std::string shape_text = dict_value(header, "shape", who);
   std::vector<std::int64_t> dims;
-  std::uint64_t numel = 1;
   for (std::size_t p = 1; p + 1 < shape_text.size();) {
     while (p < shape_text.size() && (shape_text[p] == ' ' || shape_text[p] == ',')) ++p;
     if (p + 1 >= shape_text.size()) break;
@@ -244,13 +321,11 @@ Tensor parse_npy(const std::string& bytes, const std::string& source) {
     ELEGY_CHECK(end != shape_text.c_str() + p && v >= 0, who.c_str(), "has a bad shape ",
                 shape_text);
     dims.push_back(v);
-    numel *= std::uint64_t(v);
     p = std::size_t(end - shape_text.c_str());
   }
   ELEGY_CHECK(int(dims.size()) <= kMaxRank, who.c_str(), "has rank ", dims.size());
   const std::size_t data = start + header_len;
-  ELEGY_CHECK(bytes.size() - data == numel * item, who.c_str(), "holds ", bytes.size() - data,
-              " data bytes, expected ", numel * item, " for shape ", Shape(dims));
+  const std::uint64_t numel = checked_numel(dims, item, bytes.size() - data, who);
   Tensor out = Tensor::empty(Shape(dims), dtype, Device::cpu());
   if (numel) std::memcpy(out.raw_data(), bytes.data() + data, std::size_t(numel * item));
   return out;
@@ -283,9 +358,8 @@ void write_npy(const std::string& path, const Tensor& t) {
   io::write_file_atomically(path, encode_npy(t), "write_npy");
 }
 
-std::map<std::string, Tensor> read_npz(const std::string& path) {
-  const std::string who = "npz '" + path + "'";
-  const std::string z = io::read_file(path, "read_npz");
+std::map<std::string, Tensor> parse_npz(const std::string& z, const std::string& source) {
+  const std::string who = "npz '" + source + "'";
   // End of central directory: the last "PK\5\6" record (a comment may follow it).
   ELEGY_CHECK(z.size() >= 22, who.c_str(), "is too short to be a zip file");
   std::size_t eocd = std::string::npos;
@@ -302,15 +376,15 @@ std::map<std::string, Tensor> read_npz(const std::string& path) {
     ELEGY_CHECK(eocd >= 20 && le32(z, eocd - 20) == 0x07064b50u, who.c_str(),
                 "has a broken zip64 locator");
     const std::uint64_t rec = le64(z, eocd - 20 + 8);
-    ELEGY_CHECK(rec + 56 <= z.size() && le32(z, std::size_t(rec)) == 0x06064b50u, who.c_str(),
-                "has a broken zip64 end record");
+    ELEGY_CHECK(z.size() >= 56 && rec <= z.size() - 56 && le32(z, std::size_t(rec)) == 0x06064b50u,
+                who.c_str(), "has a broken zip64 end record");
     entries = le64(z, std::size_t(rec) + 32);
     cd_offset = le64(z, std::size_t(rec) + 48);
   }
   std::map<std::string, Tensor> out;
   std::size_t p = std::size_t(cd_offset);
   for (std::uint64_t e = 0; e < entries; ++e) {
-    ELEGY_CHECK(p + 46 <= z.size() && le32(z, p) == 0x02014b50u, who.c_str(),
+    ELEGY_CHECK(p <= z.size() && z.size() - p >= 46 && le32(z, p) == 0x02014b50u, who.c_str(),
                 "has a corrupt central directory");
     const std::uint16_t method = le16(z, p + 10);
     const std::uint32_t crc = le32(z, p + 16);
@@ -322,8 +396,11 @@ std::map<std::string, Tensor> read_npz(const std::string& path) {
                 "is truncated");
     const std::string name = z.substr(p + 46, name_len);
     // Zip64 extra field (id 1): the sizes/offset that are 0xFFFFFFFF above, in this order.
-    for (std::size_t x = p + 46 + name_len; x + 4 <= p + 46 + name_len + extra_len;) {
+    const std::size_t extra_end = p + 46 + name_len + extra_len;
+    for (std::size_t x = p + 46 + name_len; x + 4 <= extra_end;) {
       const std::uint16_t id = le16(z, x), len = le16(z, x + 2);
+      ELEGY_CHECK(x + 4 + len <= extra_end, who.c_str(), "member '", name,
+                  "' has an extra field running past its end");
       std::size_t f = x + 4;
       if (id == 1) {
         if (usize == 0xFFFFFFFFu && f + 8 <= x + 4 + len) usize = le64(z, f), f += 8;
@@ -333,11 +410,13 @@ std::map<std::string, Tensor> read_npz(const std::string& path) {
       x += 4 + len;
     }
     p += 46 + name_len + extra_len + comment_len;
-    ELEGY_CHECK(local + 30 <= z.size() && le32(z, std::size_t(local)) == 0x04034b50u, who.c_str(),
-                "member '", name, "' has a corrupt local header");
+    ELEGY_CHECK(
+        local <= z.size() && z.size() - local >= 30 && le32(z, std::size_t(local)) == 0x04034b50u,
+        who.c_str(), "member '", name, "' has a corrupt local header");
     const std::size_t data = std::size_t(local) + 30 + le16(z, std::size_t(local) + 26) +
                              le16(z, std::size_t(local) + 28);
-    ELEGY_CHECK(data + csize <= z.size(), who.c_str(), "member '", name, "' is truncated");
+    ELEGY_CHECK(data <= z.size() && csize <= z.size() - data, who.c_str(), "member '", name,
+                "' is truncated");
     std::string member = z.substr(data, std::size_t(csize));
     if (method == 8)
       member = inflate_raw(member, usize, who + " member '" + name + "'");
@@ -349,9 +428,13 @@ std::map<std::string, Tensor> read_npz(const std::string& path) {
                 who.c_str(), "member '", name, "' fails its CRC check");
     std::string key = name;
     if (key.size() > 4 && key.compare(key.size() - 4, 4, ".npy") == 0) key.resize(key.size() - 4);
-    out[key] = parse_npy(member, path + ":" + name);
+    out[key] = parse_npy(member, source + ":" + name);
   }
   return out;
+}
+
+std::map<std::string, Tensor> read_npz(const std::string& path) {
+  return parse_npz(io::read_file(path, "read_npz"), path);
 }
 
 void write_npz(const std::string& path, const std::map<std::string, Tensor>& arrays) {
@@ -441,10 +524,13 @@ CsvTable parse_csv(const std::string& text, const std::string& source, CsvOption
       const std::string& f = fields[c];
       char* end = nullptr;
       const double v = std::strtod(f.c_str(), &end);
+      // Only blanks may follow the number (a NUL byte is not the end of the cell).
       bool ok = end != f.c_str();
-      for (const char* r = end; ok && r && *r; ++r) ok = *r == ' ' || *r == '\t';
+      for (const char* r = end; ok && r != f.c_str() + f.size(); ++r) ok = *r == ' ' || *r == '\t';
       ELEGY_CHECK(ok, who.c_str(), "line ", line_no, ", column ", c + 1, ": '", f,
                   "' is not a number");
+      ELEGY_CHECK(fits(v, options.dtype), who.c_str(), "line ", line_no, ", column ", c + 1, ": ",
+                  v, " does not fit ", elegy::name(options.dtype));
       values.push_back(v);
     }
     ++rows;

@@ -1,7 +1,9 @@
 // File readers for datasets: IDX (the MNIST family), numpy's NPY and NPZ, and numeric CSV.
 // Compressed files are read transparently (IDX and NPY through zlib's gzip detection, NPZ's
 // deflated members through raw inflate). Every malformed or truncated file is an Error naming
-// the file and what is wrong.
+// the file and what is wrong. Every format also has a parser over bytes already in memory
+// (parse_*): the path-based readers read the file and call it, and the fuzz harnesses in
+// tests/fuzz/ call it directly.
 #pragma once
 
 #include <map>
@@ -14,11 +16,16 @@ namespace elegy::data {
 
 // The whole file, gunzipped when it is gzip (plain files pass through).
 std::string read_maybe_gzip(const std::string& path);
+// The same on bytes in memory: gzip data (one or more concatenated members; anything after them
+// that is not another member is ignored, as zlib's gzread does) is inflated, anything else is
+// returned as is. `source` names the data in errors.
+std::string gunzip_if_gzip(const std::string& bytes, const std::string& source);
 
 // IDX: magic 0 0 <type> <ndim>, big-endian uint32 sizes, then big-endian data. Types: 0x08 u8
 // (uint8), 0x09 i8, 0x0B i16, 0x0C i32, 0x0D f32, 0x0E f64 (signed and 16-bit types widen to
 // int32).
 Tensor read_idx(const std::string& path);
+Tensor parse_idx(const std::string& bytes, const std::string& source);  // already gunzipped
 
 // NPY (format 1.0-3.0): f4/f8/i4/i8/u1/b1, little endian, C order. Fortran order, big endian
 // or other dtypes are Errors.
@@ -30,6 +37,7 @@ void write_npy(const std::string& path, const Tensor& t);
 // NPZ: a zip of NPY members (np.savez: stored, np.savez_compressed: deflated), by name without
 // the ".npy" suffix.
 std::map<std::string, Tensor> read_npz(const std::string& path);
+std::map<std::string, Tensor> parse_npz(const std::string& bytes, const std::string& source);
 // Writes an uncompressed NPZ (np.savez's layout), atomically.
 void write_npz(const std::string& path, const std::map<std::string, Tensor>& arrays);
 

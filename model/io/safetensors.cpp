@@ -125,13 +125,19 @@ SafetensorsFile decode_safetensors(const std::string& bytes, const std::string& 
                 "has an unsupported dtype '", dt->as_string(what.c_str()),
                 "' (supported: BOOL U8 I32 I64 F32 F64)");
     std::vector<std::int64_t> dims;
-    std::uint64_t numel = 1;
+    // extent, the product of max(dim, 1), bounds the int64 strides as well: a zero dimension
+    // keeps numel at 0 but not the strides of the dimensions after it.
+    std::uint64_t numel = 1, extent = 1;
     for (const Json& d : sh->as_array(what.c_str())) {
       const std::int64_t v = d.as_int(what.c_str());
       ELEGY_CHECK(v >= 0 && v < (std::int64_t(1) << 40), what.c_str(), "has a bad dimension ", v);
       dims.push_back(v);
+      // Checked before multiplying: 2^49 x 2^39 would wrap around 64 bits.
+      const std::uint64_t at_least_one = std::max<std::uint64_t>(std::uint64_t(v), 1);
+      ELEGY_CHECK(extent < (std::uint64_t(1) << 50) / at_least_one, what.c_str(),
+                  "is impossibly large");
+      extent *= at_least_one;
       numel *= std::uint64_t(v);
-      ELEGY_CHECK(numel < (std::uint64_t(1) << 50), what.c_str(), "is impossibly large");
     }
     ELEGY_CHECK(int(dims.size()) <= kMaxRank, what.c_str(), "has rank ", dims.size(), " (at most ",
                 kMaxRank, ")");

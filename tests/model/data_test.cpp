@@ -227,3 +227,119 @@ TEST_CASE("CSV: header, quotes, blank lines, and bad cells named by line and col
   CHECK_THROWS_WITH_AS(data::parse_csv("a\n\"1\n", "mem"), doctest::Contains("unterminated quote"),
                        Error);
 }
+
+TEST_CASE("readers on bytes in memory: gunzip_if_gzip, parse_idx, parse_npz (fuzz entry points)") {
+  const std::string raw = std::string("\0\0\x08\x02\0\0\0\x02\0\0\0\x03", 12) +
+                          std::string("\x01\x02\x03\x04\x05\xff", 6);
+  CHECK(values(data::parse_idx(raw, "mem")) == std::vector<double>{1, 2, 3, 4, 5, 255});
+  CHECK(data::gunzip_if_gzip(raw, "mem") == raw);  // plain bytes pass through
+  // Two gzip members, as `cat a.gz b.gz` makes: each half deflated with a gzip wrapper.
+  const auto gzip = [](const std::string& in) {
+    z_stream zs{};
+    REQUIRE(deflateInit2(&zs, 9, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY) == Z_OK);
+    std::string out(deflateBound(&zs, uLong(in.size())) + 32, '\0');
+    zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
+    zs.avail_in = uInt(in.size());
+    zs.next_out = reinterpret_cast<Bytef*>(out.data());
+    zs.avail_out = uInt(out.size());
+    REQUIRE(deflate(&zs, Z_FINISH) == Z_STREAM_END);
+    out.resize(zs.total_out);
+    deflateEnd(&zs);
+    return out;
+  };
+  const std::string first = gzip(raw.substr(0, 7)), two_members = first + gzip(raw.substr(7));
+  CHECK(data::gunzip_if_gzip(two_members, "mem") == raw);
+  CHECK(data::gunzip_if_gzip(two_members + "trailing", "mem") == raw);  // as gzread ignores it
+  for (std::size_t len = 2; len < first.size(); ++len)  // cut inside the first member
+    CHECK_THROWS_WITH_AS(data::gunzip_if_gzip(two_members.substr(0, len), "cut"),
+                         doctest::Contains("truncated or corrupt gzip"), Error);
+  const fs::path npz = scratch("mem.npz");
+  data::write_npz(npz, {{"v", Tensor::from_vector<std::int32_t>({4, -2}, {2})}});
+  const auto arrays = data::parse_npz(io::read_file(npz, "test"), "mem");
+  CHECK(values(arrays.at("v")) == std::vector<double>{4, -2});
+}
+
+TEST_CASE("fuzz regressions: IDX and NPY shapes whose element count overflows") {
+  // Found by fuzz_idx: 8 dimensions whose product wraps around 64 bits, the last one 0, so the
+  // empty data matched and Dims::numel overflowed int64.
+  const std::string idx_found = std::string(
+      "\x00\x00\x08\x08\x00\x00\x00\x08\x08\x00\x08\x02\x00\x00\x00\x09\x01\x00\x00\x02\x00\x00"
+      "\x00;z\x00\x1c\x00\x00\x00\x01\x00\x00\x00\x00\x00",
+      36);
+  CHECK_THROWS_WITH_AS(data::parse_idx(idx_found, "fuzz"),
+                       doctest::Contains("impossibly large shape"), Error);
+  // 2^16 x 2^16 x 2^16 x 2^16 elements wrap to 0, matching 0 data bytes.
+  const std::string idx_wrap = std::string(
+      "\x00\x00\x08\x04\x00\x01\x00\x00\x00\x01\x00\x00\x00\x01\x00\x00\x00\x01\x00\x00", 20);
+  CHECK_THROWS_WITH_AS(data::parse_idx(idx_wrap, "fuzz"),
+                       doctest::Contains("impossibly large shape"), Error);
+  const auto npy = [](const std::string& header) {
+    return std::string("\x93NUMPY\x01\x00", 8) + char(header.size()) + '\0' + header;
+  };
+  // Found by fuzz_npy (hand-minimised): a zero dimension keeps the data empty while the strides
+  // of the others overflow int64.
+  CHECK_THROWS_WITH_AS(data::parse_npy(npy("{'descr': '|u1', 'fortran_order': False, "
+                                           "'shape': (0, 4294967296, 4294967296, 2), }"),
+                                       "fuzz"),
+                       doctest::Contains("impossibly large shape"), Error);
+  CHECK_THROWS_WITH_AS(data::parse_npy(npy("{'descr': '|u1', 'fortran_order': False, "
+                                           "'shape': (4294967296, 4294967296), }"),
+                                       "fuzz"),
+                       doctest::Contains("impossibly large shape"), Error);
+  // The largest shapes that still fit are read: 0 x 2^30 x 2^30 float32 is an empty tensor.
+  const Tensor empty = data::parse_npy(
+      npy("{'descr': '<f4', 'fortran_order': False, 'shape': (0, 1073741824, 1073741824), }"),
+      "fuzz");
+  CHECK(empty.shape() == Shape{0, 1073741824, 1073741824});
+}
+
+TEST_CASE("fuzz regressions: NPZ sizes and offsets from the file checked before use") {
+  // Found by fuzz_npz (hand-minimised): a deflated member claiming 0xFFFFFFF0 uncompressed bytes
+  // was allocated (4 GiB) before inflating its 2 bytes.
+  const std::string deflate_4gib = std::string(
+      "PK\x03\x04\x14\x00\x00\x00\x08\x00\x00\x00\x00\x00\x00\x00\x00\x00\x02\x00\x00\x00\xf0\xff"
+      "\xff\xff\x00\x00\x00\x00\x03\x00PK\x01\x02\x14\x00\x14\x00\x00\x00\x08\x00\x00\x00\x00\x00"
+      "\x00\x00\x00\x00\x02\x00\x00\x00\xf0\xff\xff\xff\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00"
+      "\x00\x00\x00\x00\x00\x00\x00\x00PK\x05\x06\x00\x00\x00\x00\x01\x00\x01\x00.\x00\x00\x00 "
+      "\x00\x00\x00\x00\x00",
+      100);
+  CHECK_THROWS_WITH_AS(data::parse_npz(deflate_4gib, "fuzz"), doctest::Contains("1032:1"), Error);
+  // A zip64 locator whose end-record offset wraps around 64 bits (offset + 56 == 40).
+  const std::string zip64_wrap = std::string(
+      "PK\x06\x07\x00\x00\x00\x00\xf0\xff\xff\xff\xff\xff\xff\xff\x01\x00\x00\x00PK\x05\x06\x00"
+      "\x00\x00\x00\xff\xff\xff\xff\x00\x00\x00\x00\xff\xff\xff\xff\x00\x00",
+      42);
+  CHECK_THROWS_WITH_AS(data::parse_npz(zip64_wrap, "fuzz"),
+                       doctest::Contains("broken zip64 end record"), Error);
+  // The end record first (its comment holds the central directory), then an entry whose zip64
+  // extra field claims 8 bytes where the file ends: the 64-bit size was read past the end.
+  const std::string extra_overrun = std::string(
+      "PK\x05\x06\x00\x00\x00\x00\x01\x00\x01\x00"
+      "2\x00\x00\x00\x16\x00\x00\x00"
+      "2\x00PK\x01\x02\x14\x00\x14\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\xff\xff"
+      "\xff\xff\x00\x00\x00\x00\x00\x00\x04\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00"
+      "\x00\x00\x01\x00\x08\x00",
+      72);
+  CHECK_THROWS_WITH_AS(data::parse_npz(extra_overrun, "fuzz"),
+                       doctest::Contains("extra field running past its end"), Error);
+}
+
+TEST_CASE("fuzz regressions: CSV cells that do not fit the dtype, NUL bytes in cells") {
+  // Found by fuzz_csv: 525 cast to uint8 (undefined behaviour, not an Error).
+  CHECK_THROWS_WITH_AS(
+      data::parse_csv("g\n525", "fuzz", {.delimiter = '|', .header = true, .dtype = DType::u8}),
+      doctest::Contains("line 2, column 1: 525 does not fit uint8"), Error);
+  const data::CsvOptions i32{.header = false, .dtype = DType::i32};
+  CHECK_THROWS_WITH_AS(data::parse_csv("1,2147483648\n", "mem", i32),
+                       doctest::Contains("column 2: 2.14748e+09 does not fit int32"), Error);
+  CHECK_THROWS_WITH_AS(data::parse_csv("nan\n", "mem", {.header = false, .dtype = DType::i64}),
+                       doctest::Contains("does not fit int64"), Error);
+  // The edges that fit: truncation toward zero keeps -2147483648.9 and 255.5 in range.
+  CHECK(values(data::parse_csv("-2147483648.9,2147483647\n", "mem", i32).values) ==
+        std::vector<double>{-2147483648.0, 2147483647.0});
+  CHECK(values(
+            data::parse_csv("255.5,-0.5\n", "mem", {.header = false, .dtype = DType::u8}).values) ==
+        std::vector<double>{255, 0});
+  CHECK_THROWS_WITH_AS(data::parse_csv(std::string("1\0x\n", 4), "mem", {.header = false}),
+                       doctest::Contains("line 1, column 1: '1"), Error);
+}

@@ -162,6 +162,31 @@ TEST_CASE("safetensors: every truncation and corrupted header is an Error, never
                        doctest::Contains("cannot open"), Error);
 }
 
+TEST_CASE("safetensors: fuzz regressions, shapes whose element count overflows") {
+  const auto file = [](const std::string& json) {
+    std::string out(8, '\0');
+    for (int i = 0; i < 8; ++i) out[std::size_t(i)] = char((json.size() >> (8 * i)) & 0xFF);
+    return out + json;
+  };
+  // 2^39 x 2^10 x 2^39 wrapped to 0 elements before the size check, matching an empty range.
+  CHECK_THROWS_WITH_AS(
+      io::decode_safetensors(
+          file(
+              R"({"x":{"dtype":"U8","shape":[549755813888,1024,549755813888],"data_offsets":[0,0]}})"),
+          "fuzz"),
+      doctest::Contains("impossibly large"), Error);
+  // A zero dimension keeps the data empty while the strides of the others overflow int64.
+  CHECK_THROWS_WITH_AS(
+      io::decode_safetensors(
+          file(
+              R"({"x":{"dtype":"U8","shape":[0,1099511627775,1099511627775,1099511627775],"data_offsets":[0,0]}})"),
+          "fuzz"),
+      doctest::Contains("impossibly large"), Error);
+  const io::SafetensorsFile empty = io::decode_safetensors(
+      file(R"({"x":{"dtype":"F32","shape":[0,1048576,1048576],"data_offsets":[0,0]}})"), "fuzz");
+  CHECK(empty.tensors.at(0).second.shape() == Shape{0, 1048576, 1048576});
+}
+
 TEST_CASE("checkpoints: States round trip with structure, rng and epoch; mismatches named") {
   const States s = sample_states();
   const fs::path path = scratch("states.safetensors");
