@@ -46,11 +46,26 @@ ELEGY_HOST_DEVICE inline double open_unit_double(std::uint64_t bits) {
   return (double(bits >> 12) + 0.5) * 0x1.0p-52;
 }
 
+// a * b rounded on its own. nvcc fuses a multiply followed by an add into one FMA (one rounding
+// instead of two) unless told otherwise; the CPU build never fuses, and random numbers must be
+// the same bits on both devices.
+template <class T>
+ELEGY_HOST_DEVICE inline T mul_unfused(T a, T b) {
+#ifdef __CUDA_ARCH__
+  if constexpr (sizeof(T) == 4)
+    return __fmul_rn(a, b);
+  else
+    return __dmul_rn(a, b);
+#else
+  return a * b;
+#endif
+}
+
 // minval + (maxval - minval) * u in T, kept below maxval: rounding can land on maxval exactly,
 // so such values become `below_max`, the largest T under maxval (computed once by the caller).
 template <class T>
 ELEGY_HOST_DEVICE inline T scale_uniform(T u, T minval, T maxval, T below_max) {
-  const T x = minval + (maxval - minval) * u;
+  const T x = minval + mul_unfused(maxval - minval, u);
   return x < maxval ? (x < minval ? minval : x) : below_max;
 }
 

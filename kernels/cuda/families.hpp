@@ -6,15 +6,20 @@
 
 namespace elegy::kernels::cuda {
 
-void register_copy(Registry& r);    // copy.cu: Copy (host<->device, device<->device), Fill, Arange
-void register_cast(Registry& r);    // cast.cu: Cast between every pair of dtypes
-void register_binary(Registry& r);  // binary.cu: Add Sub Mul Div Maximum Minimum
-void register_unary(Registry& r);   // unary.cu: Neg Exp Log Relu Sqrt Tanh Sigmoid
-void register_gemm(Registry& r);    // gemm.cu: Matmul through cuBLAS
-void register_conv(Registry& r);    // conv.cu
-void register_pool(Registry& r);    // pool.cu
-void register_norm(Registry& r);    // norm.cu (normalisation, dropout)
-void register_optim(Registry& r);   // optim.cu (fused optimizer updates)
+void register_copy(Registry& r);     // copy.cu: Copy (host<->device, device<->device), Fill, Arange
+void register_cast(Registry& r);     // cast.cu: Cast between every pair of dtypes
+void register_binary(Registry& r);   // binary.cu: arithmetic, Pow, comparisons, logical ops
+void register_where(Registry& r);    // where.cu: Where
+void register_unary(Registry& r);    // unary.cu: every unary elementwise op of kernels/op.hpp
+void register_reduce(Registry& r);   // reduce.cu: Sum Prod Max Min LogSumExp ArgMax ArgMin
+void register_softmax(Registry& r);  // softmax.cu: Softmax LogSoftmax
+void register_index(Registry& r);    // index.cu: OneHot Take ScatterAdd
+void register_random(Registry& r);   // random.cu: RandomUniform/Normal/TruncatedNormal/Bits
+void register_gemm(Registry& r);     // gemm.cu: Matmul through cuBLAS
+void register_conv(Registry& r);     // conv.cu
+void register_pool(Registry& r);     // pool.cu
+void register_norm(Registry& r);     // norm.cu (normalisation, dropout)
+void register_optim(Registry& r);    // optim.cu (fused optimizer updates)
 void register_bias_act(Registry& r);  // bias_act.cu (layer epilogues: BiasAct, ReluBackward)
 
 }  // namespace elegy::kernels::cuda

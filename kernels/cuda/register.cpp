@@ -7,7 +7,12 @@ void register_cuda_kernels(Registry& r) {
   cuda::register_copy(r);
   cuda::register_cast(r);
   cuda::register_binary(r);
+  cuda::register_where(r);
   cuda::register_unary(r);
+  cuda::register_reduce(r);
+  cuda::register_softmax(r);
+  cuda::register_index(r);
+  cuda::register_random(r);
   cuda::register_gemm(r);
   cuda::register_conv(r);
   cuda::register_pool(r);

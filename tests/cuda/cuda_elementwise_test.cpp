@@ -1,13 +1,17 @@
 // The CUDA backend's elementwise kernels against host references computed in the test: binary
 // ops (dense sizes around the vector width, broadcasting, transposed and misaligned inputs),
-// unary float ops, and poisoned outputs proving every element is written. Skipped (and reported
-// as skipped) when no GPU is visible.
+// unary float ops, and poisoned outputs proving every element is written. Then every unary,
+// binary, comparison, logical and where kernel against the CPU kernel on the same inputs, for
+// every dtype the CPU registers, with IEEE special values mixed in. Skipped (and reported as
+// skipped) when no GPU is visible.
 #include <doctest/doctest.h>
 
 #include <algorithm>
 #include <functional>
+#include <limits>
 
 #include "cuda/cuda_checks.hpp"
+#include "cuda/cuda_vs_cpu.hpp"
 
 using namespace elegy;
 using namespace elegy::cuda_test;
@@ -222,4 +226,305 @@ TEST_CASE("cuda: maximum and minimum propagate NaN" * doctest::skip(kNoGpu)) {
 TEST_CASE("cuda: unary float ops" * doctest::skip(kNoGpu)) {
   check_unary<float>();
   check_unary<double>();
+}
+
+// ================================================ every elementwise kernel against the CPU's
+
+namespace {
+
+struct LayoutCase {
+  std::string name;
+  Shape out;
+  std::vector<OperandLayout> operands;  // broadcast to `out`
+};
+
+// Dense sizes around the 16-byte vector widths (16 bytes, 4 floats, 2 doubles) and the block
+// size, then broadcasting, transposed, misaligned and every-other-column operands.
+std::vector<LayoutCase> binary_layouts() {
+  std::vector<LayoutCase> cases;
+  for (std::int64_t n : {1, 3, 4, 5, 15, 16, 17, 255, 256, 257, 65537}) {
+    const OperandLayout dense{Shape{n}, Strides{1}};
+    cases.push_back({"dense n=" + std::to_string(n), Shape{n}, {dense, dense}});
+  }
+  const OperandLayout m64x10{Shape{64, 10}, Strides{10, 1}};
+  const OperandLayout transposed{Shape{10, 64}, Strides{1, 10}};
+  const OperandLayout scalar{Shape{}, Strides{}};
+  cases.push_back({"[64,10] op [10]", Shape{64, 10}, {m64x10, {Shape{10}, Strides{1}}}});
+  cases.push_back({"[64,1] op [1,10]",
+                   Shape{64, 10},
+                   {{Shape{64, 1}, Strides{1, 1}}, {Shape{1, 10}, Strides{10, 1}}}});
+  cases.push_back({"[64,10] op []", Shape{64, 10}, {m64x10, scalar}});
+  cases.push_back({"[] op [64,10]", Shape{64, 10}, {scalar, m64x10}});
+  cases.push_back({"a^T op b^T", Shape{10, 64}, {transposed, transposed}});
+  cases.push_back({"a^T op dense", Shape{10, 64}, {transposed, {Shape{10, 64}, Strides{64, 1}}}});
+  cases.push_back(
+      {"misaligned", Shape{639}, {{Shape{639}, Strides{1}, 1}, {Shape{639}, Strides{1}, 3}}});
+  cases.push_back({"[5,1,33] op [7,1]",
+                   Shape{5, 7, 33},
+                   {{Shape{5, 1, 33}, Strides{33, 33, 1}}, {Shape{7, 1}, Strides{1, 1}}}});
+  cases.push_back({"every other column",
+                   Shape{37, 29},
+                   {{Shape{37, 29}, Strides{58, 2}}, {Shape{37, 29}, Strides{29, 1}}}});
+  return cases;
+}
+
+struct OpCase {
+  const char* name;
+  Op op;
+  Values a = Values::general, b = Values::general;
+  std::int64_t mode = 0;  // ints[0] (gelu: 1 = tanh approximation)
+};
+
+std::string label(const OpCase& c, DType dtype, const std::string& layout) {
+  return std::string(c.name) + (c.op == Op::Gelu ? (c.mode ? "(tanh)" : "(erf)") : "") + " " +
+         std::string(name(dtype)) + " " + layout;
+}
+
+// `c` on every layout with `arity` operands of `dtype`, GPU against CPU; Out is the output's
+// storage type. rtol == 0: bit-identical.
+template <class T, class Out>
+void check_vs_cpu(const OpCase& c, DType dtype, DType out_dtype, int arity, double rtol,
+                  double atol) {
+  std::uint32_t seed = 100;
+  for (const LayoutCase& lc : binary_layouts()) {
+    std::vector<Pair> in;
+    for (int k = 0; k < arity; ++k)
+      in.push_back(make_operand<T>(dtype, lc.operands[std::size_t(k)], seed++, k ? c.b : c.a));
+    Call call;
+    call.op = c.op;
+    call.key = dtype;
+    call.ints[0] = c.mode;
+    const Outputs o = run_both(call, lc.out, out_dtype, in, &lc.out);
+    compare_outputs<Out>(o, rtol, atol, label(c, dtype, lc.name));
+  }
+}
+
+const OpCase kFloatUnary[] = {
+    {"neg", Op::Neg},
+    {"abs", Op::Abs},
+    {"exp", Op::Exp},
+    {"log", Op::Log},
+    {"log1p", Op::Log1p},
+    {"sqrt", Op::Sqrt},
+    {"rsqrt", Op::Rsqrt},
+    {"square", Op::Square},
+    {"tanh", Op::Tanh},
+    {"sigmoid", Op::Sigmoid},
+    {"relu", Op::Relu},
+    {"gelu", Op::Gelu, {}, {}, 0},
+    {"gelu", Op::Gelu, {}, {}, 1},
+    {"softplus", Op::Softplus},
+    {"sign", Op::Sign},
+};
+
+// Both sides' transcendentals are within a few ulp (Highway's contrib math on the CPU, CUDA's
+// libdevice here), so float results agree to ~8 ulp; the composite ones (gelu, softplus,
+// sigmoid) round a few more times. Exact ops (neg, abs, sqrt, rsqrt, square, relu, sign) are
+// IEEE-rounded on both and compared bit for bit.
+template <class T>
+double unary_tolerance(Op op) {
+  constexpr bool kF32 = std::is_same_v<T, float>;
+  switch (op) {
+    case Op::Neg:
+    case Op::Abs:
+    case Op::Sqrt:
+    case Op::Rsqrt:
+    case Op::Square:
+    case Op::Relu:
+    case Op::Sign:
+      return 0.0;
+    case Op::Gelu:
+    case Op::Softplus:
+    case Op::Sigmoid:
+      return kF32 ? 1e-5 : 1e-13;
+    default:
+      return kF32 ? 4e-6 : 1e-14;
+  }
+}
+
+template <class T>
+void check_float_unary_vs_cpu() {
+  const double atol = std::is_same_v<T, float> ? 1e-30 : 1e-300;  // subnormal results
+  for (const OpCase& c : kFloatUnary) {
+    const double rtol = unary_tolerance<T>(c.op);
+    check_vs_cpu<T, T>(c, dtype_of<T>(), dtype_of<T>(), 1, rtol, rtol == 0 ? 0.0 : atol);
+  }
+}
+
+template <class T>
+void check_integer_unary_vs_cpu() {
+  const OpCase cases[] = {{"neg", Op::Neg},
+                          {"abs", Op::Abs},
+                          {"sign", Op::Sign},
+                          {"square", Op::Square},
+                          {"relu", Op::Relu}};
+  for (const OpCase& c : cases) check_vs_cpu<T, T>(c, dtype_of<T>(), dtype_of<T>(), 1, 0.0, 0.0);
+}
+
+const OpCase kComparisons[] = {
+    {"equal", Op::Equal, Values::small_ints, Values::small_ints},
+    {"not_equal", Op::NotEqual, Values::small_ints, Values::small_ints},
+    {"less", Op::Less, Values::small_ints, Values::small_ints},
+    {"less_equal", Op::LessEqual, Values::small_ints, Values::small_ints},
+    {"greater", Op::Greater, Values::small_ints, Values::small_ints},
+    {"greater_equal", Op::GreaterEqual, Values::small_ints, Values::small_ints},
+};
+
+// T is the storage type of `dtype` (uint8_t for bool).
+template <class T>
+void check_comparisons_vs_cpu(DType dtype) {
+  for (const OpCase& c : kComparisons)
+    check_vs_cpu<T, std::uint8_t>(c, dtype, DType::bool_, 2, 0.0, 0.0);
+}
+
+template <class T>
+void check_float_binary_vs_cpu() {
+  // IEEE arithmetic, NaN-propagating maximum/minimum: bit for bit.
+  const OpCase exact[] = {{"add", Op::Add}, {"sub", Op::Sub},         {"mul", Op::Mul},
+                          {"div", Op::Div}, {"maximum", Op::Maximum}, {"minimum", Op::Minimum}};
+  for (const OpCase& c : exact) check_vs_cpu<T, T>(c, dtype_of<T>(), dtype_of<T>(), 2, 0.0, 0.0);
+  // pow: C's special cases on both sides; the finite results within a few ulp (subnormal ones,
+  // such as (1e-30)^1.5 in float32, within an absolute floor).
+  constexpr bool kF32 = std::is_same_v<T, float>;
+  const OpCase pow_case{"pow", Op::Pow, Values::pow_base, Values::pow_exponent};
+  check_vs_cpu<T, T>(pow_case, dtype_of<T>(), dtype_of<T>(), 2, kF32 ? 4e-6 : 1e-14,
+                     kF32 ? 1e-30 : 1e-300);
+  check_comparisons_vs_cpu<T>(dtype_of<T>());
+}
+
+template <class T>
+void check_integer_binary_vs_cpu() {
+  const OpCase cases[] = {
+      {"add", Op::Add},         {"sub", Op::Sub},
+      {"mul", Op::Mul},         {"maximum", Op::Maximum},
+      {"minimum", Op::Minimum}, {"pow", Op::Pow, Values::pow_base, Values::pow_exponent}};
+  for (const OpCase& c : cases) check_vs_cpu<T, T>(c, dtype_of<T>(), dtype_of<T>(), 2, 0.0, 0.0);
+  check_comparisons_vs_cpu<T>(dtype_of<T>());
+}
+
+void check_bool_binary_vs_cpu() {
+  const OpCase cases[] = {{"add", Op::Add},
+                          {"mul", Op::Mul},
+                          {"maximum", Op::Maximum},
+                          {"minimum", Op::Minimum},
+                          {"logical_and", Op::LogicalAnd},
+                          {"logical_or", Op::LogicalOr},
+                          {"logical_xor", Op::LogicalXor}};
+  for (const OpCase& c : cases)
+    check_vs_cpu<std::uint8_t, std::uint8_t>(c, DType::bool_, DType::bool_, 2, 0.0, 0.0);
+  check_comparisons_vs_cpu<std::uint8_t>(DType::bool_);
+}
+
+// where(cond, a, b) with the condition, a and b each laid out its own way.
+std::vector<LayoutCase> where_layouts() {
+  std::vector<LayoutCase> cases;
+  for (std::int64_t n : {1, 5, 16, 17, 257, 65537}) {
+    const OperandLayout dense{Shape{n}, Strides{1}};
+    cases.push_back({"dense n=" + std::to_string(n), Shape{n}, {dense, dense, dense}});
+  }
+  const OperandLayout m64x10{Shape{64, 10}, Strides{10, 1}};
+  cases.push_back({"cond [64,1], a [10], b []",
+                   Shape{64, 10},
+                   {{Shape{64, 1}, Strides{1, 1}}, {Shape{10}, Strides{1}}, {Shape{}, Strides{}}}});
+  cases.push_back(
+      {"cond [], a [64,10], b [64,10]", Shape{64, 10}, {{Shape{}, Strides{}}, m64x10, m64x10}});
+  cases.push_back({"cond^T, a^T, b dense",
+                   Shape{10, 64},
+                   {{Shape{10, 64}, Strides{1, 10}},
+                    {Shape{10, 64}, Strides{1, 10}},
+                    {Shape{10, 64}, Strides{64, 1}}}});
+  cases.push_back(
+      {"misaligned",
+       Shape{639},
+       {{Shape{639}, Strides{1}, 1}, {Shape{639}, Strides{1}, 2}, {Shape{639}, Strides{1}, 3}}});
+  cases.push_back({"[5,1,33] cond, [7,1] a, [5,7,33] b",
+                   Shape{5, 7, 33},
+                   {{Shape{5, 1, 33}, Strides{33, 33, 1}},
+                    {Shape{7, 1}, Strides{1, 1}},
+                    {Shape{5, 7, 33}, Strides{231, 33, 1}}}});
+  return cases;
+}
+
+// T is the storage type of `dtype` (uint8_t for bool).
+template <class T>
+void check_where_vs_cpu(DType dtype) {
+  std::uint32_t seed = 500;
+  for (const LayoutCase& lc : where_layouts()) {
+    const std::vector<Pair> in = {
+        make_operand<std::uint8_t>(DType::bool_, lc.operands[0], seed, Values::general),
+        make_operand<T>(dtype, lc.operands[1], seed + 1, Values::general),
+        make_operand<T>(dtype, lc.operands[2], seed + 2, Values::general)};
+    seed += 3;
+    Call call;
+    call.op = Op::Where;
+    call.key = dtype;
+    const Outputs o = run_both(call, lc.out, dtype, in, &lc.out);
+    compare_outputs<T>(o, 0.0, 0.0, "where " + std::string(name(dtype)) + " " + lc.name);
+  }
+}
+
+}  // namespace
+
+TEST_CASE("cuda: float unary kernels match the CPU's, special values included" *
+          doctest::skip(kNoGpu)) {
+  check_float_unary_vs_cpu<float>();
+  check_float_unary_vs_cpu<double>();
+}
+
+TEST_CASE("cuda: integer unary kernels and logical_not match the CPU's bit for bit" *
+          doctest::skip(kNoGpu)) {
+  check_integer_unary_vs_cpu<std::int32_t>();
+  check_integer_unary_vs_cpu<std::int64_t>();
+  check_integer_unary_vs_cpu<std::uint8_t>();
+  check_vs_cpu<std::uint8_t, std::uint8_t>({"logical_not", Op::LogicalNot}, DType::bool_,
+                                           DType::bool_, 1, 0.0, 0.0);
+}
+
+TEST_CASE("cuda: float binary kernels, pow and comparisons match the CPU's" *
+          doctest::skip(kNoGpu)) {
+  check_float_binary_vs_cpu<float>();
+  check_float_binary_vs_cpu<double>();
+}
+
+TEST_CASE("cuda: integer and bool binary kernels match the CPU's bit for bit" *
+          doctest::skip(kNoGpu)) {
+  check_integer_binary_vs_cpu<std::int32_t>();
+  check_integer_binary_vs_cpu<std::int64_t>();
+  check_integer_binary_vs_cpu<std::uint8_t>();
+  check_bool_binary_vs_cpu();
+}
+
+TEST_CASE("cuda: where matches the CPU for every dtype and layout" * doctest::skip(kNoGpu)) {
+  check_where_vs_cpu<float>(DType::f32);
+  check_where_vs_cpu<double>(DType::f64);
+  check_where_vs_cpu<std::int32_t>(DType::i32);
+  check_where_vs_cpu<std::int64_t>(DType::i64);
+  check_where_vs_cpu<std::uint8_t>(DType::u8);
+  check_where_vs_cpu<std::uint8_t>(DType::bool_);
+}
+
+TEST_CASE("cuda: hand-computed values of the new elementwise ops" * doctest::skip(kNoGpu)) {
+  const float inf = std::numeric_limits<float>::infinity();
+  const Tensor x =
+      Tensor::from_vector(std::vector<float>{-2.0f, -0.0f, 0.0f, 1.0f, 4.0f, inf}, kGpu);
+  const std::vector<float> sign_x = sign(x).to_vector<float>();
+  CHECK(sign_x == std::vector<float>{-1, -0.0f, 0, 1, 1, 1});
+  CHECK(std::signbit(sign_x[1]));
+  CHECK(abs(x).to_vector<float>() == std::vector<float>{2, 0, 0, 1, 4, inf});
+  CHECK(square(x).to_vector<float>() == std::vector<float>{4, 0, 0, 1, 16, inf});
+  const std::vector<float> r = rsqrt(x).to_vector<float>();
+  CHECK(std::isnan(r[0]));
+  CHECK(r[4] == 0.5f);
+  CHECK(r[5] == 0.0f);
+  // softplus(0) = log 2; gelu(1) = Phi(1) = 0.8413447460685429 (exact form).
+  const Tensor zero_one = Tensor::from_vector(std::vector<double>{0.0, 1.0}, kGpu);
+  CHECK(softplus(zero_one).to_vector<double>()[0] == doctest::Approx(std::log(2.0)).epsilon(1e-15));
+  CHECK(gelu(zero_one, false).to_vector<double>()[1] ==
+        doctest::Approx(0.8413447460685429).epsilon(1e-14));
+  const Tensor base = Tensor::from_vector(std::vector<std::int32_t>{2, -3, 7, -1, 5}, kGpu);
+  const Tensor expo = Tensor::from_vector(std::vector<std::int32_t>{10, 3, 0, -3, -1}, kGpu);
+  CHECK(pow(base, expo).to_vector<std::int32_t>() ==
+        std::vector<std::int32_t>{1024, -27, 1, -1, 0});
+  const std::vector<std::uint8_t> less_bytes = bool_bytes(less(base, expo));
+  CHECK(less_bytes == std::vector<std::uint8_t>{1, 1, 0, 0, 0});
 }

@@ -1,10 +1,10 @@
 // The op set on every device: each public op runs on the CPU and on the GPU from the same random
 // inputs (float32 and float64; broadcast, transposed and odd sizes around the SIMD and CUDA
 // vector widths), and the two must agree — forward values, and the gradients of a random
-// weighting of the output with respect to every float input. Random numbers and dropout masks
-// must agree exactly (counter-based keys). Every case is skipped when no GPU is visible; the
-// per-kernel CUDA tests beside this file check the kernels' edge cases (poisoned outputs,
-// vector tails) directly.
+// weighting of the output with respect to every float input. Uniform random numbers and dropout
+// masks must agree exactly (counter-based keys); normals to an ulp (libm vs libdevice). Every case
+// is skipped when no GPU is visible; the per-kernel CUDA tests beside this file check the kernels'
+// edge cases (poisoned outputs, vector tails) directly.
 #include <doctest/doctest.h>
 
 #include <cmath>
@@ -280,17 +280,21 @@ TEST_CASE("cuda sweep: matmul, conv, pooling, norms, shape and index ops agree w
   for (const Case& c : structured_cases()) sweep(c);
 }
 
-TEST_CASE("cuda sweep: one_hot and random numbers are the same numbers" * doctest::skip(kNoGpu)) {
+TEST_CASE("cuda sweep: one_hot and random numbers are the same numbers (to an ulp)" *
+          doctest::skip(kNoGpu)) {
   const Tensor labels = Tensor::from_vector(std::vector<std::int32_t>{0, 4, 2, 9, 9, 1});
   check_close(one_hot(labels.to(Device::cuda()), 10), one_hot(labels, 10), 0.0, "one_hot");
   const Key k(1234);
   const Shape s{1001};
   for (DType dt : {DType::f32, DType::f64}) {
+    // Uniform bits are exact by construction; normal and truncated_normal go through log, sin,
+    // cos and erfc, which CUDA's libdevice and glibc may round differently in the last place.
+    const double ulps = dt == DType::f32 ? 2e-6 : 1e-13;
     check_close(random::uniform(k, s, dt, -1.0, 3.0, Device::cuda()),
                 random::uniform(k, s, dt, -1.0, 3.0), 0.0, "uniform");
-    check_close(random::normal(k, s, dt, Device::cuda()), random::normal(k, s, dt), 0.0, "normal");
+    check_close(random::normal(k, s, dt, Device::cuda()), random::normal(k, s, dt), ulps, "normal");
     check_close(random::truncated_normal(k, -1.5, 2.0, s, dt, Device::cuda()),
-                random::truncated_normal(k, -1.5, 2.0, s, dt), 0.0, "truncated_normal");
+                random::truncated_normal(k, -1.5, 2.0, s, dt), ulps, "truncated_normal");
   }
   check_close(random::bernoulli(k, 0.3, s, Device::cuda()).astype(DType::f32),
               random::bernoulli(k, 0.3, s).astype(DType::f32), 0.0, "bernoulli");

@@ -1,0 +1,325 @@
+// Indexing kernels on CUDA: OneHot, Take (gather) and ScatterAdd (Take's transpose), with the
+// operands and semantics of the CPU kernels (kernels/cpu/index.cpp):
+//   OneHot     keyed by out.dtype; in[0] = labels (bool/u8/i32/i64, any strides); out = dense
+//              labels.shape + [depth], ints[0] = depth; a label outside [0, depth) gives a zero
+//              row.
+//   Take       keyed by the data dtype; in[0] = x (any strides), in[1] = indices (u8/i32/i64, any
+//              strides), ints[0] = axis; out = dense x.shape[:axis] + indices.shape +
+//              x.shape[axis+1:].
+//   ScatterAdd keyed by the data dtype; out = dense x-shaped accumulator holding the base values;
+//              in[0] = dense updates of Take's result shape, in[1] = indices, ints[0] = axis.
+// Negative indices count from the end. Indices outside [-n, n) raise the CPU's Error (naming the
+// op, the first bad index in order, the axis and its size) before any output is touched: a
+// kernel normalises them into a dense int64 scratch and records the position of the first bad
+// one (atomicMin: the smallest position, whatever the thread order), which the host reads back.
+// That read synchronises with the stream, as the CPU's check does with the caller.
+//
+// ScatterAdd is deterministic and bit-identical to the CPU: no atomic adds. The indices (already
+// on the host for the check) are sorted by target position, stably, into a CSR list; one thread
+// per output element then adds its updates in increasing index order, the CPU's order.
+#include <cuda_runtime.h>
+
+#include <climits>
+#include <cstdint>
+#include <type_traits>
+#include <vector>
+
+#include "elegy/core/cuda/cuda_runtime.hpp"
+#include "elegy/core/error.hpp"
+#include "elegy/kernels/cuda/device_scratch.cuh"
+#include "elegy/kernels/cuda/families.hpp"
+#include "elegy/kernels/cuda/launch.cuh"
+
+namespace elegy::kernels::cuda {
+namespace {
+
+// An integer tensor of any dtype and layout, read as int64 by flat (row-major) index.
+struct IndexSource {
+  const void* data = nullptr;
+  DType dtype = DType::i64;
+  Layout<1> layout;
+  std::int64_t count = 0;
+};
+
+IndexSource index_source(const BufferView& v) {
+  IndexSource s;
+  s.data = v.data;
+  s.dtype = v.dtype;
+  const BufferView* views[1] = {&v};
+  s.layout = coalesce(views);
+  s.count = v.numel();
+  return s;
+}
+
+__device__ std::int64_t read_index(const IndexSource& s, std::int64_t i) {
+  std::int64_t off[1];
+  if (s.layout.rank == 1)
+    off[0] = i * s.layout.strides[0][0];
+  else
+    s.layout.element_offsets(i, off);
+  switch (s.dtype) {
+    case DType::bool_:
+      return static_cast<const std::uint8_t*>(s.data)[off[0]] != 0 ? 1 : 0;
+    case DType::u8:
+      return static_cast<const std::uint8_t*>(s.data)[off[0]];
+    case DType::i32:
+      return static_cast<const std::int32_t*>(s.data)[off[0]];
+    case DType::i64:
+      return static_cast<const std::int64_t*>(s.data)[off[0]];
+    default:
+      return 0;
+  }
+}
+
+// dense[i] = index i normalised into [0, n); an index outside [-n, n) is stored as read and the
+// smallest such i goes to *first_bad (which starts at ULLONG_MAX).
+__global__ void normalize_indices_kernel(IndexSource s, std::int64_t n, std::int64_t* dense,
+                                         unsigned long long* first_bad) {
+  const std::int64_t step = std::int64_t(gridDim.x) * blockDim.x;
+  for (std::int64_t i = std::int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < s.count;
+       i += step) {
+    const std::int64_t raw = read_index(s, i);
+    const std::int64_t k = raw < 0 ? raw + n : raw;
+    if (k < 0 || k >= n) {
+      dense[i] = raw;
+      atomicMin(first_bad, static_cast<unsigned long long>(i));
+    } else {
+      dense[i] = k;
+    }
+  }
+}
+
+// The indices of in[1] normalised on the device: `dense` holds them (count int64 values, plus
+// one word used for the check). Raises the CPU's Error for the first out-of-range index.
+class CheckedIndices {
+ public:
+  CheckedIndices(const char* op, const BufferView& indices, std::int64_t n, int axis, Device device,
+                 cudaStream_t s)
+      : source_(index_source(indices)),
+        scratch_(device, std::size_t(source_.count + 1) * sizeof(std::int64_t)) {
+    ELEGY_CHECK(is_integer(indices.dtype), op, "indices must be integers, got ", indices.dtype);
+    if (source_.count == 0) return;
+    auto* first_bad = reinterpret_cast<unsigned long long*>(dense() + source_.count);
+    ELEGY_CUDA_CHECK(cudaMemsetAsync(first_bad, 0xFF, sizeof(*first_bad), s), op);
+    normalize_indices_kernel<<<blocks_for(source_.count), kThreads, 0, s>>>(source_, n, dense(),
+                                                                            first_bad);
+    check_launch(op);
+    unsigned long long bad = ULLONG_MAX;
+    ELEGY_CUDA_CHECK(cudaMemcpyAsync(&bad, first_bad, sizeof(bad), cudaMemcpyDeviceToHost, s), op);
+    ELEGY_CUDA_CHECK(cudaStreamSynchronize(s), op);
+    if (bad == ULLONG_MAX) return;
+    std::int64_t raw = 0;
+    ELEGY_CUDA_CHECK(cudaMemcpyAsync(&raw, dense() + bad, sizeof(raw), cudaMemcpyDeviceToHost, s),
+                     op);
+    ELEGY_CUDA_CHECK(cudaStreamSynchronize(s), op);
+    fail(op, "index ", raw, " is out of range for axis ", axis, " of size ", n);
+  }
+
+  std::int64_t count() const { return source_.count; }
+  std::int64_t* dense() const { return static_cast<std::int64_t*>(scratch_.get()); }
+
+ private:
+  IndexSource source_;
+  DeviceScratch scratch_;
+};
+
+// ---- OneHot ----
+
+template <class T>
+__global__ void one_hot_kernel(IndexSource labels, std::int64_t depth, T* out) {
+  const std::int64_t n = labels.count * depth;
+  const std::int64_t step = std::int64_t(gridDim.x) * blockDim.x;
+  for (std::int64_t e = std::int64_t(blockIdx.x) * blockDim.x + threadIdx.x; e < n; e += step) {
+    const std::int64_t i = e / depth, column = e - i * depth;
+    out[e] = read_index(labels, i) == column ? T(1) : T(0);
+  }
+}
+
+// T is the element type of out (uint8_t for bool).
+template <class T>
+void one_hot(const KernelArgs& a) {
+  const std::int64_t depth = a.ints[0];
+  const IndexSource labels = index_source(a.in[0]);
+  const std::int64_t n = labels.count * depth;
+  if (n == 0) return;
+  const cudaStream_t s = prepare(a.device);
+  one_hot_kernel<T><<<blocks_for(n), kThreads, 0, s>>>(labels, depth, static_cast<T*>(a.out.data));
+  check_launch("one_hot (cuda)");
+}
+
+// ---- Take ----
+
+// x seen as [outer, axis, inner]: the layouts of the outer and inner groups of dims.
+struct AxisSplit {
+  Layout<1> outer, inner;
+  std::int64_t outer_count = 1, inner_count = 1, axis_size = 0, axis_stride = 0;
+};
+
+AxisSplit split_at(const BufferView& v, int axis) {
+  AxisSplit s;
+  BufferView outer = v, inner = v;
+  outer.rank = axis;
+  inner.rank = v.rank - axis - 1;
+  for (int i = 0; i < inner.rank; ++i) {
+    inner.sizes[i] = v.sizes[axis + 1 + i];
+    inner.strides[i] = v.strides[axis + 1 + i];
+  }
+  const BufferView* outer_views[1] = {&outer};
+  const BufferView* inner_views[1] = {&inner};
+  s.outer = coalesce(outer_views);
+  s.inner = coalesce(inner_views);
+  s.outer_count = outer.numel();
+  s.inner_count = inner.numel();
+  s.axis_size = v.sizes[axis];
+  s.axis_stride = v.strides[axis];
+  return s;
+}
+
+__device__ __forceinline__ std::int64_t offset_in(const Layout<1>& l, std::int64_t i) {
+  if (l.rank == 1) return i * l.strides[0][0];
+  std::int64_t off[1];
+  l.element_offsets(i, off);
+  return off[0];
+}
+
+// out[o, i, j] = x[o, idx[i], j] for the dense out, one element per thread (j fastest, so the
+// writes coalesce, and the reads too when x's inner block is dense).
+template <class T>
+__global__ void take_kernel(AxisSplit x, const T* src, const std::int64_t* idx, std::int64_t n_idx,
+                            T* out) {
+  const std::int64_t n = x.outer_count * n_idx * x.inner_count;
+  const std::int64_t step = std::int64_t(gridDim.x) * blockDim.x;
+  for (std::int64_t e = std::int64_t(blockIdx.x) * blockDim.x + threadIdx.x; e < n; e += step) {
+    const std::int64_t j = e % x.inner_count, row = e / x.inner_count;
+    const std::int64_t i = row % n_idx, o = row / n_idx;
+    out[e] = src[offset_in(x.outer, o) + idx[i] * x.axis_stride + offset_in(x.inner, j)];
+  }
+}
+
+// T is the element type (uint8_t for bool).
+template <class T>
+void take(const KernelArgs& a) {
+  const int axis = int(a.ints[0]);
+  const AxisSplit x = split_at(a.in[0], axis);
+  const cudaStream_t s = prepare(a.device);
+  const CheckedIndices idx("take", a.in[1], x.axis_size, axis, a.device, s);
+  const std::int64_t n = x.outer_count * idx.count() * x.inner_count;
+  if (n == 0) return;
+  take_kernel<T><<<blocks_for(n), kThreads, 0, s>>>(x, static_cast<const T*>(a.in[0].data),
+                                                    idx.dense(), idx.count(),
+                                                    static_cast<T*>(a.out.data));
+  check_launch("take (cuda)");
+}
+
+// ---- ScatterAdd ----
+
+// The indices grouped by target position: targets[u] is the u-th distinct position hit (in
+// increasing order), its contributions are order[starts[u] .. starts[u+1]) (increasing index i).
+struct TargetLists {
+  std::vector<std::int64_t> words;  // targets[U], starts[U+1], order[n_idx], uploaded as one block
+  std::int64_t distinct = 0;
+};
+
+TargetLists group_by_target(const std::vector<std::int64_t>& idx, std::int64_t axis_size) {
+  std::vector<std::int64_t> first(std::size_t(axis_size) + 1, 0);
+  for (std::int64_t p : idx) ++first[std::size_t(p) + 1];
+  for (std::size_t p = 1; p < first.size(); ++p) first[p] += first[p - 1];
+  TargetLists t;
+  for (std::size_t p = 0; p + 1 < first.size(); ++p) t.distinct += first[p + 1] > first[p];
+  const std::size_t U = std::size_t(t.distinct), n = idx.size();
+  t.words.resize(U + (U + 1) + n);
+  std::int64_t* targets = t.words.data();
+  std::int64_t* starts = targets + U;
+  std::int64_t* order = starts + U + 1;
+  std::size_t u = 0;
+  for (std::size_t p = 0; p + 1 < first.size(); ++p) {
+    if (first[p + 1] == first[p]) continue;
+    targets[u] = std::int64_t(p);
+    starts[u] = first[p];
+    ++u;
+  }
+  starts[U] = std::int64_t(n);
+  // A counting sort, stable: within one position the indices stay in increasing order.
+  std::vector<std::int64_t> next(first.begin(), first.end() - 1);
+  for (std::size_t i = 0; i < n; ++i) order[next[std::size_t(idx[i])]++] = std::int64_t(i);
+  return t;
+}
+
+template <class T>
+__device__ __forceinline__ T add_wrapping(T a, T b) {
+  if constexpr (std::is_integral_v<T>)
+    return T(std::make_unsigned_t<T>(a) + std::make_unsigned_t<T>(b));
+  else
+    return a + b;
+}
+
+// out[o, targets[u], j] += upd[o, i, j] for each i of target u, in increasing i; one thread per
+// (o, u, j), j fastest. out and upd are dense.
+template <class T>
+__global__ void scatter_add_kernel(std::int64_t outer, std::int64_t axis_size, std::int64_t inner,
+                                   std::int64_t n_idx, std::int64_t distinct,
+                                   const std::int64_t* lists, const T* upd, T* out) {
+  const std::int64_t* targets = lists;
+  const std::int64_t* starts = targets + distinct;
+  const std::int64_t* order = starts + distinct + 1;
+  const std::int64_t n = outer * distinct * inner;
+  const std::int64_t step = std::int64_t(gridDim.x) * blockDim.x;
+  for (std::int64_t e = std::int64_t(blockIdx.x) * blockDim.x + threadIdx.x; e < n; e += step) {
+    const std::int64_t j = e % inner, row = e / inner;
+    const std::int64_t u = row % distinct, o = row / distinct;
+    T* to = out + (o * axis_size + targets[u]) * inner + j;
+    const T* from = upd + o * n_idx * inner + j;
+    T acc = *to;
+    for (std::int64_t k = starts[u]; k < starts[u + 1]; ++k)
+      acc = add_wrapping(acc, from[order[k] * inner]);
+    *to = acc;
+  }
+}
+
+template <class T>
+void scatter_add(const KernelArgs& a) {
+  const int axis = int(a.ints[0]);
+  const AxisSplit dst = split_at(a.out, axis);  // dense
+  const cudaStream_t s = prepare(a.device);
+  const CheckedIndices idx("index_add", a.in[1], dst.axis_size, axis, a.device, s);
+  const std::int64_t n_idx = idx.count(), inner = dst.inner_count, outer = dst.outer_count;
+  if (n_idx == 0 || inner == 0 || outer == 0) return;
+  std::vector<std::int64_t> host(static_cast<std::size_t>(n_idx));
+  ELEGY_CUDA_CHECK(cudaMemcpyAsync(host.data(), idx.dense(), host.size() * sizeof(std::int64_t),
+                                   cudaMemcpyDeviceToHost, s),
+                   "index_add");
+  ELEGY_CUDA_CHECK(cudaStreamSynchronize(s), "index_add");
+  const TargetLists lists = group_by_target(host, dst.axis_size);
+  DeviceScratch device_lists(a.device, lists.words.size() * sizeof(std::int64_t));
+  // From pageable memory: staged before cudaMemcpyAsync returns, so `lists` may go out of scope.
+  ELEGY_CUDA_CHECK(
+      cudaMemcpyAsync(device_lists.get(), lists.words.data(),
+                      lists.words.size() * sizeof(std::int64_t), cudaMemcpyHostToDevice, s),
+      "index_add");
+  const std::int64_t n = outer * lists.distinct * inner;
+  scatter_add_kernel<T><<<blocks_for(n), kThreads, 0, s>>>(
+      outer, dst.axis_size, inner, n_idx, lists.distinct,
+      static_cast<const std::int64_t*>(device_lists.get()), static_cast<const T*>(a.in[0].data),
+      static_cast<T*>(a.out.data));
+  check_launch("index_add (cuda)");
+}
+
+template <class T>
+void add_index_ops(Registry& r, DType t) {
+  r.add(Op::OneHot, DeviceKind::cuda, t, one_hot<T>);
+  r.add(Op::Take, DeviceKind::cuda, t, take<T>);
+  if (t != DType::bool_) r.add(Op::ScatterAdd, DeviceKind::cuda, t, scatter_add<T>);
+}
+
+}  // namespace
+
+void register_index(Registry& r) {
+  add_index_ops<std::uint8_t>(r, DType::bool_);
+  add_index_ops<std::uint8_t>(r, DType::u8);
+  add_index_ops<std::int32_t>(r, DType::i32);
+  add_index_ops<std::int64_t>(r, DType::i64);
+  add_index_ops<float>(r, DType::f32);
+  add_index_ops<double>(r, DType::f64);
+}
+
+}  // namespace elegy::kernels::cuda

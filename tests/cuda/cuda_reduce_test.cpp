@@ -1,0 +1,247 @@
+// The CUDA reduction and softmax kernels against the CPU kernels on the same inputs: every
+// registered dtype, reduced axes that are inner, outer, several, all, empty or of size 1,
+// transposed and broadcast inputs, and sizes that take each of the kernels' paths (a thread, a
+// warp or a block per output; the columns path; long reductions split into pieces). Outputs are
+// poisoned first, so an unwritten element fails. Skipped when no GPU is visible.
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "cuda/cuda_vs_cpu.hpp"
+
+using namespace elegy;
+using namespace elegy::cuda_test;
+using kernels::Op;
+
+namespace {
+
+const bool kNoGpu = !cuda_available();
+
+// An input layout and what is reduced: the dims in `mask` (value reductions), or `axis`
+// (ArgMax/ArgMin, softmax).
+struct ReduceCase {
+  std::string name;
+  OperandLayout in;
+  unsigned mask = 0;
+  int axis = 0;
+};
+
+OperandLayout dense(const Shape& shape) {
+  return {shape, contiguous_strides(shape)};
+}
+
+// The keepdims shape: size 1 on the reduced dims.
+Shape kept_shape(const Shape& shape, unsigned mask) {
+  Shape out = shape;
+  for (int i = 0; i < shape.size(); ++i)
+    if (mask & (1u << i)) out[i] = 1;
+  return out;
+}
+
+// Reductions over dims: each grouping of threads the kernel has, with and without splitting.
+std::vector<ReduceCase> mask_cases() {
+  const OperandLayout t29x37{Shape{29, 37}, Strides{1, 29}};  // a transposed [37, 29] buffer
+  return {
+      {"[1000] all (a warp)", dense(Shape{1000}), 0b1},
+      {"[1048579] all (pieces of a block each)", dense(Shape{(1 << 20) + 3}), 0b1},
+      {"[37,29] axis 1 (a thread per output)", dense(Shape{37, 29}), 0b10},
+      {"[37,29] axis 0 (columns)", dense(Shape{37, 29}), 0b01},
+      {"[64,3000] axis 1 (a block per output)", dense(Shape{64, 3000}), 0b10},
+      {"[64,3000] axis 0 (columns)", dense(Shape{64, 3000}), 0b01},
+      {"[100000,5] axis 0 (columns in pieces)", dense(Shape{100000, 5}), 0b01},
+      {"[100000,3] axis 1 (a thread per output)", dense(Shape{100000, 3}), 0b10},
+      {"[513,40] axis 1 (a warp per output)", dense(Shape{513, 40}), 0b10},
+      {"[3,4,5,6] axes 0,2 (unmerged)", dense(Shape{3, 4, 5, 6}), 0b0101},
+      {"[3,4,5,6] axes 1,2 (merged)", dense(Shape{3, 4, 5, 6}), 0b0110},
+      {"[3,4,5,6] axes 0,1,3", dense(Shape{3, 4, 5, 6}), 0b1011},
+      {"transposed, axis 0 (contiguous run)", t29x37, 0b01},
+      {"transposed, axis 1 (columns)", t29x37, 0b10},
+      {"transposed, all", t29x37, 0b11},
+      {"broadcast rows [50,40] axis 0", {Shape{50, 40}, Strides{0, 1}}, 0b01},
+      {"offset and every other column", {Shape{20, 33}, Strides{70, 2}, 3}, 0b10},
+      {"[7,1] axis 1 (size 1: a copy)", dense(Shape{7, 1}), 0b10},
+      {"[0,5] axis 0 (empty: the identity)", dense(Shape{0, 5}), 0b01},
+      {"[5,0] axis 1 (empty: the identity)", dense(Shape{5, 0}), 0b10},
+  };
+}
+
+// Single-axis cases for ArgMax/ArgMin and softmax.
+std::vector<ReduceCase> axis_cases() {
+  const OperandLayout t29x37{Shape{29, 37}, Strides{1, 29}};
+  return {
+      {"[37,29] axis 1", dense(Shape{37, 29}), 0, 1},
+      {"[37,29] axis 0", dense(Shape{37, 29}), 0, 0},
+      {"[100,500] axis 1", dense(Shape{100, 500}), 0, 1},
+      {"[64,3000] axis 1", dense(Shape{64, 3000}), 0, 1},
+      {"[64,3000] axis 0", dense(Shape{64, 3000}), 0, 0},
+      {"[65537] axis 0", dense(Shape{65537}), 0, 0},
+      {"[100000,3] axis 1", dense(Shape{100000, 3}), 0, 1},
+      {"[3,4,5,6] axis 1", dense(Shape{3, 4, 5, 6}), 0, 1},
+      {"[3,4,5,6] axis 3", dense(Shape{3, 4, 5, 6}), 0, 3},
+      {"[3,4,5,6] axis -2", dense(Shape{3, 4, 5, 6}), 0, -2},
+      {"transposed axis 0", t29x37, 0, 0},
+      {"transposed axis 1", t29x37, 0, 1},
+      {"offset and every other column", {Shape{20, 33}, Strides{70, 2}, 3}, 0, 1},
+      {"[9,1] axis 1 (size 1)", dense(Shape{9, 1}), 0, 1},
+  };
+}
+
+// `op` over every mask case; T is the storage type of `dtype` (uint8_t for bool). Exact when
+// rtol is 0 (NaN matches NaN and -0 matches 0: the order of a NaN-aware max decides which).
+template <class T>
+void check_mask_op(const char* name, Op op, DType dtype, Values kind, std::int64_t special_every,
+                   double rtol, double atol = 0.0) {
+  std::uint32_t seed = 700;
+  for (const ReduceCase& c : mask_cases()) {
+    const Pair in = make_operand<T>(dtype, c.in, seed++, kind, special_every);
+    Call call;
+    call.op = op;
+    call.key = dtype;
+    const Outputs o = run_both(call, kept_shape(c.in.shape, c.mask), dtype, {in});
+    const std::string what =
+        std::string(name) + " " + std::string(elegy::name(dtype)) + " " + c.name;
+    if (dtype == DType::bool_)
+      check_identical(bool_bytes(o.gpu), bool_bytes(o.cpu), what);
+    else
+      check_matches(o.gpu.to_vector<T>(), o.cpu.to_vector<T>(), rtol, atol, what);
+  }
+}
+
+template <class T>
+void check_float_reductions() {
+  constexpr bool kF32 = std::is_same_v<T, float>;
+  const DType dt = dtype_of<T>();
+  // Sums of positive values: CPU (pairwise) and GPU (lane-wise, then trees) round differently,
+  // each within a few ulp per level of the sum.
+  check_mask_op<T>("sum", Op::Sum, dt, Values::positive, 0, kF32 ? 1e-5 : 1e-13);
+  // Mixed signs: sums near 0 get an absolute slack of a few ulp of the sum of |x|.
+  check_mask_op<T>("sum with specials", Op::Sum, dt, Values::general, 997, kF32 ? 1e-5 : 1e-13,
+                   kF32 ? 1e-3 : 1e-11);
+  check_mask_op<T>("prod", Op::Prod, dt, Values::near_one, 0, kF32 ? 1e-3 : 1e-11);
+  check_mask_op<T>("max", Op::Max, dt, Values::general, 997, 0.0);
+  check_mask_op<T>("min", Op::Min, dt, Values::general, 997, 0.0);
+  check_mask_op<T>("max of small ints", Op::Max, dt, Values::small_ints, 0, 0.0);
+  check_mask_op<T>("logsumexp", Op::LogSumExp, dt, Values::general, 0, kF32 ? 1e-5 : 1e-13);
+  check_mask_op<T>("logsumexp with specials", Op::LogSumExp, dt, Values::general, 389,
+                   kF32 ? 1e-5 : 1e-13);
+}
+
+// Integer sums and products wrap identically in any order: compared exactly.
+template <class T>
+void check_integer_reductions() {
+  const DType dt = dtype_of<T>();
+  check_mask_op<T>("sum", Op::Sum, dt, Values::general, 7, 0.0);
+  check_mask_op<T>("prod", Op::Prod, dt, Values::pow_base, 0, 0.0);
+  check_mask_op<T>("max", Op::Max, dt, Values::general, 7, 0.0);
+  check_mask_op<T>("min", Op::Min, dt, Values::general, 7, 0.0);
+}
+
+// ArgMax/ArgMin over every axis case: the int32 indices must be identical (ties and NaNs: the
+// first one wins on both).
+template <class T>
+void check_arg_ops(DType dtype, Values kind, std::int64_t special_every) {
+  std::uint32_t seed = 900;
+  for (const ReduceCase& c : axis_cases()) {
+    const Pair in = make_operand<T>(dtype, c.in, seed++, kind, special_every);
+    const int axis = c.axis < 0 ? c.axis + c.in.shape.size() : c.axis;
+    for (const Op op : {Op::ArgMax, Op::ArgMin}) {
+      Call call;
+      call.op = op;
+      call.key = dtype;
+      call.ints[0] = c.axis;
+      const Outputs o = run_both(call, kept_shape(c.in.shape, 1u << axis), DType::i32, {in});
+      check_identical(o.gpu.to_vector<std::int32_t>(), o.cpu.to_vector<std::int32_t>(),
+                      std::string(op == Op::ArgMax ? "argmax " : "argmin ") +
+                          std::string(name(dtype)) + " " + c.name);
+    }
+  }
+}
+
+template <class T>
+void check_softmax(Values kind, std::int64_t special_every) {
+  constexpr bool kF32 = std::is_same_v<T, float>;
+  std::uint32_t seed = 1100;
+  for (const ReduceCase& c : axis_cases()) {
+    const Pair in = make_operand<T>(dtype_of<T>(), c.in, seed++, kind, special_every);
+    for (const Op op : {Op::Softmax, Op::LogSoftmax}) {
+      Call call;
+      call.op = op;
+      call.key = dtype_of<T>();
+      call.ints[0] = c.axis;
+      const Outputs o = run_both(call, c.in.shape, dtype_of<T>(), {in});
+      // log_softmax of a row's maximum is -log(s) with s near 1: an absolute tolerance.
+      const double atol = op == Op::LogSoftmax ? (kF32 ? 1e-6 : 1e-14) : (kF32 ? 1e-30 : 1e-300);
+      check_matches(o.gpu.to_vector<T>(), o.cpu.to_vector<T>(), kF32 ? 1e-5 : 1e-13, atol,
+                    std::string(op == Op::Softmax ? "softmax " : "log_softmax ") +
+                        std::string(name(dtype_of<T>())) + " " + c.name);
+    }
+  }
+}
+
+}  // namespace
+
+TEST_CASE("cuda: float Sum/Prod/Max/Min/LogSumExp kernels match the CPU's" *
+          doctest::skip(kNoGpu)) {
+  check_float_reductions<float>();
+  check_float_reductions<double>();
+}
+
+TEST_CASE("cuda: integer and bool reductions match the CPU's exactly" * doctest::skip(kNoGpu)) {
+  check_integer_reductions<std::int32_t>();
+  check_integer_reductions<std::int64_t>();
+  for (const Op op : {Op::Max, Op::Min}) {
+    const char* name = op == Op::Max ? "max" : "min";
+    check_mask_op<std::uint8_t>(name, op, DType::u8, Values::general, 0, 0.0);
+    check_mask_op<std::uint8_t>(name, op, DType::bool_, Values::small_ints, 0, 0.0);
+  }
+}
+
+TEST_CASE("cuda: argmax and argmin pick the CPU's index, ties and NaN included" *
+          doctest::skip(kNoGpu)) {
+  check_arg_ops<float>(DType::f32, Values::small_ints, 0);
+  check_arg_ops<float>(DType::f32, Values::general, 113);  // NaNs: the first one wins
+  check_arg_ops<double>(DType::f64, Values::small_ints, 0);
+  check_arg_ops<double>(DType::f64, Values::general, 113);
+  check_arg_ops<std::int32_t>(DType::i32, Values::small_ints, 0);
+  check_arg_ops<std::int64_t>(DType::i64, Values::general, 7);
+  check_arg_ops<std::uint8_t>(DType::u8, Values::small_ints, 0);
+  check_arg_ops<std::uint8_t>(DType::bool_, Values::small_ints, 0);
+}
+
+TEST_CASE("cuda: softmax and log_softmax kernels match the CPU's" * doctest::skip(kNoGpu)) {
+  check_softmax<float>(Values::general, 0);
+  check_softmax<double>(Values::general, 0);
+  // Rows holding NaN or infinities take the IEEE formula on both devices.
+  check_softmax<float>(Values::general, 401);
+  check_softmax<double>(Values::general, 401);
+}
+
+TEST_CASE("cuda: hand-computed reductions" * doctest::skip(kNoGpu)) {
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  const float inf = std::numeric_limits<float>::infinity();
+  // [[1, 5, 5, -2], [nan, 3, nan, 0], [-inf, -inf, -inf, -inf]]
+  const Tensor x = Tensor::from_vector(
+      std::vector<float>{1, 5, 5, -2, nan, 3, nan, 0, -inf, -inf, -inf, -inf}, Shape{3, 4}, kGpu);
+  CHECK(argmax(x, 1).to_vector<std::int32_t>() == std::vector<std::int32_t>{1, 0, 0});
+  CHECK(argmin(x, 1).to_vector<std::int32_t>() == std::vector<std::int32_t>{3, 0, 0});
+  const std::vector<float> m = max(x, Axes(1)).to_vector<float>();
+  CHECK(m[0] == 5.0f);
+  CHECK(std::isnan(m[1]));
+  CHECK(m[2] == -inf);
+  const std::vector<float> lse = logsumexp(x, Axes(1)).to_vector<float>();
+  CHECK(lse[0] == doctest::Approx(5.0 + std::log(2.0 + std::exp(-4.0) + std::exp(-7.0))));
+  CHECK(std::isnan(lse[1]));
+  CHECK(lse[2] == -inf);
+  const Tensor ints =
+      Tensor::from_vector(std::vector<std::int32_t>{1, 2, 3, 4, 5, 6}, Shape{2, 3}, kGpu);
+  CHECK(sum(ints, Axes(0)).to_vector<std::int32_t>() == std::vector<std::int32_t>{5, 7, 9});
+  CHECK(prod(ints, Axes(1)).to_vector<std::int32_t>() == std::vector<std::int32_t>{6, 120});
+  const std::vector<double> sm =
+      softmax(Tensor::from_vector(std::vector<double>{0.0, std::log(3.0)}, kGpu), 0)
+          .to_vector<double>();
+  CHECK(sm[0] == doctest::Approx(0.25).epsilon(1e-15));
+  CHECK(sm[1] == doctest::Approx(0.75).epsilon(1e-15));
+}
