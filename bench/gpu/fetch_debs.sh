@@ -4,7 +4,10 @@
 # OpenBLAS (pthread build) with its Fortran runtime, doctest, ninja. The GPU image already has
 # nvcc, g++, CMake and python3 with PyTorch.
 #
-#   bench/gpu/fetch_debs.sh        ->  bench/gpu/debs/*.deb (about 14 MB)
+#   bench/gpu/fetch_debs.sh                        ->  bench/gpu/debs/*.deb (about 14 MB)
+#   bench/gpu/fetch_debs.sh --with-fashion-mnist   adds dataset-fashion-mnist (31 MB more), so
+#                                                  the training-step bench (bench/gpu/train.py)
+#                                                  trains on real images, not random pixels
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -16,6 +19,12 @@ packages=(
   doctest-dev                                                    # the test framework
   ninja-build                                                    # in case the image lacks ninja
 )
+
+case "${1:-}" in
+  "") ;;
+  --with-fashion-mnist) packages+=(dataset-fashion-mnist) ;;
+  *) echo "usage: fetch_debs.sh [--with-fashion-mnist]" >&2; exit 2 ;;
+esac
 
 command -v apt-get >/dev/null || { echo "fetch_debs.sh: apt-get not found (Debian/Ubuntu only)" >&2; exit 1; }
 mkdir -p "$dest"

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Builds elegy with its CUDA backend on a GPU machine that can reach nothing (the device tool's
-# H100/H200), runs the whole test suite there, and times the GPU benchmarks against PyTorch.
+# H100/H200), runs the whole test suite there, and times the GPU benchmarks against PyTorch: the
+# kernel microbenchmarks, then whole training steps (bench/gpu/train.py: elegy vs PyTorch eager
+# and, when installed with a GPU backend, JAX jit).
 #
 #   bench/gpu/run.sh [STAGE...]      stages: build test sanitize bench (default: build test bench)
 #                                    "all" = build test sanitize bench
@@ -75,22 +77,25 @@ ninja_bin="$(command -v ninja || true)"
 # ---- build -----------------------------------------------------------------------------------
 if wants build; then
   say "configure + build ($jobs jobs) -> $build"
+  # Benchmarks on for bench_train_elegy; their libtorch peers are CPU programs that need the C++
+  # libtorch, which the image lacks (its PyTorch is Python's): Torch is not looked for at all.
   if ! {
     cmake -S "$repo" -B "$build" -G Ninja -DCMAKE_MAKE_PROGRAM="$ninja_bin" \
       -DCMAKE_BUILD_TYPE=Release -DELEGY_ENABLE_CUDA=ON -DELEGY_BUILD_EXAMPLES=OFF \
+      -DELEGY_BUILD_BENCHMARKS=ON -DCMAKE_DISABLE_FIND_PACKAGE_Torch=ON \
       -DCMAKE_CUDA_ARCHITECTURES=90-real \
       -DCMAKE_PREFIX_PATH="$prefix/usr" \
       -Dhwy_DIR="$libdir/cmake/hwy" \
       -DOpenBLAS_DIR="$libdir/openblas-pthread/cmake/openblas" \
       -Ddoctest_DIR="$prefix/usr/lib/cmake/doctest" &&
-      cmake --build "$build" -j"$jobs" --target elegy_tests
+      cmake --build "$build" -j"$jobs" --target elegy_tests bench_train_elegy
   } >"$out/build.log" 2>&1; then
     tail -n 40 "$out/build.log"
     die "the build failed (whole log: build.log)"
   fi
   grep -m1 "elegy: CUDA backend" "$out/build.log" || true
   grep -q "elegy: CUDA backend ON" "$out/build.log" || die "CMake did not enable the CUDA backend (see build.log)"
-  echo "built $build/tests/elegy_tests"
+  echo "built $build/tests/elegy_tests and $build/bench/train/bench_train_elegy"
 fi
 tests_bin="$build/tests/elegy_tests"
 
@@ -157,6 +162,22 @@ if wants bench; then
     cat "$out/torch_peer.txt"
   else
     echo "(no PyTorch with CUDA here: peer comparison skipped)"
+  fi
+
+  say "training steps: elegy vs PyTorch eager and JAX jit (peer/elegy > 1: elegy faster)"
+  train_bin="$build/bench/train/bench_train_elegy"
+  fmnist="$prefix/usr/share/datasets/fashion-mnist"  # there when fetch_debs.sh --with-fashion-mnist
+  train_args=(--build "$build" --out "$out" --library-path "$deps_path")
+  [[ -d $fmnist ]] && train_args+=(--fashion-mnist "$fmnist")
+  if [[ ! -x $train_bin ]]; then
+    failed "no $train_bin: run the build stage first"
+  elif ! python3 -c 'import numpy, torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)' \
+    2>/dev/null; then
+    echo "(no PyTorch with CUDA, or no numpy, here: training-step comparison skipped)"
+  elif ! timeout "${ELEGY_GPU_TRAIN_TIMEOUT:-300}" python3 "$here/train.py" "${train_args[@]}" \
+    2>"$out/train.log"; then
+    tail -n 30 "$out/train.log"
+    failed "bench/gpu/train.py (details: train.log)"
   fi
 fi
 

@@ -5,20 +5,29 @@
 //   elegy_lowlevel  value_and_grad of a plain function of a params Tree, optim::adam(1e-3)
 //                   update, optim::apply_updates: the eager core without the Model machinery.
 //                   Forward only: the same function under NoGrad.
-// Cases per workload (mlp_b32, mlp_b128, mlp_b512, cnn_b64): <w>_train and <w>_infer; the
-// low-level path also reports its phases (<w>_train:vg = value_and_grad, :update, :apply) and
-// <w>_train:fwd_tape (forward + loss recorded on a tape, no backward), so the backward pass is
-// :vg - :fwd_tape.
+// Cases per workload (mlp_b32, mlp_b128, mlp_b512, cnn_b64; --workloads gpu adds mlp_b1024):
+// <w>_train and <w>_infer; the low-level path also reports its phases (<w>_train:vg =
+// value_and_grad, :update, :apply) and <w>_train:fwd_tape (forward + loss recorded on a tape, no
+// backward), so the backward pass is :vg - :fwd_tape.
+//
+// --device cuda puts the batches and the initial parameters on the GPU (the Model path through
+// ModelOptions::device) and waits for the GPU at the end of every timed step, so a step's time
+// includes its kernels, not only their launches. The phase times of the low-level path are then
+// launch times only (the GPU is not waited for between phases).
 //
 // bench_train_elegy [--threads N] [--data DIR] [--losses FILE] [--filter SUBSTR]
-//                   [--path model|lowlevel] ...
-// Exits nonzero when anything throws (a missing op, a mismatched parameter file).
+//                   [--path model|lowlevel] [--device cpu|cuda] [--workloads cpu|gpu] ...
+// Exits nonzero when anything throws (a missing op, a mismatched parameter file, --device cuda
+// in a build without the CUDA backend or on a machine without a GPU).
 #include <cstdio>
 #include <elegy/elegy.hpp>
 #include <string>
 #include <vector>
 
 #include "common.hpp"
+#ifdef ELEGY_WITH_CUDA
+#include "elegy/core/cuda/cuda_runtime.hpp"
+#endif
 
 namespace {
 
@@ -86,26 +95,50 @@ Tensor loss_of(bt::Net net, const Tree& p, const Tensor& x, const Tensor& y) {
                                                       /*check_bounds=*/false));
 }
 
+// ---- the device -------------------------------------------------------------------------------
+
+// The device --device names, checked to be usable here.
+Device bench_device(const bt::Args& args) {
+  if (args.device == "cpu") return Device::cpu();
+  ELEGY_CHECK(cuda_compiled(), "--device cuda",
+              "this build has no CUDA backend (configure with -DELEGY_ENABLE_CUDA=ON on a "
+              "machine with nvcc)");
+  ELEGY_CHECK(cuda_available(), "--device cuda", "the CUDA backend is built but no GPU is visible");
+  return Device::cuda();
+}
+
+// Blocks until `device` has run everything queued on it, so a timed step ends when its last
+// kernel does. Nothing to wait for on the CPU, whose ops return when their work is done.
+void wait_for(Device device) {
+#ifdef ELEGY_WITH_CUDA
+  if (device.is_cuda()) cuda::synchronize(device.index);
+#else
+  (void)device;
+#endif
+}
+
 // ---- inputs -----------------------------------------------------------------------------------
 
 struct Batch {
   Tensor x, y;
 };
 
-std::vector<Batch> device_batches(const bt::Args& args, const bt::Workload& w) {
+// The batches on `device`, copied there once before any step.
+std::vector<Batch> device_batches(const bt::Args& args, const bt::Workload& w, Device device) {
   std::vector<Batch> out;
   for (const bt::HostBatch& hb : bt::read_batches(args.data, w.batch)) {
     const Shape shape =
         w.net == bt::Net::mlp ? Shape{w.batch, bt::kImage} : Shape{w.batch, 28, 28, 1};  // NHWC
-    out.push_back({Tensor::from_vector(hb.x, shape), Tensor::from_vector(hb.y)});
+    out.push_back(
+        {Tensor::from_vector(hb.x, shape).to(device), Tensor::from_vector(hb.y).to(device)});
   }
   return out;
 }
 
-Tree initial_params(const bt::Args& args, bt::Net net) {
+Tree initial_params(const bt::Args& args, bt::Net net, Device device) {
   Tree params;
   for (const bt::Param& p : bt::read_params(args.data, net))
-    params[p.path] = Tensor::from_vector(p.values, Shape(p.shape));
+    params[p.path] = Tensor::from_vector(p.values, Shape(p.shape)).to(device);
   return params;
 }
 
@@ -123,15 +156,18 @@ void check_same_params(const Tree& model_params, const Tree& file_params) {
 
 // ---- the two paths ----------------------------------------------------------------------------
 
-void run_model_path(const bt::Args& args, const bt::Workload& w, const std::vector<Batch>& data) {
+void run_model_path(const bt::Args& args, const bt::Workload& w, const std::vector<Batch>& data,
+                    Device device) {
   const std::string name = w.name();
   nn::AnyModule module =
       w.net == bt::Net::mlp ? nn::AnyModule(MlpModule()) : nn::AnyModule(CnnModule());
+  // On the CPU the device stays unset, as a CPU user writes it (and as the CPU tables measured).
   Model model({.module = module,
                .loss = {losses::SparseCategoricalCrossentropy({.from_logits = true})},
-               .optimizer = optim::adam(1e-3)});
+               .optimizer = optim::adam(1e-3),
+               .device = device.is_cpu() ? std::nullopt : std::optional<Device>(device)});
   model.init_on_batch(data[0].x, data[0].y);
-  const Tree params = initial_params(args, w.net);
+  const Tree params = initial_params(args, w.net, device);
   check_same_params(model.states().net_params(), params);
   model.set_states(model.states().update("net_params", params));
 
@@ -143,24 +179,27 @@ void run_model_path(const bt::Args& args, const bt::Workload& w, const std::vect
   }
   bt::write_losses(args, "elegy_model", name, losses);
 
+  // train_on_batch reads the loss back to the host; the wait also covers the optimizer's
+  // kernels queued behind it.
   const double train = bt::median_step_us(args, [&](long i) {
     const Batch& b = data[std::size_t(i % bt::kNumBatches)];
     model.train_on_batch(b.x, b.y);
+    wait_for(device);
   });
   bt::print_row("elegy_model", name + "_train", args.threads, train);
   const double infer = bt::median_step_us(args, [&](long i) {
     const Batch& b = data[std::size_t(i % bt::kNumBatches)];
     const Tree out = model.predict_on_batch(b.x);
-    (void)out;
+    wait_for(device);
   });
   bt::print_row("elegy_model", name + "_infer", args.threads, infer);
 }
 
-void run_lowlevel_path(const bt::Args& args, const bt::Workload& w,
-                       const std::vector<Batch>& data) {
+void run_lowlevel_path(const bt::Args& args, const bt::Workload& w, const std::vector<Batch>& data,
+                       Device device) {
   const std::string name = w.name();
   const optim::GradientTransformation adam = optim::adam(1e-3);
-  Tree params = initial_params(args, w.net);
+  Tree params = initial_params(args, w.net, device);
   optim::OptState opt_state = adam.init(params);
 
   bt::Laps laps({"vg", "update", "apply"});
@@ -182,7 +221,12 @@ void run_lowlevel_path(const bt::Args& args, const bt::Workload& w,
   bt::write_losses(args, "elegy_lowlevel", name, losses);
 
   const double train = bt::median_step_us(
-      args, [&](long i) { step(data[std::size_t(i % bt::kNumBatches)]); }, &laps);
+      args,
+      [&](long i) {
+        step(data[std::size_t(i % bt::kNumBatches)]);
+        wait_for(device);
+      },
+      &laps);
   bt::print_row("elegy_lowlevel", name + "_train", args.threads, train);
   for (std::size_t k = 0; k < laps.names().size(); ++k)
     bt::print_row("elegy_lowlevel", name + "_train:" + laps.names()[k], args.threads,
@@ -195,14 +239,14 @@ void run_lowlevel_path(const bt::Args& args, const bt::Workload& w,
     std::vector<Tensor> vars;
     for (const Tensor& leaf : params.leaves()) vars.push_back(autodiff::make_variable(leaf));
     const Tensor loss = loss_of(w.net, params.unflatten(vars), b.x, b.y);
-    (void)loss;
+    wait_for(device);
   });
   bt::print_row("elegy_lowlevel", name + "_train:fwd_tape", args.threads, fwd_tape);
 
   const double infer = bt::median_step_us(args, [&](long i) {
     NoGrad no_grad;
     const Tensor logits = forward(w.net, params, data[std::size_t(i % bt::kNumBatches)].x);
-    (void)logits;
+    wait_for(device);
   });
   bt::print_row("elegy_lowlevel", name + "_infer", args.threads, infer);
 }
@@ -211,12 +255,13 @@ void run_lowlevel_path(const bt::Args& args, const bt::Workload& w,
 
 int main(int argc, char** argv) try {
   const bt::Args args = bt::parse_args(argc, argv);
+  const Device device = bench_device(args);
   elegy::set_num_threads(args.threads);
-  for (const bt::Workload& w : bt::workloads()) {
+  for (const bt::Workload& w : bt::workloads(args.workload_set)) {
     if (!args.wants(w.name())) continue;
-    const std::vector<Batch> data = device_batches(args, w);
-    if (args.path.empty() || args.path == "model") run_model_path(args, w, data);
-    if (args.path.empty() || args.path == "lowlevel") run_lowlevel_path(args, w, data);
+    const std::vector<Batch> data = device_batches(args, w, device);
+    if (args.path.empty() || args.path == "model") run_model_path(args, w, data, device);
+    if (args.path.empty() || args.path == "lowlevel") run_lowlevel_path(args, w, data, device);
   }
   return 0;
 } catch (const std::exception& e) {

@@ -5,6 +5,7 @@ step (value_and_grad + optax.adam(1e-3) update + apply_updates; params and optim
 donated). Forward only: a jitted forward pass.
 
     python jax_train.py --data DIR [--threads N] [--losses FILE] [--filter SUBSTR]
+                        [--device cpu|gpu] [--workloads cpu|gpu]
                         [--min-seconds S] [--min-steps N] [--warmup N]
 
 Threads are XLA's business and are set before the process starts (run.py does it): for 1
@@ -12,8 +13,15 @@ thread XLA_FLAGS="--xla_cpu_multi_thread_eigen=false intra_op_parallelism_thread
 one-core CPU affinity (taskset), for 2 threads the defaults. --threads only labels the rows.
 Prints `jax,case,threads,median_us` lines like the C++ benchmarks; each timed step ends with
 block_until_ready on the loss and the new parameters.
+
+--device cpu (the default) keeps JAX on its CPU backend even where it has a GPU one; --device
+gpu runs on JAX's default GPU device (exit status 3, with a message, when JAX has no GPU backend)
+with float32 matmuls and convolutions at full precision (JAX's GPU default is TF32), as elegy
+and the PyTorch peer (torch_gpu_train.py) compute them. --workloads gpu (the default on --device
+gpu) adds mlp_b1024 to issue 8's workloads, as bench_train_elegy does.
 """
 import argparse
+import sys
 import time
 from pathlib import Path
 
@@ -25,6 +33,7 @@ from jax import lax
 
 NUM_BATCHES = 10
 WORKLOADS = [("mlp", 32), ("mlp", 128), ("mlp", 512), ("cnn", 64)]
+GPU_WORKLOADS = [("mlp", 32), ("mlp", 128), ("mlp", 512), ("mlp", 1024), ("cnn", 64)]
 LAYERS = {"mlp": ["linear", "linear_1", "linear_2"],
           "cnn": ["conv2_d", "conv2_d_1", "linear", "linear_1"]}
 
@@ -134,8 +143,21 @@ def main():
     ap.add_argument("--min-seconds", type=float, default=1.0)
     ap.add_argument("--min-steps", type=int, default=20)
     ap.add_argument("--warmup", type=int, default=5)
+    ap.add_argument("--device", choices=["cpu", "gpu"], default="cpu")
+    ap.add_argument("--workloads", choices=["cpu", "gpu"], default=None,
+                    help="gpu adds mlp_b1024 (default: the --device)")
     args = ap.parse_args()
-    for net, batch in WORKLOADS:
+    # Both settings must precede the first computation, which picks and starts the backend.
+    if args.device == "cpu":
+        jax.config.update("jax_platforms", "cpu")
+    else:
+        if jax.default_backend() != "gpu":
+            print(f"jax_train.py: --device gpu, but JAX's default backend is "
+                  f"{jax.default_backend()} (no jaxlib CUDA plugin?)", file=sys.stderr)
+            sys.exit(3)
+        jax.config.update("jax_default_matmul_precision", "highest")
+    workload_set = args.workloads or args.device
+    for net, batch in GPU_WORKLOADS if workload_set == "gpu" else WORKLOADS:
         if args.filter in f"{net}_b{batch}":
             run(args, net, batch)
 

@@ -136,9 +136,13 @@ void run(const bt::Args& args, const bt::Workload& w, Net net,
 
 int main(int argc, char** argv) try {
   const bt::Args args = bt::parse_args(argc, argv);
+  if (args.device != "cpu")
+    throw std::runtime_error("--device " + args.device +
+                             ": this is libtorch on the CPU; the GPU peer is "
+                             "bench/train/torch_gpu_train.py");
   torch::set_num_threads(args.threads);
   openblas_set_num_threads(args.blas_threads);
-  for (const bt::Workload& w : bt::workloads()) {
+  for (const bt::Workload& w : bt::workloads(args.workload_set)) {
     if (!args.wants(w.name())) continue;
     torch::manual_seed(0);  // the modules' own init is overwritten by the weight files
     if (w.net == bt::Net::mlp) {
