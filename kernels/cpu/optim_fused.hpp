@@ -7,7 +7,8 @@
 //
 // Every scalar is rounded to the dtype before use and every operation is rounded as the composed
 // path (one elegy op per formula term) rounds it, in the same order, so the two agree bit for bit
-// (lamb's norms excepted: its sums are accumulated in another order).
+// (lamb's norms excepted: its sums are accumulated in another order), except that the CPU kernel
+// flushes denormal values to zero (optim_update.cpp says why).
 #pragma once
 
 #include <cstdint>

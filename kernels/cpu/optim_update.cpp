@@ -20,6 +20,10 @@
 #include <cstdint>
 #include <vector>
 
+#if defined(__x86_64__) || defined(_M_X64)
+#include <xmmintrin.h>
+#endif
+
 #include "elegy/core/thread_pool.hpp"
 #include "elegy/kernels/cpu/optim_fused.hpp"
 #include "elegy/kernels/dispatch.hpp"
@@ -189,6 +193,24 @@ void LambScaleRange(const OptimUpdateArgs& a, const OptimTensor& t, std::int64_t
   }
 }
 
+// Flush-to-zero and denormals-are-zero on this thread while it lives. The moments of a parameter
+// whose gradient stays zero (a dead unit, a pixel that is always black) decay geometrically, mu by
+// b1 every step, and reach the denormal range after a few hundred steps; there every x86 multiply
+// takes a microcode assist, about 100x slower. Measured on the mlp example (Fashion-MNIST): 1% of
+// the state denormal after two epochs, and the step grew from 1 ms to 5 ms over 10 epochs. So
+// the update flushes them to zero, as XLA's CPU runtime does for all its kernels; values that
+// are not denormal are computed exactly as before.
+class FlushDenormals {
+ public:
+#if defined(__x86_64__) || defined(_M_X64)
+  FlushDenormals() : saved_(_mm_getcsr()) { _mm_setcsr(saved_ | 0x8040u); }  // FTZ | DAZ
+  ~FlushDenormals() { _mm_setcsr(saved_); }
+
+ private:
+  unsigned saved_;
+#endif
+};
+
 // One chunk of work: elements [begin, end) of tensor `tensor`.
 struct Chunk {
   int tensor;
@@ -204,6 +226,7 @@ void Run(const OptimUpdateArgs& a) {
     for (std::int64_t b = 0; b < a.tensors[k].numel; b += kChunk)
       chunks.push_back(Chunk{k, b, std::min(b + kChunk, a.tensors[k].numel), {0.0, 0.0}});
   auto body = [&](std::int64_t c0, std::int64_t c1) {
+    const FlushDenormals flush;
     for (std::int64_t ci = c0; ci < c1; ++ci) {
       Chunk& c = chunks[std::size_t(ci)];
       const OptimTensor& t = a.tensors[c.tensor];
