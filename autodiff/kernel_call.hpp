@@ -36,6 +36,12 @@ inline kernels::BufferView broadcast_view(const Tensor& t, const Shape& shape) {
   return v;
 }
 
+// t's values as a dense tensor for a kernel: t itself when already dense, else a dense copy.
+// Detached either way: the op calling it records itself on the tape.
+inline Tensor dense(const Tensor& t) {
+  return t.is_contiguous() ? t.detached() : t.detached().contiguous();
+}
+
 // Error unless `t` is defined.
 inline void check_defined(std::string_view op, const Tensor& t, const char* which = "input") {
   ELEGY_CHECK(t.defined(), op, "the ", which, " is an undefined tensor");

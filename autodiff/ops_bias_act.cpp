@@ -12,13 +12,8 @@
 namespace elegy {
 namespace {
 
+using autodiff::dense;
 using kernels::Op;
-
-Tensor dense(const Tensor& t) {
-  if (t.is_contiguous()) return t;
-  autodiff::NoGrad no_grad;
-  return t.contiguous();
-}
 
 }  // namespace
 

@@ -135,12 +135,7 @@ Shape image_shape(std::int64_t batch, const ConvGeometry& g, int dims, std::int6
   return s;
 }
 
-// Dense operand for the GEMMs (a copy of a strided one, off the tape: the op records itself).
-Tensor dense(const Tensor& t) {
-  if (t.is_contiguous()) return t;
-  autodiff::NoGrad no_grad;
-  return t.contiguous();
-}
+using autodiff::dense;  // dense operands for the GEMMs
 
 }  // namespace
 

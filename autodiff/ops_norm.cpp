@@ -59,9 +59,7 @@ NormLayout layout(const char* op, const Tensor& x, const Axes& axes) {
   return l;
 }
 
-Tensor dense(const Tensor& t) {
-  return t.is_contiguous() ? t.detached() : t.detached().contiguous();
-}
+using autodiff::dense;
 
 // x as a dense 2-D matrix: [groups, count] when reduced_last, else [count, groups]. No tape.
 Tensor arrange(const Tensor& x, const NormLayout& l, bool reduced_last) {

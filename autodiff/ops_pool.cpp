@@ -89,9 +89,7 @@ kernels::KernelArgs pool_args(const PoolPlan& p, const Tensor& out, const Tensor
   return args;
 }
 
-Tensor dense(const Tensor& t) {
-  return t.is_contiguous() ? t.detached() : t.detached().contiguous();
-}
+using autodiff::dense;
 
 Tensor avg_pool_planned(const Tensor& x, const PoolPlan& p);
 

@@ -14,7 +14,9 @@
 // CUDA device code, and the qualification keeps elegy's own log(Tensor) etc. out of the lookup.
 #include <math.h>
 
+#include <cmath>
 #include <cstdint>
+#include <limits>
 
 #include "elegy/core/host_device.hpp"
 #include "elegy/core/random.hpp"
@@ -26,6 +28,22 @@ ELEGY_HOST_DEVICE inline void block_words(const std::uint32_t key[2], std::uint6
                                           std::uint32_t out[4]) {
   const std::uint32_t counter[4] = {std::uint32_t(block), std::uint32_t(block >> 32), 0, 0};
   Philox::generate(counter, key, out);
+}
+
+// Host-side bounds the CPU and CUDA kernels compute alike before drawing:
+// the largest T strictly below x (the top of a uniform's half-open range) ...
+template <class T>
+T below(T x) {
+  return std::nextafter(x, -std::numeric_limits<T>::infinity());
+}
+// ... and the T nearest to x on the side that stays inside [lower, upper] (a truncated normal's
+// bounds, given in double).
+template <class T>
+T inner_bound(double x, bool is_lower) {
+  T t = T(x);
+  if (is_lower && double(t) < x) t = std::nextafter(t, std::numeric_limits<T>::infinity());
+  if (!is_lower && double(t) > x) t = std::nextafter(t, -std::numeric_limits<T>::infinity());
+  return t;
 }
 
 ELEGY_HOST_DEVICE inline std::uint64_t join_words(std::uint32_t hi, std::uint32_t lo) {

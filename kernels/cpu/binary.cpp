@@ -20,6 +20,7 @@
 
 #include "elegy/kernels/cpu/elementwise_loop.hpp"
 #include "elegy/kernels/dispatch.hpp"
+#include "elegy/kernels/integer_pow.hpp"
 
 HWY_BEFORE_NAMESPACE();
 // Inside elementwise:: so these names cannot collide with other kernel files' per-target code.
@@ -355,24 +356,11 @@ struct IntMinimum {
     return b < a ? b : a;
   }
 };
-// Integer power by squaring, wrapping. A negative exponent gives 0 except for bases 1 and -1
-// (what lax.pow does for integers: 1/b^n truncated).
+// Integer power by squaring, wrapping (kernels/integer_pow.hpp, shared with CUDA).
 struct IntPow {
   template <class T>
   T operator()(T base, T exponent) const {
-    if constexpr (std::is_signed_v<T>) {
-      if (exponent < 0) {
-        if (base == 1) return 1;
-        if (base == -1) return (exponent & 1) ? T(-1) : T(1);
-        return 0;
-      }
-    }
-    Unsigned<T> result = 1, b = Unsigned<T>(base);
-    for (Unsigned<T> e = Unsigned<T>(exponent); e != 0; e >>= 1) {
-      if (e & 1) result = Unsigned<T>(result * b);
-      b = Unsigned<T>(b * b);
-    }
-    return T(result);
+    return integer_pow(base, exponent);
   }
 };
 struct FloatPow {

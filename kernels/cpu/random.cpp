@@ -123,24 +123,9 @@ void fill_from_blocks(const KernelArgs& a, Gen gen) {
   });
 }
 
-// The largest T strictly below x.
-template <class T>
-T below(T x) {
-  return std::nextafter(x, -std::numeric_limits<T>::infinity());
-}
-
-// The T nearest to x on the side that stays inside [lower, upper] (bounds given in double).
-template <class T>
-T inner_bound(double x, bool is_lower) {
-  T t = T(x);
-  if (is_lower && double(t) < x) t = std::nextafter(t, std::numeric_limits<T>::infinity());
-  if (!is_lower && double(t) > x) t = std::nextafter(t, -std::numeric_limits<T>::infinity());
-  return t;
-}
-
 template <class T>
 void uniform_kernel(const KernelArgs& a) {
-  const T lo = T(a.scalar[0]), hi = T(a.scalar[1]), below_hi = below(hi);
+  const T lo = T(a.scalar[0]), hi = T(a.scalar[1]), below_hi = rng::below(hi);
   if constexpr (std::is_same_v<T, float>) {
     fill_from_blocks<float, 4>(a, [&](const std::uint32_t* w, float* v) {
       for (int j = 0; j < 4; ++j)
@@ -174,7 +159,7 @@ void truncated_normal_kernel(const KernelArgs& a) {
   const rng::TruncatedNormal dist = rng::TruncatedNormal::make(a.scalar[0], a.scalar[1]);
   // Sampled in float64, then held inside the bounds once more in T: a float32 rounding of a
   // value near a bound must not step outside it.
-  const T lo = inner_bound<T>(a.scalar[0], true), hi = inner_bound<T>(a.scalar[1], false);
+  const T lo = rng::inner_bound<T>(a.scalar[0], true), hi = rng::inner_bound<T>(a.scalar[1], false);
   // The inverse CDF's approximation alone (relative error 1.2e-9) is exact enough for float32.
   constexpr bool kRefine = std::is_same_v<T, double>;
   fill_from_blocks<T, 2>(a, [&](const std::uint32_t* w, T* v) {

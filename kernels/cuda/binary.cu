@@ -9,6 +9,7 @@
 
 #include "elegy/kernels/cuda/families.hpp"
 #include "elegy/kernels/cuda/launch.cuh"
+#include "elegy/kernels/integer_pow.hpp"
 
 namespace elegy::kernels::cuda {
 namespace {
@@ -83,25 +84,12 @@ struct op_pow {
       return ::pow(a, b);
   }
 };
-// Integer power by squaring, wrapping. A negative exponent gives 0 except for bases 1 and -1
-// (what lax.pow does for integers: 1/b^n truncated).
+// Integer power by squaring, wrapping (kernels/integer_pow.hpp, shared with the CPU).
 struct op_int_pow {
   static constexpr const char* kName = "pow (cuda)";
   template <class T>
   __device__ T operator()(T base, T exponent) const {
-    if constexpr (std::is_signed_v<T>) {
-      if (exponent < T(0)) {
-        if (base == T(1)) return T(1);
-        if (base == T(-1)) return (exponent & 1) ? T(-1) : T(1);
-        return T(0);
-      }
-    }
-    Unsigned<T> result = 1, b = Unsigned<T>(base);
-    for (Unsigned<T> e = Unsigned<T>(exponent); e != 0; e >>= 1) {
-      if (e & 1) result = Unsigned<T>(result * b);
-      b = Unsigned<T>(b * b);
-    }
-    return T(result);
+    return integer_pow(base, exponent);
   }
 };
 

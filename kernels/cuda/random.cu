@@ -123,28 +123,13 @@ struct BitsOf {
 
 // ---- host-side bounds, computed as the CPU kernels compute them ----
 
-// The largest T strictly below x.
-template <class T>
-T below(T x) {
-  return std::nextafter(x, -std::numeric_limits<T>::infinity());
-}
-
-// The T nearest to x on the side that stays inside [lower, upper] (bounds given in double).
-template <class T>
-T inner_bound(double x, bool is_lower) {
-  T t = T(x);
-  if (is_lower && double(t) < x) t = std::nextafter(t, std::numeric_limits<T>::infinity());
-  if (!is_lower && double(t) > x) t = std::nextafter(t, -std::numeric_limits<T>::infinity());
-  return t;
-}
-
 template <class T>
 void uniform_kernel(const KernelArgs& a) {
   const T lo = T(a.scalar[0]), hi = T(a.scalar[1]);
   if constexpr (std::is_same_v<T, float>)
-    fill_from_blocks<float, 4>(a, UniformF32{lo, hi, below(hi)}, "uniform (cuda)");
+    fill_from_blocks<float, 4>(a, UniformF32{lo, hi, rng::below(hi)}, "uniform (cuda)");
   else
-    fill_from_blocks<double, 2>(a, UniformF64{lo, hi, below(hi)}, "uniform (cuda)");
+    fill_from_blocks<double, 2>(a, UniformF64{lo, hi, rng::below(hi)}, "uniform (cuda)");
 }
 
 template <class T>
@@ -159,8 +144,8 @@ template <class T>
 void truncated_normal_kernel(const KernelArgs& a) {
   // The interval's CDF values come from the host's erfc, as on the CPU.
   const TruncatedNormalOf<T> gen{rng::TruncatedNormal::make(a.scalar[0], a.scalar[1]),
-                                 inner_bound<T>(a.scalar[0], true),
-                                 inner_bound<T>(a.scalar[1], false)};
+                                 rng::inner_bound<T>(a.scalar[0], true),
+                                 rng::inner_bound<T>(a.scalar[1], false)};
   fill_from_blocks<T, 2>(a, gen, "truncated_normal (cuda)");
 }
 

@@ -27,6 +27,7 @@
 #include "elegy/kernels/cuda/device_scratch.cuh"
 #include "elegy/kernels/cuda/families.hpp"
 #include "elegy/kernels/cuda/launch.cuh"
+#include "elegy/kernels/cuda/math.cuh"
 #include "elegy/kernels/cuda/reduce_common.cuh"
 
 namespace elegy::kernels::cuda {
@@ -174,20 +175,6 @@ struct CombineWith {
   }
 };
 
-template <class T>
-__device__ __forceinline__ T exp_of(T x) {
-  if constexpr (std::is_same_v<T, float>)
-    return expf(x);
-  else
-    return ::exp(x);
-}
-template <class T>
-__device__ __forceinline__ T log_of(T x) {
-  if constexpr (std::is_same_v<T, float>)
-    return logf(x);
-  else
-    return ::log(x);
-}
 template <class T>
 __device__ __forceinline__ bool finite(T x) {
   return x - x == T(0);  // false for NaN and the infinities

@@ -16,6 +16,7 @@
 
 #include "elegy/kernels/cuda/families.hpp"
 #include "elegy/kernels/cuda/launch.cuh"
+#include "elegy/kernels/cuda/math.cuh"
 #include "elegy/kernels/cuda/reduce_common.cuh"
 
 namespace elegy::kernels::cuda {
@@ -36,21 +37,6 @@ struct SumCombine {
     return a + b;
   }
 };
-
-template <class T>
-__device__ __forceinline__ T exp_of(T x) {
-  if constexpr (std::is_same_v<T, float>)
-    return expf(x);
-  else
-    return ::exp(x);
-}
-template <class T>
-__device__ __forceinline__ T log_of(T x) {
-  if constexpr (std::is_same_v<T, float>)
-    return logf(x);
-  else
-    return ::log(x);
-}
 
 // Where a launch's rows are: operand 0 of `rows` is out, 1 is in; the axis has length `len`
 // and strides xs (in) and ys (out).

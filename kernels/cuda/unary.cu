@@ -8,41 +8,13 @@
 
 #include "elegy/kernels/cuda/families.hpp"
 #include "elegy/kernels/cuda/launch.cuh"
+#include "elegy/kernels/cuda/math.cuh"
 
 namespace elegy::kernels::cuda {
 namespace {
 
 template <class T>
 constexpr bool kF32 = std::is_same_v<T, float>;
-
-template <class T>
-__device__ T exp_of(T x) {
-  if constexpr (kF32<T>)
-    return expf(x);
-  else
-    return ::exp(x);
-}
-template <class T>
-__device__ T log1p_of(T x) {
-  if constexpr (kF32<T>)
-    return log1pf(x);
-  else
-    return ::log1p(x);
-}
-template <class T>
-__device__ T abs_of(T x) {
-  if constexpr (kF32<T>)
-    return fabsf(x);
-  else
-    return ::fabs(x);
-}
-template <class T>
-__device__ T sqrt_of(T x) {
-  if constexpr (kF32<T>)
-    return sqrtf(x);
-  else
-    return ::sqrt(x);
-}
 
 // 1 / (1 + e^-x) from e = e^-|x|, which never overflows: 1/(1+e) for x >= 0, e/(1+e) below,
 // so tiny results keep their relative accuracy (the CPU's Sigmoid).

@@ -14,6 +14,7 @@
 
 #include <elegy/elegy.hpp>
 
+#include "cuda/cuda_vs_cpu.hpp"
 #include "grad_check.hpp"
 
 using namespace elegy;
@@ -42,22 +43,13 @@ Tensor input(const Shape& s, std::uint64_t seed, double lo, double hi, DType dt,
   return transpose(testing::host_uniform(reversed, seed, lo, hi).astype(dt));
 }
 
-// |a - b| <= tol * (1 + |b|) for every element, one summary assertion.
+// |got - want| <= tol * (1 + |want|) for every element, NaN matching NaN, one summary assertion
+// (cuda_vs_cpu.hpp's check_matches on the host copies).
 void check_close(const Tensor& got, const Tensor& want, double tol, const std::string& what) {
-  INFO(what);
-  REQUIRE(got.shape() == want.shape());
-  const auto g = got.to(Device::cpu()).astype(DType::f64).to_vector<double>();
-  const auto w = want.to(Device::cpu()).astype(DType::f64).to_vector<double>();
-  std::int64_t bad = 0, first = -1;
-  for (std::size_t i = 0; i < g.size(); ++i) {
-    const bool same_nan = std::isnan(g[i]) && std::isnan(w[i]);
-    if (!same_nan && !(std::abs(g[i] - w[i]) <= tol * (1.0 + std::abs(w[i])))) {
-      if (bad++ == 0) first = std::int64_t(i);
-    }
-  }
-  if (bad)
-    INFO("first mismatch at ", first, ": ", g[std::size_t(first)], " vs ", w[std::size_t(first)]);
-  CHECK(bad == 0);
+  REQUIRE_MESSAGE(got.shape() == want.shape(), what);
+  cuda_test::check_matches(got.to(Device::cpu()).astype(DType::f64).to_vector<double>(),
+                           want.to(Device::cpu()).astype(DType::f64).to_vector<double>(), tol, tol,
+                           what);
 }
 
 // fn on both devices, values and gradients compared.
