@@ -48,7 +48,8 @@ struct GradientTransformation {
   // Optional fast path, empty unless an alias sets it: the same new params and state as
   // apply_updates(params, update(updates, state, params).updates), bit for bit, in fewer passes
   // over memory (the fused adam/sgd kernels write the new params directly). Call it through
-  // update_and_apply() below, which falls back to the two-step path when it is empty.
+  // update_and_apply() below, which falls back to the two-step path when it is empty. A wrapper
+  // that copies a transformation and replaces its `update` must clear this too (or set its own).
   std::function<StepResult(const Tree& updates, const OptState& state, const Tree& params)>
       update_and_apply = nullptr;
 };
