@@ -44,6 +44,12 @@ struct ConvGeometry {
 // dx images as a 5-D view [count, D, H, W, C] (overwritten), in[0] = their columns
 // [count * out_positions, row_width] (inner stride 1); each dx element is the sum of the column
 // entries that im2col would have copied it to (a gather: no write conflicts, no zeroing pass).
+// ConvDirect (CPU only; groups 1, stride 1, depth kernel 1): out = dense [N, 1, Ho, Wo, Co],
+// in[0] = x as a 5-D view, in[1] = dense w [taps, C, Co], in[2] = bias [Co] (optional), ints[1]
+// = kernels::Activation applied after the bias, ints[2] = 1 for the transposed mode: in[1] is
+// then [taps, Co, C] and tap t of the conv reads its tap taps-1-t (a conv's input gradient).
+// ConvDirectFilter (same conditions): out = dense dw [taps, C, Co] (overwritten), in[0] = x as
+// a 5-D view, in[1] = dense gy [N, 1, Ho, Wo, Co].
 // The geometry travels by address in ints[0]: it outlives the synchronous host-side call, and
 // CUDA launchers copy it into the kernel parameters.
 inline void set_geometry(KernelArgs& args, const ConvGeometry& g) {

@@ -293,6 +293,55 @@ TEST_CASE("conv on sizes that take several column chunks and threads") {
   set_num_threads(saved_threads);
 }
 
+TEST_CASE("conv's direct stride-1 path: channel blocks, tile widths, row bands, threads") {
+  // Stride-1, one-group convs run without im2col on the CPU (kernels/cpu/conv_direct*.cpp):
+  // register tiles of up to 12 positions of a row x 2 vectors of output channels, the last
+  // block of channels partial, batches smaller than the thread count cut into bands of rows.
+  // The cases cover whole and partial channel blocks (32, 45, 64, 33), rows of 1 to 30
+  // positions (one tile, equal tiles, a narrower last tile), 1 and 32 input channels,
+  // dilation, asymmetric padding, 1-D, a strided input, and 1 and 2 threads.
+  const std::vector<Case> direct = {
+      {"1 image, 3 -> 45, width 30", {1, 9, 30, 3}, {3, 3, 3, 45}, {.padding = {{1, 1}, {1, 1}}}},
+      {"32 -> 64, width 13", {3, 6, 13, 32}, {3, 3, 32, 64}, {.padding = {{1, 1}, {1, 1}}}},
+      {"1 -> 33, dilation (1,2)",
+       {2, 5, 14, 1},
+       {5, 3, 1, 33},
+       {.padding = {{2, 1}, {2, 2}}, .dilation = {1, 2}}},
+      {"1-D 5 -> 32", {3, 40, 5}, {3, 5, 32}, {.padding = {{0, 2}}}},
+      {"width 1", {4, 7, 1, 6}, {3, 1, 6, 32}, {.padding = {{1, 1}, {0, 0}}}},
+  };
+  const int saved_threads = num_threads();
+  std::uint64_t seed = 300;
+  for (const Case& c : direct) {
+    CAPTURE(c.name);
+    const int dims = c.x.size() - 2;
+    const Problem p = problem(c.x, c.w, c.options);
+    const Tensor x = transposed_input(c.x, seed++), w = host_uniform(c.w, seed++);
+    const Tensor gy = host_uniform(out_shape(p, dims), seed++);
+    const std::vector<double> xv = values(x), wv = values(w), gv = values(gy);
+    const std::vector<std::int64_t> in(c.x.begin() + 1, c.x.end() - 1);
+    const std::vector<std::int64_t> k(c.w.begin(), c.w.end() - 2);
+    for (const int threads : {1, 2}) {
+      CAPTURE(threads);
+      set_num_threads(threads);
+      check_close(values(conv(x, w, c.options)), reference_conv(xv, wv, p), 1e-12, "forward");
+      check_close(values(conv(x.astype(DType::f32), w.astype(DType::f32), c.options)),
+                  reference_conv(xv, wv, p), 1e-5, "forward f32");
+      check_close(values(conv_backward_input(gy, w, in, c.options)),
+                  reference_input_grad(gv, wv, p), 1e-12, "input grad");
+      check_close(
+          values(conv_backward_input(gy.astype(DType::f32), w.astype(DType::f32), in, c.options)),
+          reference_input_grad(gv, wv, p), 1e-5, "input grad f32");
+      check_close(values(conv_backward_filter(x, gy, k, c.options)),
+                  reference_filter_grad(xv, gv, p), 1e-11, "filter grad");
+      check_close(
+          values(conv_backward_filter(x.astype(DType::f32), gy.astype(DType::f32), k, c.options)),
+          reference_filter_grad(xv, gv, p), 1e-4, "filter grad f32");
+    }
+  }
+  set_num_threads(saved_threads);
+}
+
 TEST_CASE("conv of an empty batch") {
   const ConvOptions o{.padding = {{1, 1}, {1, 1}}};
   const Tensor x = zeros({0, 5, 5, 2}, DType::f64), w = ones({3, 3, 2, 4}, DType::f64);
