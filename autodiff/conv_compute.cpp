@@ -256,19 +256,6 @@ void conv_direct(const Tensor& x, const Tensor& w, const Tensor& out, const Conv
   kernels::run("conv", Op::ConvDirect, out.dtype(), args);
 }
 
-// The stride-1 conv whose output is g's input gradient: it runs over gy with the same kernel
-// (flipped, channel axes swapped) and the complementary padding.
-ConvGeometry transposed_geometry(const ConvGeometry& g, std::int64_t out_channels) {
-  ConvGeometry t = g;
-  t.channels = out_channels;
-  for (int s = 0; s < ConvGeometry::kSlots; ++s) {
-    t.in[s] = g.out[s];
-    t.out[s] = g.in[s];
-    t.pad_lo[s] = (g.kernel[s] - 1) * g.dilation[s] - g.pad_lo[s];
-  }
-  return t;
-}
-
 // acc += term, elementwise over equal shapes.
 void add_into(const Tensor& acc, const Tensor& term) {
   KernelArgs args;
@@ -318,7 +305,7 @@ void input_grad(const Tensor& gy, const Tensor& w, const Tensor& dx, const ConvG
     gemm(v.columns(dx, total), v.outputs(gy, 0, total), v.weight_t(w), dx.device());
     return;
   }
-  if (const ConvGeometry t = transposed_geometry(g, v.co);
+  if (const ConvGeometry t = kernels::transposed_geometry(g, v.co);
       direct(t, gy, g.channels) && w.is_contiguous() && dx.is_contiguous())
     return conv_direct(gy, w, dx, t, Epilogue{}, true);
   // Whole images per chunk: col2im sums every tap landing on an input position at once.
@@ -380,6 +367,43 @@ void filter_grad(const Tensor& x, const Tensor& gy, const Tensor& dw, const Conv
     }
   });
   for (std::int64_t p = 1; p < parts; ++p) add_into(dw, sums[p]);
+}
+
+bool fused_backward(const Tensor& x, const Tensor& w, const Tensor& gy, const Tensor& y,
+                    FusedActivation act, const ConvGeometry& g, Tensor* dx, Tensor* dw,
+                    Tensor* db) {
+  const std::int64_t co = gy.shape(-1);
+  // The direct kernels on both passes; whole images per thread, so enough of them.
+  if (!direct(g, x, co) || !direct(kernels::transposed_geometry(g, co), gy, g.channels) ||
+      g.batch < num_threads())
+    return false;
+  const Tensor xd = dense(x), wd = dense(w), gyd = dense(gy);
+  const Tensor yd = act == FusedActivation::relu ? dense(y) : Tensor();
+  kernels::ConvBackwardOperands ops;
+  ops.x = image5(xd, 0, g.batch);
+  ops.w = buffer_view(wd);
+  ops.gy = image5(gyd, 0, g.batch);
+  if (yd.defined()) ops.y = image5(yd, 0, g.batch);
+  if (dx) {
+    *dx = Tensor::empty(x.shape(), x.dtype(), x.device());
+    ops.dx = buffer_view(*dx);
+  }
+  if (dw) {
+    *dw = Tensor::empty(w.shape(), w.dtype(), w.device());
+    ops.dw = buffer_view(*dw);
+  }
+  if (db) {
+    *db = Tensor::empty(Shape{co}, gy.dtype(), gy.device());
+    ops.db = buffer_view(*db);
+  }
+  KernelArgs args;
+  kernels::set_geometry(args, g);
+  args.ints[1] = static_cast<std::int64_t>(reinterpret_cast<std::intptr_t>(&ops));
+  args.ints[2] = std::int64_t(act == FusedActivation::relu ? kernels::Activation::relu
+                                                           : kernels::Activation::none);
+  args.device = x.device();
+  kernels::run("conv backward", Op::ConvDirectBackward, x.dtype(), args);
+  return true;
 }
 
 }  // namespace elegy::autodiff::conv

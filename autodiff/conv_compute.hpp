@@ -27,4 +27,13 @@ void input_grad(const Tensor& gy, const Tensor& w, const Tensor& dx,
 void filter_grad(const Tensor& x, const Tensor& gy, const Tensor& dw,
                  const kernels::ConvGeometry& g);
 
+// The backward pass of act(conv(x, w) + b) (y its output, gy y's cotangent) in one sweep over
+// the images, where the direct kernels apply (CPU, one group, stride 1, 1-D/2-D; see
+// conv_compute.cpp): the activation's mask, the bias sum, the filter and the input gradients
+// from each image's masked cotangent while it is in cache. Fills the non-null outputs (dx like
+// x, dw like w, db [C_out]) and returns true; returns false, computing nothing, elsewhere.
+bool fused_backward(const Tensor& x, const Tensor& w, const Tensor& gy, const Tensor& y,
+                    FusedActivation act, const kernels::ConvGeometry& g, Tensor* dx, Tensor* dw,
+                    Tensor* db);
+
 }  // namespace elegy::autodiff::conv

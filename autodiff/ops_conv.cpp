@@ -160,9 +160,17 @@ Tensor conv_with_epilogue(const char* op, const Tensor& x, const Tensor& w, cons
     if (has_b) inputs.push_back(b);
     autodiff::record(
         op, out, inputs,
-        [x, w, options, act, has_b](const Tensor& gy, const Tensor& o) {
-          const Tensor gz = autodiff::activation_grad(gy, o, act);
+        [x, w, options, act, has_b, g](const Tensor& gy, const Tensor& o) {
           Tensor dx, dw, db;
+          // Nothing records this backward (no grad of grad): one fused sweep where it applies.
+          if (!autodiff::is_recording() &&
+              autodiff::conv::fused_backward(x, w, gy, o, act, g, x.node() ? &dx : nullptr,
+                                             w.node() ? &dw : nullptr, has_b ? &db : nullptr)) {
+            autodiff::Cotangents c{dx, dw};
+            if (has_b) c.push_back(db);
+            return c;
+          }
+          const Tensor gz = autodiff::activation_grad(gy, o, act);
           if (x.node()) dx = conv_backward_input(gz, w, spatial_of(x, 1), options);
           if (w.node()) dw = conv_backward_filter(x, gz, spatial_of(w, 0), options);
           autodiff::Cotangents c{dx, dw};

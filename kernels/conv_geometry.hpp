@@ -50,8 +50,32 @@ struct ConvGeometry {
 // then [taps, Co, C] and tap t of the conv reads its tap taps-1-t (a conv's input gradient).
 // ConvDirectFilter (same conditions): out = dense dw [taps, C, Co] (overwritten), in[0] = x as
 // a 5-D view, in[1] = dense gy [N, 1, Ho, Wo, Co].
+// ConvDirectBackward (same conditions): the backward pass of act(conv(x, w) + b), operands by
+// address in ints[1] (ConvBackwardOperands), ints[2] = kernels::Activation; out is unused.
 // The geometry travels by address in ints[0]: it outlives the synchronous host-side call, and
 // CUDA launchers copy it into the kernel parameters.
+// ConvDirectBackward's operands, all dense: x, w and y as for ConvDirect's input and output (y,
+// the activation's output, is read only for relu), gy the cotangent of y. The gradients wanted
+// have data: dx [N, 1, H, W, C], dw [taps, C, Co], db [Co].
+struct ConvBackwardOperands {
+  BufferView x, w, gy, y;
+  BufferView dx, dw, db;
+};
+
+// The stride-1 conv whose output is g's input gradient (its kernel flipped, channel axes
+// swapped): it runs over gy, whose `out_channels` channels are its input channels, with the
+// complementary padding.
+inline ConvGeometry transposed_geometry(const ConvGeometry& g, std::int64_t out_channels) {
+  ConvGeometry t = g;
+  t.channels = out_channels;
+  for (int s = 0; s < ConvGeometry::kSlots; ++s) {
+    t.in[s] = g.out[s];
+    t.out[s] = g.in[s];
+    t.pad_lo[s] = (g.kernel[s] - 1) * g.dilation[s] - g.pad_lo[s];
+  }
+  return t;
+}
+
 inline void set_geometry(KernelArgs& args, const ConvGeometry& g) {
   args.ints[0] = static_cast<std::int64_t>(reinterpret_cast<std::intptr_t>(&g));
 }

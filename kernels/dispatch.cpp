@@ -18,6 +18,7 @@ const Registry& registry() {
     register_cpu_conv(r);
     register_cpu_conv_direct(r);
     register_cpu_conv_direct_filter(r);
+    register_cpu_conv_direct_backward(r);
     register_cpu_pool(r);
     register_cpu_norm(r);
     register_cpu_optim(r);

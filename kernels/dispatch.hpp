@@ -55,12 +55,13 @@ void register_cpu_softmax(Registry& r);
 void register_cpu_index(Registry& r);
 void register_cpu_random(Registry& r);
 void register_cpu_gemm(Registry& r);
-void register_cpu_conv(Registry& r);                // kernels/cpu/conv.cpp, conv_col2im.cpp
-void register_cpu_conv_direct(Registry& r);         // kernels/cpu/conv_direct.cpp
-void register_cpu_conv_direct_filter(Registry& r);  // kernels/cpu/conv_direct_filter.cpp
-void register_cpu_pool(Registry& r);                // kernels/cpu/pool.cpp
-void register_cpu_norm(Registry& r);                // kernels/cpu/norm.cpp (normalisation, dropout)
-void register_cpu_bias_act(Registry& r);            // kernels/cpu/bias_act.cpp (layer epilogues)
+void register_cpu_conv(Registry& r);                  // kernels/cpu/conv.cpp, conv_col2im.cpp
+void register_cpu_conv_direct(Registry& r);           // kernels/cpu/conv_direct.cpp
+void register_cpu_conv_direct_filter(Registry& r);    // kernels/cpu/conv_direct_filter.cpp
+void register_cpu_conv_direct_backward(Registry& r);  // kernels/cpu/conv_direct_backward.cpp
+void register_cpu_pool(Registry& r);                  // kernels/cpu/pool.cpp
+void register_cpu_norm(Registry& r);      // kernels/cpu/norm.cpp (normalisation, dropout)
+void register_cpu_bias_act(Registry& r);  // kernels/cpu/bias_act.cpp (layer epilogues)
 void register_cpu_optim(Registry& r);     // kernels/cpu/optim_update.cpp (fused optimizer updates)
 void register_cuda_kernels(Registry& r);  // only in CUDA builds
 

@@ -41,6 +41,7 @@ namespace elegy::kernels {
   X(Col2Im)        /* out = per-element sum of in[0]'s columns (im2col's adjoint) */             \
   X(ConvDirect)    /* CPU: stride-1 conv of in[0] by in[1] (+ in[2] bias); conv_geometry.hpp */  \
   X(ConvDirectFilter) /* CPU: stride-1 conv's filter grad from x = in[0], gy = in[1] */        \
+  X(ConvDirectBackward) /* CPU: act(conv + b)'s backward, operands in ints[1] */              \
   /* pooling (kernels/cpu/pool*.cpp, kernels/cuda/pool.cu) */                                    \
   X(MaxPool)       /* channels-last; in[1] = int32 argmax or none; kernels/pool_geometry.hpp */  \
   X(AvgPool)       /* channels-last mean over the window's unpadded cells */                     \

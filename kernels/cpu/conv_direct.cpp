@@ -33,26 +33,6 @@
 #include "elegy/kernels/cpu/conv_direct.hpp"
 #include "elegy/kernels/dispatch.hpp"
 
-#ifndef ELEGY_KERNELS_CPU_CONV_DIRECT_TASK_
-#define ELEGY_KERNELS_CPU_CONV_DIRECT_TASK_
-namespace elegy::kernels::conv_direct {
-
-// One call's operands, decoded once and shared by its tasks.
-template <class T>
-struct Task {
-  const ConvGeometry* g = nullptr;
-  Source<T> x;
-  const T* packed = nullptr;  // weights as [co_blocks][taps * C][block] (zero past Co)
-  const T* bias = nullptr;    // [co_blocks * block] (zero past Co) or null
-  bool relu = false;
-  T* out = nullptr;  // dense [N, Ho, Wo, Co]
-  std::int64_t co = 0, block = 0, co_blocks = 0;
-  explicit Task(const BufferView& xv) : x(xv) {}
-};
-
-}  // namespace elegy::kernels::conv_direct
-#endif  // ELEGY_KERNELS_CPU_CONV_DIRECT_TASK_
-
 HWY_BEFORE_NAMESPACE();
 namespace elegy::kernels::conv_direct::HWY_NAMESPACE {
 namespace hn = hwy::HWY_NAMESPACE;
@@ -222,24 +202,54 @@ HWY_EXPORT(BlockWidthF64);
 HWY_EXPORT(RowsF32);
 HWY_EXPORT(RowsF64);
 
+std::int64_t block_width(float) {
+  return HWY_DYNAMIC_DISPATCH(BlockWidthF32)();
+}
+std::int64_t block_width(double) {
+  return HWY_DYNAMIC_DISPATCH(BlockWidthF64)();
+}
+void rows(const Task<float>& t, std::int64_t n, std::int64_t oh0, std::int64_t oh1, float* pad) {
+  HWY_DYNAMIC_DISPATCH(RowsF32)(t, n, oh0, oh1, pad);
+}
+void rows(const Task<double>& t, std::int64_t n, std::int64_t oh0, std::int64_t oh1, double* pad) {
+  HWY_DYNAMIC_DISPATCH(RowsF64)(t, n, oh0, oh1, pad);
+}
+
+template <class T>
+Packed<T> pack(const ConvGeometry& g, const T* w, bool transposed, const T* b,
+               std::int64_t b_stride, std::int64_t co, std::int64_t block) {
+  const std::int64_t C = g.channels, taps = g.taps(), K = taps * C;
+  const std::int64_t blocks = (co + block - 1) / block;
+  Packed<T> p;
+  p.weights = hwy::AllocateAligned<T>(std::size_t(blocks * K * block));
+  for (std::int64_t cb = 0; cb < blocks; ++cb)
+    for (std::int64_t tap = 0; tap < taps; ++tap)
+      for (std::int64_t c = 0; c < C; ++c) {
+        T* dst = p.weights.get() + (cb * K + tap * C + c) * block;
+        for (std::int64_t j = 0; j < block; ++j) {
+          const std::int64_t o = cb * block + j;
+          dst[j] = o >= co      ? T(0)
+                   : transposed ? w[((taps - 1 - tap) * co + o) * C + c]
+                                : w[(tap * C + c) * co + o];
+        }
+      }
+  if (b) {
+    p.bias = hwy::AllocateAligned<T>(std::size_t(blocks * block));
+    for (std::int64_t j = 0; j < blocks * block; ++j)
+      p.bias[std::size_t(j)] = j < co ? b[j * b_stride] : T(0);
+  }
+  return p;
+}
+template Packed<float> pack(const ConvGeometry&, const float*, bool, const float*, std::int64_t,
+                            std::int64_t, std::int64_t);
+template Packed<double> pack(const ConvGeometry&, const double*, bool, const double*, std::int64_t,
+                             std::int64_t, std::int64_t);
+
 }  // namespace conv_direct
 
 namespace {
 
 using conv_direct::Task;
-
-std::int64_t block_width(float) {
-  return HWY_DYNAMIC_DISPATCH(conv_direct::BlockWidthF32)();
-}
-std::int64_t block_width(double) {
-  return HWY_DYNAMIC_DISPATCH(conv_direct::BlockWidthF64)();
-}
-void rows(const Task<float>& t, std::int64_t n, std::int64_t oh0, std::int64_t oh1, float* pad) {
-  HWY_DYNAMIC_DISPATCH(conv_direct::RowsF32)(t, n, oh0, oh1, pad);
-}
-void rows(const Task<double>& t, std::int64_t n, std::int64_t oh0, std::int64_t oh1, double* pad) {
-  HWY_DYNAMIC_DISPATCH(conv_direct::RowsF64)(t, n, oh0, oh1, pad);
-}
 
 // Multiply-adds per pool task: enough that a task outweighs waking a thread.
 constexpr double kTaskFlops = 1 << 20;
@@ -252,36 +262,17 @@ void conv_direct_kernel(const KernelArgs& a) {
   t.out = static_cast<T*>(a.out.data);
   t.co = a.out.sizes[4];
   t.relu = Activation(a.ints[1]) == Activation::relu;
-  t.block = block_width(T());
+  t.block = conv_direct::block_width(T());
   t.co_blocks = (t.co + t.block - 1) / t.block;
   const std::int64_t C = g.channels, taps = g.taps(), K = taps * C;
   if (g.batch * g.out_positions() * t.co == 0) return;
 
-  // Weights into [co_blocks][K][block], zero past Co, so every tile loads whole vectors. The
-  // transposed mode reads w [taps, Co, C] at tap taps-1-t with its channel axes swapped.
-  const bool transposed = a.ints[2] != 0;
-  const T* w = static_cast<const T*>(a.in[1].data);
-  auto packed = hwy::AllocateAligned<T>(std::size_t(t.co_blocks * K * t.block));
-  for (std::int64_t cb = 0; cb < t.co_blocks; ++cb)
-    for (std::int64_t tap = 0; tap < taps; ++tap)
-      for (std::int64_t c = 0; c < C; ++c) {
-        T* dst = packed.get() + (cb * K + tap * C + c) * t.block;
-        for (std::int64_t j = 0; j < t.block; ++j) {
-          const std::int64_t co = cb * t.block + j;
-          dst[j] = co >= t.co   ? T(0)
-                   : transposed ? w[((taps - 1 - tap) * t.co + co) * C + c]
-                                : w[(tap * C + c) * t.co + co];
-        }
-      }
-  t.packed = packed.get();
-  hwy::AlignedFreeUniquePtr<T[]> bias;
-  if (a.num_inputs > 2) {
-    bias = hwy::AllocateAligned<T>(std::size_t(t.co_blocks * t.block));
-    const T* b = static_cast<const T*>(a.in[2].data);
-    for (std::int64_t j = 0; j < t.co_blocks * t.block; ++j)
-      bias[std::size_t(j)] = j < t.co ? b[j * a.in[2].strides[0]] : T(0);
-    t.bias = bias.get();
-  }
+  const conv_direct::Packed<T> packed =
+      conv_direct::pack(g, static_cast<const T*>(a.in[1].data), a.ints[2] != 0,
+                        a.num_inputs > 2 ? static_cast<const T*>(a.in[2].data) : nullptr,
+                        a.num_inputs > 2 ? a.in[2].strides[0] : 0, t.co, t.block);
+  t.packed = packed.weights.get();
+  t.bias = packed.bias.get();
 
   const conv_direct::Bands bands(g, num_threads());
   const double band_flops = double(bands.rows * g.out[2]) * double(K) * double(t.co);
@@ -293,7 +284,7 @@ void conv_direct_kernel(const KernelArgs& a) {
     if (std::int64_t(pad.size()) < pad_elems) pad.resize(std::size_t(pad_elems));
     for (std::int64_t u = u0; u < u1; ++u) {
       const std::int64_t n = u / bands.per_image, oh0 = (u % bands.per_image) * bands.rows;
-      rows(t, n, oh0, std::min(g.out[1], oh0 + bands.rows), pad.data());
+      conv_direct::rows(t, n, oh0, std::min(g.out[1], oh0 + bands.rows), pad.data());
     }
   });
 }

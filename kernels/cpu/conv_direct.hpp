@@ -1,12 +1,16 @@
 // Shared by the ConvDirect kernels (conv_direct.cpp: forward and input gradient;
-// conv_direct_filter.cpp: filter gradient): the zero-padded copy of an image they read through
-// without bounds checks, and the offsets of the kernel taps in it.
+// conv_direct_filter.cpp: filter gradient; conv_direct_backward.cpp: the fused backward of a
+// conv with its bias and activation): the zero-padded copy of an image they read through
+// without bounds checks, the offsets of the kernel taps in it, the tasks the SIMD code runs and
+// their entry points.
 #pragma once
 
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <vector>
+
+#include <hwy/aligned_allocator.h>
 
 #include "elegy/kernels/buffer_view.hpp"
 #include "elegy/kernels/conv_geometry.hpp"
@@ -71,6 +75,53 @@ inline std::vector<std::int64_t> tap_offsets(const ConvGeometry& g) {
       offsets.push_back((kh * g.dilation[1] * padded_width(g) + kw * g.dilation[2]) * g.channels);
   return offsets;
 }
+
+// A forward (or transposed) conv's operands, decoded once and shared by its tasks.
+template <class T>
+struct Task {
+  const ConvGeometry* g = nullptr;
+  Source<T> x;
+  const T* packed = nullptr;  // weights as [co_blocks][taps * C][block] (zero past Co)
+  const T* bias = nullptr;    // [co_blocks * block] (zero past Co) or null
+  bool relu = false;
+  T* out = nullptr;  // dense [N, Ho, Wo, Co]
+  std::int64_t co = 0, block = 0, co_blocks = 0;
+  explicit Task(const BufferView& xv) : x(xv) {}
+};
+
+// A filter gradient's operands: dw += x (*) gy over the given images.
+template <class T>
+struct FilterTask {
+  const ConvGeometry* g = nullptr;
+  Source<T> x;
+  const T* gy = nullptr;  // dense [Ho, Wo, Co] per image, image n at gy + n * gy_n
+  std::int64_t gy_n = 0;
+  std::int64_t co = 0;
+  explicit FilterTask(const BufferView& xv) : x(xv) {}
+};
+
+// The weights (and bias) laid out for Task: [co_blocks][taps * C][block], zero past Co. The
+// transposed mode reads w [taps, Co, C] at tap taps-1-t with its channel axes swapped.
+template <class T>
+struct Packed {
+  hwy::AlignedFreeUniquePtr<T[]> weights, bias;
+};
+template <class T>
+Packed<T> pack(const ConvGeometry& g, const T* w, bool transposed, const T* b,
+               std::int64_t b_stride, std::int64_t co, std::int64_t block);
+
+// Entry points, dispatched to the best SIMD target. block_width: output channels per register
+// tile (2 vectors). rows: output rows [oh0, oh1) of image n, every channel block; pad holds
+// padded_rows(g, oh1 - oh0) * padded_width(g) * C values. add_rows: image n's output rows
+// [oh0, oh1) added into slot [taps * C, Co] (pad as for rows).
+std::int64_t block_width(float);
+std::int64_t block_width(double);
+void rows(const Task<float>& t, std::int64_t n, std::int64_t oh0, std::int64_t oh1, float* pad);
+void rows(const Task<double>& t, std::int64_t n, std::int64_t oh0, std::int64_t oh1, double* pad);
+void add_rows(const FilterTask<float>& t, std::int64_t n, std::int64_t oh0, std::int64_t oh1,
+              float* pad, float* slot);
+void add_rows(const FilterTask<double>& t, std::int64_t n, std::int64_t oh0, std::int64_t oh1,
+              double* pad, double* slot);
 
 // Pool tasks over (image, band of output rows): whole images when there are enough of them to
 // keep every thread busy, else each image cut into bands.

@@ -24,22 +24,6 @@
 #include "elegy/kernels/cpu/conv_direct.hpp"
 #include "elegy/kernels/dispatch.hpp"
 
-#ifndef ELEGY_KERNELS_CPU_CONV_DIRECT_FILTER_TASK_
-#define ELEGY_KERNELS_CPU_CONV_DIRECT_FILTER_TASK_
-namespace elegy::kernels::conv_direct {
-
-template <class T>
-struct FilterTask {
-  const ConvGeometry* g = nullptr;
-  Source<T> x;
-  const T* gy = nullptr;  // dense [N, Ho, Wo, Co]
-  std::int64_t co = 0;
-  explicit FilterTask(const BufferView& xv) : x(xv) {}
-};
-
-}  // namespace elegy::kernels::conv_direct
-#endif  // ELEGY_KERNELS_CPU_CONV_DIRECT_FILTER_TASK_
-
 HWY_BEFORE_NAMESPACE();
 namespace elegy::kernels::conv_direct::HWY_NAMESPACE {
 namespace hn = hwy::HWY_NAMESPACE;
@@ -132,7 +116,7 @@ void AddRows(const FilterTask<T>& t, std::int64_t n, std::int64_t oh0, std::int6
   const std::int64_t C = g.channels, K = g.taps() * C, block = 2 * std::int64_t(HWY_LANES(T));
   pad_rows(g, t.x, n, oh0, padded_rows(g, oh1 - oh0), pad);
   const std::vector<std::int64_t> taps = tap_offsets(g);
-  const T* gy_image = t.gy + n * g.out_positions() * t.co;
+  const T* gy_image = t.gy + n * t.gy_n;
   // A last block narrower than 2L: its channels copied into zero-padded rows of 2L, so the tile
   // loads whole vectors without reading past the image.
   const std::int64_t rows_out = (oh1 - oh0) * g.out[2], tail = t.co % block;
@@ -180,20 +164,20 @@ namespace conv_direct {
 HWY_EXPORT(AddRowsF32);
 HWY_EXPORT(AddRowsF64);
 
+void add_rows(const FilterTask<float>& t, std::int64_t n, std::int64_t oh0, std::int64_t oh1,
+              float* pad, float* slot) {
+  HWY_DYNAMIC_DISPATCH(AddRowsF32)(t, n, oh0, oh1, pad, slot);
+}
+void add_rows(const FilterTask<double>& t, std::int64_t n, std::int64_t oh0, std::int64_t oh1,
+              double* pad, double* slot) {
+  HWY_DYNAMIC_DISPATCH(AddRowsF64)(t, n, oh0, oh1, pad, slot);
+}
+
 }  // namespace conv_direct
 
 namespace {
 
 using conv_direct::FilterTask;
-
-void add_rows(const FilterTask<float>& t, std::int64_t n, std::int64_t oh0, std::int64_t oh1,
-              float* pad, float* slot) {
-  HWY_DYNAMIC_DISPATCH(conv_direct::AddRowsF32)(t, n, oh0, oh1, pad, slot);
-}
-void add_rows(const FilterTask<double>& t, std::int64_t n, std::int64_t oh0, std::int64_t oh1,
-              double* pad, double* slot) {
-  HWY_DYNAMIC_DISPATCH(conv_direct::AddRowsF64)(t, n, oh0, oh1, pad, slot);
-}
 
 // Multiply-adds a part must have before the work is split over threads.
 constexpr double kPartFlops = 1 << 20;
@@ -204,6 +188,7 @@ void conv_direct_filter_kernel(const KernelArgs& a) {
   FilterTask<T> t(a.in[0]);
   t.g = &g;
   t.gy = static_cast<const T*>(a.in[1].data);
+  t.gy_n = g.out_positions() * a.out.sizes[a.out.rank - 1];
   t.co = a.out.sizes[a.out.rank - 1];
   T* dw = static_cast<T*>(a.out.data);
   const std::int64_t K = g.taps() * g.channels, size = K * t.co;
@@ -226,7 +211,7 @@ void conv_direct_filter_kernel(const KernelArgs& a) {
       T* slot = p == 0 ? dw : slots[std::size_t(p - 1)].data();
       for (std::int64_t u = units * p / parts; u < units * (p + 1) / parts; ++u) {
         const std::int64_t n = u / bands.per_image, oh0 = (u % bands.per_image) * bands.rows;
-        add_rows(t, n, oh0, std::min(g.out[1], oh0 + bands.rows), pad.data(), slot);
+        conv_direct::add_rows(t, n, oh0, std::min(g.out[1], oh0 + bands.rows), pad.data(), slot);
       }
     }
   });
