@@ -1,11 +1,14 @@
 // Convolutions, channels-last, with the semantics of XLA's conv_general_dilated (Haiku's
 // ConvND) and its transpose. float32 and float64, 1 to 3 spatial dimensions.
 //
-// On the CPU they run as im2col + GEMM: the input windows of a chunk of output positions are
-// copied into a reused column buffer and one OpenBLAS GEMM per group contracts them with the
-// weight; the backward passes use the same two pieces (GEMM then col2im for the input
-// gradient, im2col then GEMM for the filter gradient). Each op's backward rule is written with
-// the ops of this header, so derivatives of any order work.
+// On the CPU, stride-1 convs with one group (1-D/2-D) run as direct implicit-GEMM kernels
+// (kernels/cpu/conv_direct*.cpp: register tiles read a zero-padded copy of each image); the
+// others as im2col + GEMM: the input windows of a chunk of output positions are copied into a
+// reused column buffer and one OpenBLAS GEMM per group contracts them with the weight, and the
+// backward passes use the same two pieces (GEMM then col2im for the input gradient, im2col then
+// GEMM for the filter gradient). Each op's backward rule is written with the ops of this header,
+// so derivatives of any order work; a first-order backward of conv_bias_act on the direct path
+// runs as one fused kernel (see autodiff/conv_compute.hpp).
 #pragma once
 
 #include <cstdint>
@@ -37,7 +40,9 @@ Tensor conv(const Tensor& x, const Tensor& w, const ConvOptions& options = {});
 
 // act(conv(x, w) + b), b [C_out] (undefined: no bias), equal bit for bit to
 // bias_act(conv(x, w), b, act) but with no pass of its own: the bias and activation are applied
-// to each chunk of output rows right after its GEMM, while it is in cache (ops_bias_act.hpp).
+// to each output as it is stored (direct path) or to each chunk of output rows right after its
+// GEMM, while it is in cache (ops_bias_act.hpp). Its gradients equal the unfused ops' to
+// rounding.
 Tensor conv_bias_act(const Tensor& x, const Tensor& w, const Tensor& b, const ConvOptions& options,
                      FusedActivation act);
 

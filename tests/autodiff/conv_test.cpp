@@ -297,18 +297,19 @@ TEST_CASE("conv's direct stride-1 path: channel blocks, tile widths, row bands, 
   // Stride-1, one-group convs run without im2col on the CPU (kernels/cpu/conv_direct*.cpp):
   // register tiles of up to 12 positions of a row x 2 vectors of output channels, the last
   // block of channels partial, batches smaller than the thread count cut into bands of rows.
-  // The cases cover whole and partial channel blocks (32, 45, 64, 33), rows of 1 to 30
-  // positions (one tile, equal tiles, a narrower last tile), 1 and 32 input channels,
-  // dilation, asymmetric padding, 1-D, a strided input, and 1 and 2 threads.
+  // The cases cover whole and partial channel blocks (32, 33, 45, 64), rows of 1 to 30
+  // positions (one tile, equal tiles, a narrower last tile), 1 to 32 input channels (the input
+  // gradient goes direct only with 32 or more), dilation, asymmetric padding, 1-D, a strided
+  // input, and 1 and 2 threads.
   const std::vector<Case> direct = {
       {"1 image, 3 -> 45, width 30", {1, 9, 30, 3}, {3, 3, 3, 45}, {.padding = {{1, 1}, {1, 1}}}},
-      {"32 -> 64, width 13", {3, 6, 13, 32}, {3, 3, 32, 64}, {.padding = {{1, 1}, {1, 1}}}},
+      {"45 -> 64, width 13", {3, 6, 13, 45}, {3, 3, 45, 64}, {.padding = {{1, 1}, {1, 1}}}},
       {"1 -> 33, dilation (1,2)",
        {2, 5, 14, 1},
        {5, 3, 1, 33},
        {.padding = {{2, 1}, {2, 2}}, .dilation = {1, 2}}},
       {"1-D 5 -> 32", {3, 40, 5}, {3, 5, 32}, {.padding = {{0, 2}}}},
-      {"width 1", {4, 7, 1, 6}, {3, 1, 6, 32}, {.padding = {{1, 1}, {0, 0}}}},
+      {"width 1", {4, 7, 1, 32}, {3, 1, 32, 32}, {.padding = {{1, 1}, {0, 0}}}},
   };
   const int saved_threads = num_threads();
   std::uint64_t seed = 300;
@@ -346,8 +347,8 @@ TEST_CASE("conv_bias_act's fused backward (one sweep per image) matches direct l
   // value_and_grad of sum(r * relu(conv(x, w) + b)): on the CPU, stride 1 and one group, the
   // backward runs as one ConvDirectBackward sweep (mask, bias sum, filter and input gradients
   // per image). Against float64 loops: gz = r where the output is positive, db = sum of gz,
-  // dw and dx the conv's adjoints of gz. With x a constant (a first layer) dx is not computed;
-  // with no activation gz = r.
+  // dw and dx the conv's adjoints of gz. With x a constant (a first layer) dx is not computed,
+  // which is what lets few input channels take the fused path; with no activation gz = r.
   struct Case {
     const char* name;
     Shape x, w;
@@ -355,7 +356,8 @@ TEST_CASE("conv_bias_act's fused backward (one sweep per image) matches direct l
   };
   const std::vector<Case> cases = {
       {"3 -> 45 same", {4, 7, 9, 3}, {3, 3, 3, 45}, {.padding = {{1, 1}, {1, 1}}}},
-      {"32 -> 8 asym", {3, 5, 6, 32}, {3, 2, 32, 8}, {.padding = {{2, 0}, {0, 1}}}},
+      {"32 -> 40 asym", {3, 5, 6, 32}, {3, 2, 32, 40}, {.padding = {{2, 0}, {0, 1}}}},
+      {"16 -> 8 (composed path)", {2, 4, 5, 16}, {3, 3, 16, 8}, {.padding = {{1, 1}, {1, 1}}}},
       {"1-D 1 -> 33", {5, 19, 1}, {5, 1, 33}, {.padding = {{2, 2}}, .dilation = {1}}},
   };
   const int saved_threads = num_threads();
