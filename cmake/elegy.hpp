@@ -16,6 +16,7 @@
 #include "elegy/autodiff/ops_pool.hpp"
 #include "elegy/autodiff/ops_reduce.hpp"
 #include "elegy/autodiff/ops_shape.hpp"
+#include "elegy/autodiff/ops_xent.hpp"
 #include "elegy/core/allocator.hpp"
 #include "elegy/core/device.hpp"
 #include "elegy/core/dtype.hpp"

@@ -12,6 +12,7 @@ const Registry& registry() {
     register_cpu_binary(r);
     register_cpu_reduce(r);
     register_cpu_softmax(r);
+    register_cpu_softmax_xent(r);
     register_cpu_index(r);
     register_cpu_random(r);
     register_cpu_gemm(r);

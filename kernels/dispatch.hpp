@@ -52,6 +52,7 @@ void register_cpu_unary(Registry& r);
 void register_cpu_binary(Registry& r);
 void register_cpu_reduce(Registry& r);
 void register_cpu_softmax(Registry& r);
+void register_cpu_softmax_xent(Registry& r);  // kernels/cpu/softmax_xent.cpp
 void register_cpu_index(Registry& r);
 void register_cpu_random(Registry& r);
 void register_cpu_gemm(Registry& r);

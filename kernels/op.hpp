@@ -25,6 +25,8 @@ namespace elegy::kernels {
   /* reductions: out has in's rank with size 1 on the reduced dims */                            \
   X(Sum) X(Prod) X(Max) X(Min) X(ArgMax) X(ArgMin) X(LogSumExp)                                  \
   X(Softmax) X(LogSoftmax) /* along ints[0] (axis) */                                            \
+  X(SoftmaxXent)   /* out[r] = -log_softmax(in[0][r])[in[1][r]], in[0] dense [R,K], in[1] i64 [R] */\
+  X(SoftmaxXentBackward) /* out [R,K] = in[2][r] * (softmax(in[0][r]) - onehot(in[1][r])) */      \
   /* indexing */                                                                                 \
   X(OneHot)        /* out[..., depth] = (in == j); ints[0] = depth; keyed by out.dtype */        \
   X(Take)          /* out = in[0] gathered by in[1] (int indices) along ints[0]; keyed by data */\

@@ -13,6 +13,7 @@
 #include <limits>
 
 #include "elegy/core/thread_pool.hpp"
+#include "elegy/kernels/cpu/softmax_rows.hpp"
 #include "elegy/kernels/dispatch.hpp"
 #include "elegy/kernels/layout.hpp"
 
@@ -247,6 +248,34 @@ void LogSoftmaxColumnImpl(DType t, const ColumnTask& c) {
   ColumnImpl<true>(t, c);
 }
 
+// Rows [r0, r1) of softmax cross-entropy (softmax_rows.hpp), each row through SoftmaxRow.
+template <class T>
+void XentRows(const XentTask& t) {
+  const T* z = static_cast<const T*>(t.z);
+  T* out = static_cast<T*>(t.out);
+  const std::int64_t k = t.classes;
+  for (std::int64_t r = t.r0; r < t.r1; ++r) {
+    const std::int64_t label = t.labels[r];
+    const bool valid = label >= 0 && label < k;
+    if (!t.g) {  // forward: the loss from the row's log-softmax
+      T* logp = static_cast<T*>(t.scratch);
+      SoftmaxRow<true>(z + r * k, logp, k);
+      out[r] = valid ? -logp[label] : std::numeric_limits<T>::quiet_NaN();
+      continue;
+    }
+    T* row = out + r * k;  // backward: g * (softmax - one_hot), in place over the softmax
+    SoftmaxRow<false>(z + r * k, row, k);
+    const T g = valid ? static_cast<const T*>(t.g)[r] : std::numeric_limits<T>::quiet_NaN();
+    for (std::int64_t j = 0; j < k; ++j) row[j] = g * (row[j] - T(j == label));
+  }
+}
+void XentImpl(DType t, const XentTask& task) {
+  if (t == DType::f32)
+    XentRows<float>(task);
+  else
+    XentRows<double>(task);
+}
+
 }  // namespace elegy::kernels::softmax_detail::HWY_NAMESPACE
 HWY_AFTER_NAMESPACE();
 
@@ -258,6 +287,12 @@ HWY_EXPORT(SoftmaxRowImpl);
 HWY_EXPORT(LogSoftmaxRowImpl);
 HWY_EXPORT(SoftmaxColumnImpl);
 HWY_EXPORT(LogSoftmaxColumnImpl);
+
+HWY_EXPORT(XentImpl);
+
+void xent_rows(DType dtype, const XentTask& task) {
+  HWY_DYNAMIC_DISPATCH(XentImpl)(dtype, task);
+}
 
 namespace {
 

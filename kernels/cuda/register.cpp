@@ -11,6 +11,7 @@ void register_cuda_kernels(Registry& r) {
   cuda::register_unary(r);
   cuda::register_reduce(r);
   cuda::register_softmax(r);
+  cuda::register_softmax_xent(r);
   cuda::register_index(r);
   cuda::register_random(r);
   cuda::register_gemm(r);

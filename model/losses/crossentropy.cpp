@@ -9,6 +9,7 @@
 #include "elegy/autodiff/ops_index.hpp"
 #include "elegy/autodiff/ops_reduce.hpp"
 #include "elegy/autodiff/ops_shape.hpp"
+#include "elegy/autodiff/ops_xent.hpp"
 #include "elegy/core/error.hpp"
 
 namespace elegy::losses {
@@ -76,9 +77,9 @@ Tensor sparse_categorical_crossentropy(const Tensor& y_true, const Tensor& y_pre
     ELEGY_CHECK(lo >= 0 && hi < k, who, "label values must be in [0, ", k, ") for y_pred ",
                 describe(y_pred), ", got ", lo < 0 ? lo : hi);
   }
-  const Tensor logp = from_logits
-                          ? log_softmax(y_pred, -1)
-                          : log(clip(y_pred / sum(y_pred, -1, true), kEpsilon, 1.0 - kEpsilon));
+  // From logits: one fused op, forward and backward (ops_xent.hpp).
+  if (from_logits) return softmax_cross_entropy_with_integer_labels(y_pred, idx);
+  const Tensor logp = log(clip(y_pred / sum(y_pred, -1, true), kEpsilon, 1.0 - kEpsilon));
   // Gather each row's label column from the flattened [rows * k] log-probabilities: no one-hot.
   const std::int64_t rows = idx.numel();
   const Tensor flat_index =

@@ -254,6 +254,13 @@ std::vector<Case> structured_cases() {
          const Tensor y = Tensor::from_vector(std::vector<std::int32_t>{0, 9, 3, 3, 5, 1, 2, 8, 7});
          return losses::sparse_categorical_crossentropy(y.to(x[0].device()), x[0], true);
        }},
+      {"softmax_cross_entropy_with_integer_labels, rows wider than a warp",
+       {Shape{2, 3, 70}},
+       [](auto& x) {
+         const Tensor y =
+             Tensor::from_vector(std::vector<std::int64_t>{0, 69, 31, 32, 5, 64}, Shape{2, 3});
+         return softmax_cross_entropy_with_integer_labels(x[0], y.to(x[0].device()));
+       }},
   };
 }
 

@@ -1,0 +1,108 @@
+// softmax_cross_entropy_with_integer_labels: checks, the SoftmaxXent kernels, backward rule.
+#include "elegy/autodiff/ops_xent.hpp"
+
+#include "elegy/autodiff/kernel_call.hpp"
+#include "elegy/autodiff/ops_elementwise.hpp"
+#include "elegy/autodiff/ops_index.hpp"
+#include "elegy/autodiff/ops_reduce.hpp"
+#include "elegy/autodiff/ops_shape.hpp"
+#include "elegy/autodiff/tape.hpp"
+
+namespace elegy {
+namespace {
+
+using autodiff::buffer_view;
+using autodiff::dense;
+using kernels::Op;
+
+constexpr const char* kOp = "softmax_cross_entropy_with_integer_labels";
+
+// logits as dense [rows, K] and labels as dense int64 [rows].
+struct Operands {
+  Tensor logits, labels;
+  std::int64_t rows = 0, classes = 0;
+};
+
+Operands operands(const Tensor& logits, const Tensor& labels) {
+  Operands o;
+  o.classes = logits.shape(-1);
+  o.rows = labels.numel();
+  o.logits = reshape(dense(logits), Shape{o.rows, o.classes});
+  o.labels = reshape(dense(labels.dtype() == DType::i64 ? labels : labels.astype(DType::i64)),
+                     Shape{o.rows});
+  return o;
+}
+
+kernels::KernelArgs args_of(const Operands& o) {
+  kernels::KernelArgs args;
+  args.in[0] = buffer_view(o.logits);
+  args.in[1] = buffer_view(o.labels);
+  args.num_inputs = 2;
+  args.device = o.logits.device();
+  return args;
+}
+
+// The first label outside [0, K) of a CPU tensor, as an Error.
+void check_labels(const Operands& o, const Tensor& logits, const Tensor& labels) {
+  if (!o.labels.device().is_cpu()) return;
+  const auto* v = static_cast<const std::int64_t*>(o.labels.raw_data());
+  for (std::int64_t i = 0; i < o.rows; ++i)
+    ELEGY_CHECK(v[i] >= 0 && v[i] < o.classes, kOp, "label ", v[i], " at flat index ", i,
+                " is outside [0, ", o.classes, ") for logits ", describe(logits), " (labels ",
+                describe(labels), ")");
+}
+
+// g * (softmax(logits) - one_hot(labels)): the backward with ops, so it records for grad of grad.
+Tensor composed_backward(const Tensor& logits, const Tensor& labels, const Tensor& g) {
+  const Tensor p = softmax(logits, -1);
+  return (p - one_hot(labels, logits.shape(-1), logits.dtype())) * expand_dims(g, -1);
+}
+
+}  // namespace
+
+Tensor softmax_cross_entropy_with_integer_labels(const Tensor& logits, const Tensor& labels) {
+  autodiff::check_defined(kOp, logits, "logits");
+  autodiff::check_defined(kOp, labels, "labels");
+  autodiff::check_same_device(kOp, logits, labels);
+  ELEGY_CHECK(is_floating(logits.dtype()) && logits.ndim() >= 1, kOp,
+              "logits must be float [..., num_classes], got ", describe(logits));
+  ELEGY_CHECK(!is_floating(labels.dtype()) && labels.dtype() != DType::bool_, kOp,
+              "labels must be integer class indices, got ", describe(labels));
+  ELEGY_CHECK(labels.ndim() == logits.ndim() - 1 &&
+                  Shape(labels.shape().span()) ==
+                      Shape(logits.shape().span().first(std::size_t(logits.ndim() - 1))),
+              kOp, "labels ", describe(labels), " must hold one class index per row of logits ",
+              describe(logits));
+  ELEGY_CHECK(logits.shape(-1) > 0 || labels.numel() == 0, kOp,
+              "logits have no classes: ", describe(logits));
+  const Operands o = operands(logits, labels);
+  check_labels(o, logits, labels);
+  Tensor loss = Tensor::empty(labels.shape(), logits.dtype(), logits.device());
+  if (o.rows > 0) {
+    kernels::KernelArgs args = args_of(o);
+    args.out = buffer_view(loss);
+    kernels::run(kOp, Op::SoftmaxXent, logits.dtype(), args);
+  }
+  if (autodiff::should_record(logits)) {
+    autodiff::record(kOp, loss, {&logits}, [logits, labels](const Tensor& g, const Tensor&) {
+      // Nothing records this backward (no grad of grad): the fused kernel.
+      if (autodiff::is_recording())
+        return autodiff::Cotangents{composed_backward(logits, labels, g)};
+      const Operands o = operands(logits, labels);
+      Tensor dz = Tensor::empty(Shape{o.rows, o.classes}, logits.dtype(), logits.device());
+      if (o.rows * o.classes > 0) {
+        const Tensor gd = reshape(dense(g.dtype() == logits.dtype() ? g : g.astype(logits.dtype())),
+                                  Shape{o.rows});
+        kernels::KernelArgs args = args_of(o);
+        args.in[2] = buffer_view(gd);
+        args.num_inputs = 3;
+        args.out = buffer_view(dz);
+        kernels::run(kOp, Op::SoftmaxXentBackward, logits.dtype(), args);
+      }
+      return autodiff::Cotangents{reshape(dz, logits.shape())};
+    });
+  }
+  return loss;
+}
+
+}  // namespace elegy

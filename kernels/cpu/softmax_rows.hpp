@@ -1,0 +1,26 @@
+// Softmax cross-entropy rows with the Softmax kernels' SIMD row code (kernels/cpu/softmax.cpp),
+// for the SoftmaxXent kernels (softmax_xent.cpp).
+#pragma once
+
+#include <cstdint>
+
+#include "elegy/core/dtype.hpp"
+
+namespace elegy::kernels::softmax_detail {
+
+// Rows [r0, r1) of dense z [rows, classes] with int64 labels [rows]. Forward (g null): out[r] =
+// -log_softmax(z[r])[label[r]], through `scratch` (classes values). Backward: out [rows, classes]
+// = g[r] * (softmax(z[r]) - one_hot(label[r])). The log-softmax and softmax rows have the bits
+// of the LogSoftmax / Softmax kernels on a contiguous axis; a label outside [0, classes) gives
+// NaN.
+struct XentTask {
+  const void* z = nullptr;
+  const std::int64_t* labels = nullptr;
+  const void* g = nullptr;
+  void* out = nullptr;
+  void* scratch = nullptr;
+  std::int64_t classes = 0, r0 = 0, r1 = 0;
+};
+void xent_rows(DType dtype, const XentTask& task);
+
+}  // namespace elegy::kernels::softmax_detail

@@ -1,0 +1,115 @@
+// Softmax cross-entropy with integer labels on CUDA, forward (SoftmaxXent) and backward
+// (SoftmaxXentBackward), float32/float64: one warp per row, with softmax.cu's formulas (the
+// NaN-aware maximum m, s = sum exp(z - m)), so loss = -((z[label] - m) - log(s)) and
+// dz = g * (exp(z - m) * (1 / s) - (j == label)). A label outside [0, K) gives NaN (the CUDA op
+// does not read labels back to check them; the losses do, unless told not to).
+#include <cstdint>
+#include <limits>
+
+#include "elegy/kernels/cuda/families.hpp"
+#include "elegy/kernels/cuda/launch.cuh"
+#include "elegy/kernels/cuda/math.cuh"
+#include "elegy/kernels/cuda/reduce_common.cuh"
+
+namespace elegy::kernels::cuda {
+namespace {
+
+constexpr int kRowsPerBlock = kThreads / kWarp;
+
+struct RowMax {
+  template <class T>
+  __device__ T operator()(T a, T b) const {
+    return (a > b || a != a) ? a : b;
+  }
+};
+struct RowSum {
+  template <class T>
+  __device__ T operator()(T a, T b) const {
+    return a + b;
+  }
+};
+
+// This warp's row: m and s over lanes taking every 32nd element.
+template <class T>
+__device__ void row_stats(const T* z, std::int64_t k, int lane, T& m, T& s) {
+  m = -std::numeric_limits<T>::infinity();
+  for (std::int64_t j = lane; j < k; j += kWarp) m = RowMax{}(m, z[j]);
+  m = group_all_reduce<kWarp>(m, RowMax{});
+  s = T(0);
+  for (std::int64_t j = lane; j < k; j += kWarp) s += exp_of(z[j] - m);
+  s = group_all_reduce<kWarp>(s, RowSum{});
+}
+
+template <class T>
+__global__ void xent_kernel(std::int64_t rows, std::int64_t k, const T* z,
+                            const std::int64_t* labels, T* loss) {
+  const int lane = threadIdx.x % kWarp;
+  const std::int64_t step = std::int64_t(gridDim.x) * kRowsPerBlock;
+  for (std::int64_t r = std::int64_t(blockIdx.x) * kRowsPerBlock + threadIdx.x / kWarp; r < rows;
+       r += step) {
+    const T* zr = z + r * k;
+    T m, s;
+    row_stats(zr, k, lane, m, s);
+    if (lane == 0) {
+      const std::int64_t label = labels[r];
+      loss[r] = label >= 0 && label < k ? -((zr[label] - m) - log_of(s))
+                                        : std::numeric_limits<T>::quiet_NaN();
+    }
+  }
+}
+
+template <class T>
+__global__ void xent_backward_kernel(std::int64_t rows, std::int64_t k, const T* z,
+                                     const std::int64_t* labels, const T* g, T* dz) {
+  const int lane = threadIdx.x % kWarp;
+  const std::int64_t step = std::int64_t(gridDim.x) * kRowsPerBlock;
+  for (std::int64_t r = std::int64_t(blockIdx.x) * kRowsPerBlock + threadIdx.x / kWarp; r < rows;
+       r += step) {
+    const T* zr = z + r * k;
+    T m, s;
+    row_stats(zr, k, lane, m, s);
+    const std::int64_t label = labels[r];
+    const T gr = label >= 0 && label < k ? g[r] : std::numeric_limits<T>::quiet_NaN();
+    const T inv = T(1) / s;
+    for (std::int64_t j = lane; j < k; j += kWarp)
+      dz[r * k + j] = gr * (exp_of(zr[j] - m) * inv - T(j == label));
+  }
+}
+
+unsigned row_blocks(std::int64_t rows) {
+  return unsigned(
+      std::clamp<std::int64_t>((rows + kRowsPerBlock - 1) / kRowsPerBlock, 1, kMaxBlocks));
+}
+
+template <class T>
+void xent(const KernelArgs& a) {
+  const std::int64_t rows = a.in[0].sizes[0], k = a.in[0].sizes[1];
+  if (rows == 0) return;
+  const cudaStream_t s = prepare(a.device);
+  xent_kernel<T><<<row_blocks(rows), kThreads, 0, s>>>(
+      rows, k, static_cast<const T*>(a.in[0].data), static_cast<const std::int64_t*>(a.in[1].data),
+      static_cast<T*>(a.out.data));
+  check_launch("softmax_cross_entropy_with_integer_labels (cuda)");
+}
+
+template <class T>
+void xent_backward(const KernelArgs& a) {
+  const std::int64_t rows = a.in[0].sizes[0], k = a.in[0].sizes[1];
+  if (rows * k == 0) return;
+  const cudaStream_t s = prepare(a.device);
+  xent_backward_kernel<T><<<row_blocks(rows), kThreads, 0, s>>>(
+      rows, k, static_cast<const T*>(a.in[0].data), static_cast<const std::int64_t*>(a.in[1].data),
+      static_cast<const T*>(a.in[2].data), static_cast<T*>(a.out.data));
+  check_launch("softmax_cross_entropy_with_integer_labels backward (cuda)");
+}
+
+}  // namespace
+
+void register_softmax_xent(Registry& r) {
+  r.add(Op::SoftmaxXent, DeviceKind::cuda, DType::f32, xent<float>);
+  r.add(Op::SoftmaxXent, DeviceKind::cuda, DType::f64, xent<double>);
+  r.add(Op::SoftmaxXentBackward, DeviceKind::cuda, DType::f32, xent_backward<float>);
+  r.add(Op::SoftmaxXentBackward, DeviceKind::cuda, DType::f64, xent_backward<double>);
+}
+
+}  // namespace elegy::kernels::cuda
