@@ -58,6 +58,30 @@ std::int64_t BlockWidthF64() {
   return BlockWidth<double>();
 }
 
+// One output position's two channel vectors: + bias, relu, stored (only the `valid` channels
+// of a block past the end of Co).
+template <class D, class V = hn::Vec<D>, class T = hn::TFromD<D>>
+HWY_INLINE void StoreOutputs(D d, V a0, V a1, const T* bias, bool relu, T* o, std::int64_t valid) {
+  const std::int64_t L = std::int64_t(hn::Lanes(d));
+  if (bias) {
+    a0 = hn::Add(a0, hn::Load(d, bias));
+    a1 = hn::Add(a1, hn::Load(d, bias + L));
+  }
+  if (relu) {
+    a0 = hn::IfThenZeroElse(hn::Lt(a0, hn::Zero(d)), a0);
+    a1 = hn::IfThenZeroElse(hn::Lt(a1, hn::Zero(d)), a1);
+  }
+  if (valid == 2 * L) {
+    hn::StoreU(a0, d, o);
+    hn::StoreU(a1, d, o + L);
+  } else {  // the last block of a channel count that is not a multiple of 2L
+    HWY_ALIGN T tmp[2 * HWY_LANES(T)];
+    hn::Store(a0, d, tmp);
+    hn::Store(a1, d, tmp + L);
+    std::copy(tmp, tmp + valid, o);
+  }
+}
+
 #if HWY_HAVE_SCALABLE
 // Sizeless vectors cannot live in arrays: one position at a time.
 template <int PT, class T>
@@ -74,25 +98,7 @@ void TileRow(const Task<T>& t, const T* xpos, const std::int64_t* tap_offset, co
         a0 = hn::MulAdd(xb, hn::Load(d, wk), a0);
         a1 = hn::MulAdd(xb, hn::Load(d, wk + L), a1);
       }
-    const auto zero = hn::Zero(d);
-    if (bias) {
-      a0 = hn::Add(a0, hn::Load(d, bias));
-      a1 = hn::Add(a1, hn::Load(d, bias + L));
-    }
-    if (t.relu) {
-      a0 = hn::IfThenZeroElse(hn::Lt(a0, zero), a0);
-      a1 = hn::IfThenZeroElse(hn::Lt(a1, zero), a1);
-    }
-    T* o = out + p * t.co;
-    if (valid == 2 * L) {
-      hn::StoreU(a0, d, o);
-      hn::StoreU(a1, d, o + L);
-    } else {
-      HWY_ALIGN T tmp[2 * HWY_LANES(T)];
-      hn::Store(a0, d, tmp);
-      hn::Store(a1, d, tmp + L);
-      std::copy(tmp, tmp + valid, o);
-    }
+    StoreOutputs(d, a0, a1, bias, t.relu, out + p * t.co, valid);
   }
 }
 #else
@@ -119,29 +125,8 @@ void TileRow(const Task<T>& t, const T* xpos, const std::int64_t* tap_offset, co
       }
     }
   }
-  const V zero = hn::Zero(d);
-  const V b0 = bias ? hn::Load(d, bias) : zero, b1 = bias ? hn::Load(d, bias + L) : zero;
-  for (int p = 0; p < PT; ++p) {
-    V a0 = acc0[p], a1 = acc1[p];
-    if (bias) {
-      a0 = hn::Add(a0, b0);
-      a1 = hn::Add(a1, b1);
-    }
-    if (t.relu) {
-      a0 = hn::IfThenZeroElse(hn::Lt(a0, zero), a0);
-      a1 = hn::IfThenZeroElse(hn::Lt(a1, zero), a1);
-    }
-    T* o = out + p * t.co;
-    if (valid == 2 * L) {
-      hn::StoreU(a0, d, o);
-      hn::StoreU(a1, d, o + L);
-    } else {  // the last block of a channel count that is not a multiple of 2L
-      HWY_ALIGN T tmp[2 * L];
-      hn::Store(a0, d, tmp);
-      hn::Store(a1, d, tmp + L);
-      std::copy(tmp, tmp + valid, o);
-    }
-  }
+  for (int p = 0; p < PT; ++p)
+    StoreOutputs(d, acc0[p], acc1[p], bias, t.relu, out + p * t.co, valid);
 }
 #endif
 

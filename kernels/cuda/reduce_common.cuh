@@ -118,6 +118,21 @@ __device__ T column_all_reduce(T v, C combine) {
 }
 
 // Function objects over the two combines, for code written once for both groupings.
+// The combines of a softmax row (softmax.cu, softmax_xent.cu): the NaN-aware maximum (a NaN on
+// either side wins) and the sum.
+struct MaxCombine {
+  template <class T>
+  __device__ T operator()(T a, T b) const {
+    return (a > b || a != a) ? a : b;
+  }
+};
+struct SumCombine {
+  template <class T>
+  __device__ T operator()(T a, T b) const {
+    return a + b;
+  }
+};
+
 template <int G>
 struct GroupAllReduce {
   template <class T, class C>

@@ -24,20 +24,6 @@ namespace {
 
 constexpr int kColumnSlices = 8;
 
-// The NaN-aware maximum: a NaN on either side wins.
-struct MaxCombine {
-  template <class T>
-  __device__ T operator()(T a, T b) const {
-    return (a > b || a != a) ? a : b;
-  }
-};
-struct SumCombine {
-  template <class T>
-  __device__ T operator()(T a, T b) const {
-    return a + b;
-  }
-};
-
 // Where a launch's rows are: operand 0 of `rows` is out, 1 is in; the axis has length `len`
 // and strides xs (in) and ys (out).
 struct Rows {

@@ -16,37 +16,31 @@ namespace {
 
 constexpr int kRowsPerBlock = kThreads / kWarp;
 
-struct RowMax {
-  template <class T>
-  __device__ T operator()(T a, T b) const {
-    return (a > b || a != a) ? a : b;
-  }
-};
-struct RowSum {
-  template <class T>
-  __device__ T operator()(T a, T b) const {
-    return a + b;
-  }
-};
-
 // This warp's row: m and s over lanes taking every 32nd element.
 template <class T>
 __device__ void row_stats(const T* z, std::int64_t k, int lane, T& m, T& s) {
   m = -std::numeric_limits<T>::infinity();
-  for (std::int64_t j = lane; j < k; j += kWarp) m = RowMax{}(m, z[j]);
-  m = group_all_reduce<kWarp>(m, RowMax{});
+  for (std::int64_t j = lane; j < k; j += kWarp) m = MaxCombine{}(m, z[j]);
+  m = group_all_reduce<kWarp>(m, MaxCombine{});
   s = T(0);
   for (std::int64_t j = lane; j < k; j += kWarp) s += exp_of(z[j] - m);
-  s = group_all_reduce<kWarp>(s, RowSum{});
+  s = group_all_reduce<kWarp>(s, SumCombine{});
+}
+
+// This warp's first row and the stride to its next; the loop bound is the same for the whole
+// warp, so the shuffles see every lane.
+__device__ std::int64_t first_row() {
+  return std::int64_t(blockIdx.x) * kRowsPerBlock + threadIdx.x / kWarp;
+}
+__device__ std::int64_t row_step() {
+  return std::int64_t(gridDim.x) * kRowsPerBlock;
 }
 
 template <class T>
 __global__ void xent_kernel(std::int64_t rows, std::int64_t k, const T* z,
                             const std::int64_t* labels, T* loss) {
   const int lane = threadIdx.x % kWarp;
-  const std::int64_t step = std::int64_t(gridDim.x) * kRowsPerBlock;
-  for (std::int64_t r = std::int64_t(blockIdx.x) * kRowsPerBlock + threadIdx.x / kWarp; r < rows;
-       r += step) {
+  for (std::int64_t r = first_row(); r < rows; r += row_step()) {
     const T* zr = z + r * k;
     T m, s;
     row_stats(zr, k, lane, m, s);
@@ -62,12 +56,10 @@ template <class T>
 __global__ void xent_backward_kernel(std::int64_t rows, std::int64_t k, const T* z,
                                      const std::int64_t* labels, const T* g, T* dz) {
   const int lane = threadIdx.x % kWarp;
-  const std::int64_t step = std::int64_t(gridDim.x) * kRowsPerBlock;
-  for (std::int64_t r = std::int64_t(blockIdx.x) * kRowsPerBlock + threadIdx.x / kWarp; r < rows;
-       r += step) {
-    const T* zr = z + r * k;
+  for (std::int64_t r = first_row(); r < rows; r += row_step()) {
     T m, s;
-    row_stats(zr, k, lane, m, s);
+    row_stats(z + r * k, k, lane, m, s);
+    const T* zr = z + r * k;
     const std::int64_t label = labels[r];
     const T gr = label >= 0 && label < k ? g[r] : std::numeric_limits<T>::quiet_NaN();
     const T inv = T(1) / s;

@@ -20,19 +20,7 @@ using elegy::testing::values;
 
 namespace {
 
-// Exact equality of two tensors' values and shapes (NaN equal to NaN).
-void check_same_bits(const Tensor& a, const Tensor& b, const char* what) {
-  INFO(what);
-  REQUIRE(a.shape() == b.shape());
-  REQUIRE(a.dtype() == b.dtype());
-  const std::vector<double> va = values(a), vb = values(b);
-  std::int64_t differ = 0;
-  for (std::size_t i = 0; i < va.size(); ++i)
-    differ += !(va[i] == vb[i] || (std::isnan(va[i]) && std::isnan(vb[i])));
-  CHECK(differ == 0);
-}
-
-// Equality to rounding: |a - b| <= tol * (1 + |b|) elementwise.
+// |a - b| <= tol * (1 + |b|) elementwise, NaN equal to NaN; tol = 0: the same bits (values).
 void check_close(const Tensor& a, const Tensor& b, double tol, const char* what) {
   INFO(what);
   REQUIRE(a.shape() == b.shape());
@@ -40,8 +28,12 @@ void check_close(const Tensor& a, const Tensor& b, double tol, const char* what)
   const std::vector<double> va = values(a), vb = values(b);
   std::int64_t differ = 0;
   for (std::size_t i = 0; i < va.size(); ++i)
-    differ += !(std::abs(va[i] - vb[i]) <= tol * (1.0 + std::abs(vb[i])));
+    differ += !(std::abs(va[i] - vb[i]) <= tol * (1.0 + std::abs(vb[i])) || va[i] == vb[i] ||
+                (std::isnan(va[i]) && std::isnan(vb[i])));
   CHECK(differ == 0);
+}
+void check_same_bits(const Tensor& a, const Tensor& b, const char* what) {
+  check_close(a, b, 0.0, what);
 }
 
 Tensor weighted_sum(const Tensor& y, std::uint64_t seed) {
