@@ -38,18 +38,30 @@ std::size_t list_index(std::string_view path, std::string_view key) {
 Tree::Tree(Tensor leaf) : node_(std::move(leaf)) {}
 
 Tree::Tree(std::initializer_list<std::pair<const std::string, Tree>> items)
-    : node_(Map(items.begin(), items.end())) {}
+    : node_(std::make_shared<Map>(items.begin(), items.end())) {}
 
 Tree Tree::from_map(Map items) {
   Tree t;
-  t.node_ = std::move(items);
+  t.node_ = std::make_shared<Map>(std::move(items));
   return t;
 }
 
 Tree Tree::from_list(List items) {
   Tree t;
-  t.node_ = std::move(items);
+  t.node_ = std::make_shared<List>(std::move(items));
   return t;
+}
+
+Tree::Map& Tree::own_map() {
+  auto& m = std::get<std::shared_ptr<Map>>(node_);
+  if (m.use_count() > 1) m = std::make_shared<Map>(*m);
+  return *m;
+}
+
+Tree::List& Tree::own_list() {
+  auto& l = std::get<std::shared_ptr<List>>(node_);
+  if (l.use_count() > 1) l = std::make_shared<List>(*l);
+  return *l;
 }
 
 const Tensor& Tree::tensor() const {
@@ -67,7 +79,7 @@ const Tree& Tree::operator[](std::string_view path) const {
       t = &(*t)[list_index(path, key)];
     } else {
       if (!t->is_map()) fail("Tree", "path '", path, "': no key '", key, "' in ", kind_of(*t));
-      const Map& m = std::get<Map>(t->node_);
+      const Map& m = t->items();
       auto it = m.find(key);
       if (it == m.end())
         fail("Tree", "path '", path, "': no key '", key, "' (keys present: ", keys_of(m), ")");
@@ -87,10 +99,10 @@ Tree& Tree::operator[](std::string_view path) {
     if (t->is_list()) {
       t = &(*t)[list_index(path, key)];
     } else {
-      if (t->is_none()) t->node_ = Map{};
+      if (t->is_none()) t->node_ = std::make_shared<Map>();
       if (!t->is_map())
         fail("Tree", "path '", path, "': cannot insert key '", key, "' into ", kind_of(*t));
-      Map& m = std::get<Map>(t->node_);
+      Map& m = t->own_map();
       auto it = m.find(key);
       if (it == m.end()) it = m.emplace(std::string(key), Tree()).first;
       t = &it->second;
@@ -102,13 +114,14 @@ Tree& Tree::operator[](std::string_view path) {
 
 const Tree& Tree::operator[](std::size_t index) const {
   if (!is_list()) fail("Tree", "cannot index ", kind_of(*this), " with [", index, "]");
-  const List& l = std::get<List>(node_);
+  const List& l = elements();
   if (index >= l.size()) fail("Tree", "index ", index, " out of range for a list of ", l.size());
   return l[index];
 }
 
 Tree& Tree::operator[](std::size_t index) {
-  return const_cast<Tree&>(static_cast<const Tree&>(*this)[index]);
+  (void)static_cast<const Tree&>(*this)[index];  // the checks
+  return own_list()[index];
 }
 
 bool Tree::contains(std::string_view path) const {
@@ -121,19 +134,19 @@ bool Tree::contains(std::string_view path) const {
 }
 
 std::size_t Tree::size() const {
-  if (is_map()) return std::get<Map>(node_).size();
-  if (is_list()) return std::get<List>(node_).size();
+  if (is_map()) return items().size();
+  if (is_list()) return elements().size();
   return 0;
 }
 
 const Tree::Map& Tree::items() const {
   if (!is_map()) fail("Tree::items", "expected a map, found ", kind_of(*this));
-  return std::get<Map>(node_);
+  return *std::get<std::shared_ptr<Map>>(node_);
 }
 
 const Tree::List& Tree::elements() const {
   if (!is_list()) fail("Tree::elements", "expected a list, found ", kind_of(*this));
-  return std::get<List>(node_);
+  return *std::get<std::shared_ptr<List>>(node_);
 }
 
 std::vector<Tensor> Tree::leaves() const {
@@ -146,9 +159,9 @@ std::size_t Tree::num_leaves() const {
   if (is_leaf()) return 1;
   std::size_t n = 0;
   if (is_map())
-    for (const auto& [k, v] : std::get<Map>(node_)) n += v.num_leaves();
+    for (const auto& [k, v] : items()) n += v.num_leaves();
   if (is_list())
-    for (const auto& v : std::get<List>(node_)) n += v.num_leaves();
+    for (const auto& v : elements()) n += v.num_leaves();
   return n;
 }
 

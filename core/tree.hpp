@@ -1,11 +1,18 @@
 // Tree: a pytree of tensors — a leaf (one Tensor), a map from names to subtrees (kept sorted by
 // name, as JAX orders dict keys), a list of subtrees, or None. Parameters, gradients, optimizer
 // states and batches are all Trees; paths name leaves as "mlp/linear/w" ("layers/0/w" in lists).
+//
+// A Tree is a value, but its maps and lists are shared between copies and copied on write: a
+// copy costs one reference count, and the first mutation through operator[] copies that one
+// level (its children stay shared). A Model step copies and updates its States several times;
+// deep copies of every map and key were most of its host time. As with any copy-on-write value,
+// a Tree& taken from operator[] must not be written after the tree has been copied.
 #pragma once
 
 #include <functional>
 #include <initializer_list>
 #include <map>
+#include <memory>
 #include <span>
 #include <string>
 #include <string_view>
@@ -30,8 +37,8 @@ class Tree {
 
   bool is_none() const { return std::holds_alternative<std::monostate>(node_); }
   bool is_leaf() const { return std::holds_alternative<Tensor>(node_); }
-  bool is_map() const { return std::holds_alternative<Map>(node_); }
-  bool is_list() const { return std::holds_alternative<List>(node_); }
+  bool is_map() const { return std::holds_alternative<std::shared_ptr<Map>>(node_); }
+  bool is_list() const { return std::holds_alternative<std::shared_ptr<List>>(node_); }
 
   // The leaf's tensor; Error when this is not a leaf.
   const Tensor& tensor() const;
@@ -73,7 +80,11 @@ class Tree {
   std::int64_t numel() const;
 
  private:
-  std::variant<std::monostate, Tensor, Map, List> node_;
+  // This tree's map (list), copied first when another tree shares it: safe to modify.
+  Map& own_map();
+  List& own_list();
+
+  std::variant<std::monostate, Tensor, std::shared_ptr<Map>, std::shared_ptr<List>> node_;
 };
 
 std::ostream& operator<<(std::ostream& os, const Tree& tree);  // structure with shapes/dtypes

@@ -96,6 +96,30 @@ TEST_CASE("mutable operator[] builds nested maps") {
   CHECK_THROWS_WITH_AS(leaf["x"], doctest::Contains("cannot insert key 'x' into a leaf"), Error);
 }
 
+TEST_CASE("a copied Tree is a value: writes through operator[] copy only the written levels") {
+  // Maps and lists are shared between copies until one side writes (tree.hpp).
+  const Tree original = sample();
+  Tree copy = original;
+  copy["a"]["c"] = vec({9});          // nested map write
+  copy["layers"][1]["w"] = vec({8});  // through a list element
+  copy["new/key"] = vec({7});         // insertion
+  CHECK(original["a/c"].tensor().to_vector<float>() == std::vector<float>{2, 3});
+  CHECK(original["layers/1/w"].tensor().to_vector<float>() == std::vector<float>{5, 6, 7});
+  CHECK_FALSE(original.contains("new"));
+  CHECK(copy["a/c"].tensor().to_vector<float>() == std::vector<float>{9});
+  CHECK(copy["layers/1/w"].tensor().to_vector<float>() == std::vector<float>{8});
+  CHECK(copy["new/key"].tensor().to_vector<float>() == std::vector<float>{7});
+  // Untouched subtrees are still shared: the same map object, not an equal one.
+  CHECK(&copy["b"].tensor() != &original["b"].tensor());  // the top level was copied
+  CHECK(&copy["layers/0"].items() == &original["layers/0"].items());
+  // Writing the original leaves the copy alone too.
+  Tree again = copy;
+  Tree& b = again["b"];
+  b = vec({6});
+  CHECK(copy["b"].tensor().to_vector<float>() == std::vector<float>{1});
+  CHECK(again["b"].tensor().to_vector<float>() == std::vector<float>{6});
+}
+
 TEST_CASE("flatten_with_paths is depth first with sorted keys and list order") {
   const Tree t = sample();
   CHECK(paths(t) == std::vector<std::string>{"a/c", "b", "layers/0/w", "layers/1/w"});
