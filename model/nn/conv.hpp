@@ -20,8 +20,9 @@ struct ConvOptions {
   std::vector<std::pair<std::int64_t, std::int64_t>> explicit_padding{};
   std::int64_t groups = 1;  // feature groups: C_in and C_out must be multiples (depthwise: C_in)
   bool with_bias = true;
-  // Applied to conv + b on each chunk of rows as the GEMM writes it (Keras's activation="relu"):
-  // faster than relu(Conv2D(...)(ctx, x)), with the same values.
+  // Applied to conv + b as each output is stored (Keras's activation="relu"): faster than
+  // relu(Conv2D(...)(ctx, x)), with the same values; the backward is one fused pass too, equal to
+  // the unfused gradients to rounding.
   FusedActivation activation = FusedActivation::none;
   initializers::Initializer w_init{};  // empty: truncated_normal(1 / sqrt(fan_in))
   initializers::Initializer b_init{};  // empty: zeros
