@@ -234,7 +234,10 @@ constexpr std::int64_t kMinDirectChannels = 32;
 constexpr std::int64_t kMaxDirectWeights = std::int64_t(1) << 18;
 
 bool direct(const ConvGeometry& g, const Tensor& x, std::int64_t out_channels) {
-  if (!x.device().is_cpu() || g.groups != 1 || g.kernel[0] != 1 || g.in[0] != 1) return false;
+  // 1-D/2-D only: the depth slot must be trivial (no depth kernel, size or padding).
+  if (!x.device().is_cpu() || g.groups != 1 || g.kernel[0] != 1 || g.in[0] != 1 || g.out[0] != 1 ||
+      g.pad_lo[0] != 0)
+    return false;
   if (x.dtype() != DType::f32 && x.dtype() != DType::f64) return false;
   for (int s = 1; s < ConvGeometry::kSlots; ++s)
     if (g.stride[s] != 1 || g.pad_lo[s] < 0 || g.pad_lo[s] > (g.kernel[s] - 1) * g.dilation[s])

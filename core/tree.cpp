@@ -1,5 +1,6 @@
 #include "elegy/core/tree.hpp"
 
+#include <atomic>
 #include <ostream>
 #include <sstream>
 
@@ -52,16 +53,81 @@ Tree Tree::from_list(List items) {
   return t;
 }
 
+Tree::Tree(Tree&& other) noexcept : node_(std::move(other.node_)) {
+  other.node_ = std::monostate{};
+}
+
+// Both assignments take the right-hand side out first: it may live inside the container the
+// old value owns (t = t["a"]), which replacing node_ frees.
+Tree& Tree::operator=(const Tree& other) {
+  if (this == &other) return *this;
+  Tree copy(other);
+  copy.unshare_path_to(this);
+  node_ = std::move(copy.node_);
+  return *this;
+}
+
+Tree& Tree::operator=(Tree&& other) noexcept {
+  if (this == &other) return *this;
+  auto node = std::move(other.node_);
+  other.node_ = std::monostate{};
+  node_ = std::move(node);
+  return *this;
+}
+
+namespace {
+
+// Whether the Tree object `target` lies inside t's maps and lists.
+bool holds(const Tree& t, const Tree* target) {
+  if (t.is_map()) {
+    for (const auto& [k, v] : t.items())
+      if (&v == target || holds(v, target)) return true;
+  } else if (t.is_list()) {
+    for (const Tree& v : t.elements())
+      if (&v == target || holds(v, target)) return true;
+  }
+  return false;
+}
+
+// The use count was read relaxed; when it says this tree is the only owner, the acquire fence
+// orders this thread's writes after whatever the other (now released) owners did with it.
+template <class Container>
+Container& unshared(std::shared_ptr<Container>& c) {
+  if (c.use_count() > 1)
+    c = std::make_shared<Container>(*c);
+  else
+    std::atomic_thread_fence(std::memory_order_acquire);
+  return *c;
+}
+
+}  // namespace
+
 Tree::Map& Tree::own_map() {
-  auto& m = std::get<std::shared_ptr<Map>>(node_);
-  if (m.use_count() > 1) m = std::make_shared<Map>(*m);
-  return *m;
+  return unshared(std::get<std::shared_ptr<Map>>(node_));
 }
 
 Tree::List& Tree::own_list() {
-  auto& l = std::get<std::shared_ptr<List>>(node_);
-  if (l.use_count() > 1) l = std::make_shared<List>(*l);
-  return *l;
+  return unshared(std::get<std::shared_ptr<List>>(node_));
+}
+
+void Tree::unshare_path_to(const Tree* target) {
+  if (is_map()) {
+    for (const auto& [k, v] : items()) {
+      if (&v != target && !holds(v, target)) continue;
+      const std::string key = k;  // own_map() may copy the map `v` lives in
+      Tree& child = own_map().find(key)->second;
+      if (&child != target) child.unshare_path_to(target);
+      return;
+    }
+  } else if (is_list()) {
+    const List& l = elements();
+    for (std::size_t i = 0; i < l.size(); ++i) {
+      if (&l[i] != target && !holds(l[i], target)) continue;
+      Tree& child = own_list()[i];
+      if (&child != target) child.unshare_path_to(target);
+      return;
+    }
+  }
 }
 
 const Tensor& Tree::tensor() const {

@@ -6,7 +6,10 @@
 // copy costs one reference count, and the first mutation through operator[] copies that one
 // level (its children stay shared). A Model step copies and updates its States several times;
 // deep copies of every map and key were most of its host time. As with any copy-on-write value,
-// a Tree& taken from operator[] must not be written after the tree has been copied.
+// a Tree& or const Tree& taken from operator[] is invalidated by the next write to the tree
+// (a write may copy the level it points into); take it again after writing. Assigning a tree
+// into its own subtree (`t["prev"] = t`) or a subtree to its tree (`t = t["a"]`) works as it
+// does for deep copies.
 #pragma once
 
 #include <functional>
@@ -29,7 +32,12 @@ class Tree {
   using Map = std::map<std::string, Tree, std::less<>>;
   using List = std::vector<Tree>;
 
-  Tree() = default;   // None
+  Tree() = default;  // None
+  Tree(const Tree&) = default;
+  Tree(Tree&& other) noexcept;  // leaves `other` None
+  Tree& operator=(const Tree& other);
+  Tree& operator=(Tree&& other) noexcept;
+  ~Tree() = default;
   Tree(Tensor leaf);  // NOLINT: a tensor is a one-leaf tree
   Tree(std::initializer_list<std::pair<const std::string, Tree>> items);  // a map
   static Tree from_map(Map items);
@@ -83,6 +91,9 @@ class Tree {
   // This tree's map (list), copied first when another tree shares it: safe to modify.
   Map& own_map();
   List& own_list();
+  // Copies, in this tree, every shared map or list on the way to the Tree object `target` when
+  // it lies inside (so assigning this tree to target makes no cycle).
+  void unshare_path_to(const Tree* target);
 
   std::variant<std::monostate, Tensor, std::shared_ptr<Map>, std::shared_ptr<List>> node_;
 };

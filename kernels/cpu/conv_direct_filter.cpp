@@ -113,7 +113,8 @@ void AddRows(const FilterTask<T>& t, std::int64_t n, std::int64_t oh0, std::int6
              T* slot) {
   static constexpr auto kTiles = MakeTiles<T>(std::make_integer_sequence<int, kMaxRows>());
   const ConvGeometry& g = *t.g;
-  const std::int64_t C = g.channels, K = g.taps() * C, block = 2 * std::int64_t(HWY_LANES(T));
+  const std::int64_t C = g.channels, K = g.taps() * C;
+  const std::int64_t block = 2 * std::int64_t(hn::Lanes(hn::ScalableTag<T>()));
   pad_rows(g, t.x, n, oh0, padded_rows(g, oh1 - oh0), pad);
   const std::vector<std::int64_t> taps = tap_offsets(g);
   const T* gy_image = t.gy + n * t.gy_n;

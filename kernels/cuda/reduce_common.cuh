@@ -117,7 +117,6 @@ __device__ T column_all_reduce(T v, C combine) {
   }
 }
 
-// Function objects over the two combines, for code written once for both groupings.
 // The combines of a softmax row (softmax.cu, softmax_xent.cu): the NaN-aware maximum (a NaN on
 // either side wins) and the sum.
 struct MaxCombine {
@@ -133,6 +132,7 @@ struct SumCombine {
   }
 };
 
+// Function objects over the two combines, for code written once for both groupings.
 template <int G>
 struct GroupAllReduce {
   template <class T, class C>

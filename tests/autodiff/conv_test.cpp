@@ -310,6 +310,20 @@ TEST_CASE("conv's direct stride-1 path: channel blocks, tile widths, row bands, 
        {.padding = {{2, 1}, {2, 2}}, .dilation = {1, 2}}},
       {"1-D 5 -> 32", {3, 40, 5}, {3, 5, 32}, {.padding = {{0, 2}}}},
       {"width 1", {4, 7, 1, 32}, {3, 1, 32, 32}, {.padding = {{1, 1}, {0, 0}}}},
+      // 3-D with a depth-1 input and kernel: direct only without depth padding (found in
+      // review: padding on depth once went direct and came out wrong).
+      {"3-D, depth 1, no depth padding",
+       {2, 1, 5, 6, 3},
+       {1, 3, 3, 3, 32},
+       {.padding = {{0, 0}, {1, 1}, {1, 1}}}},
+      {"3-D, depth 1, depth padding (im2col)",
+       {2, 1, 5, 6, 2},
+       {1, 3, 3, 2, 32},
+       {.padding = {{1, 1}, {1, 1}, {1, 1}}}},
+      {"3-D, depth 1, depth crop (im2col)",
+       {1, 1, 4, 5, 32},
+       {1, 3, 3, 32, 32},
+       {.padding = {{1, -1}, {1, 1}, {1, 1}}}},
   };
   const int saved_threads = num_threads();
   std::uint64_t seed = 300;

@@ -120,6 +120,37 @@ TEST_CASE("a copied Tree is a value: writes through operator[] copy only the wri
   CHECK(again["b"].tensor().to_vector<float>() == std::vector<float>{6});
 }
 
+TEST_CASE("a Tree assigned into its own subtree, or a subtree to its tree, behaves as a value") {
+  // Sharing maps must not turn these into cycles or reads of freed maps (found in review).
+  Tree t{{"w", vec({1})}};
+  t["prev"] = t;  // prev = the tree before the assignment
+  CHECK(t["prev/w"].tensor().to_vector<float>() == std::vector<float>{1});
+  CHECK(t["prev/prev"].is_none());
+  CHECK(t.num_leaves() == 2);
+  Tree d{{"w", vec({2})}};
+  d["a"]["b"] = d;  // two levels down: b = the tree once a/b exists, {a: {b: None}, w}
+  CHECK(d["a/b/w"].tensor().to_vector<float>() == std::vector<float>{2});
+  CHECK(d["a/b/a/b"].is_none());
+  CHECK(d.num_leaves() == 2);
+  Tree l = Tree::from_list({Tree{{"w", vec({3})}}});
+  l = l[0];  // a list replaced by its map element
+  REQUIRE(l.is_map());
+  CHECK(l["w"].tensor().to_vector<float>() == std::vector<float>{3});
+  Tree m{{"layers", Tree::from_list({Tree(vec({4}))})}};
+  m = m["layers"];  // a map replaced by its list child
+  REQUIRE(m.is_list());
+  CHECK(m.size() == 1);
+  Tree n{{"x", Tree{{"y", vec({5})}}}};
+  n = std::move(n["x"]);
+  CHECK(n["y"].tensor().to_vector<float>() == std::vector<float>{5});
+  // A moved-from tree is None, not a map without storage.
+  Tree from{{"k", vec({6})}};
+  Tree to = std::move(from);
+  CHECK(from.is_none());  // NOLINT(bugprone-use-after-move): the state is specified
+  CHECK(from.size() == 0);
+  CHECK(to["k"].tensor().to_vector<float>() == std::vector<float>{6});
+}
+
 TEST_CASE("flatten_with_paths is depth first with sorted keys and list order") {
   const Tree t = sample();
   CHECK(paths(t) == std::vector<std::string>{"a/c", "b", "layers/0/w", "layers/1/w"});
