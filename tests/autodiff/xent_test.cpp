@@ -142,6 +142,39 @@ TEST_CASE(
       {host_uniform({4, 6}, 14, -2.0, 2.0)});
 }
 
+TEST_CASE("softmax_cross_entropy_with_integer_labels: one row, one class, an empty batch") {
+  for (const DType dt : {DType::f32, DType::f64}) {
+    CAPTURE(dt);
+    // Rank-1 logits with a scalar label.
+    const Tensor z = host_uniform({5}, 21).astype(dt);
+    const Tensor y = reshape(Tensor::from_vector(std::vector<std::int64_t>{3}, {1}), Shape{});
+    std::vector<double> loss, dz;
+    reference(values(z), {3.0}, {2.0}, 5, loss, dz);
+    const Tensor got = softmax_cross_entropy_with_integer_labels(z, y);
+    CHECK(got.shape() == Shape{});
+    check_close(values(got), loss, dt == DType::f64 ? 1e-13 : 2e-6, "rank-1 loss");
+    const Tensor g = elegy::grad(
+        [&](const Tensor& zz) { return softmax_cross_entropy_with_integer_labels(zz, y) * 2.0; },
+        z);
+    check_close(values(g), dz, dt == DType::f64 ? 1e-13 : 1e-6, "rank-1 gradient");
+    // One class: the loss and its gradient are 0 (u8 labels).
+    const Tensor z1 = host_uniform({4, 1}, 22).astype(dt);
+    const Tensor y1 = zeros({4}, DType::u8);
+    CHECK(values(softmax_cross_entropy_with_integer_labels(z1, y1)) == std::vector<double>(4, 0.0));
+    const Tensor g1 = elegy::grad(
+        [&](const Tensor& zz) { return sum(softmax_cross_entropy_with_integer_labels(zz, y1)); },
+        z1);
+    CHECK(values(g1) == std::vector<double>(4, 0.0));
+    // An empty batch differentiates to an empty gradient.
+    const Tensor g0 = elegy::grad(
+        [&](const Tensor& zz) {
+          return sum(softmax_cross_entropy_with_integer_labels(zz, zeros({0}, DType::i32)));
+        },
+        zeros({0, 3}, dt));
+    CHECK(g0.shape() == Shape{0, 3});
+  }
+}
+
 TEST_CASE("softmax_cross_entropy_with_integer_labels: rows with NaN or infinities") {
   const double inf = std::numeric_limits<double>::infinity();
   const double nan = std::numeric_limits<double>::quiet_NaN();
