@@ -59,19 +59,19 @@ Tree::Tree(Tree&& other) noexcept : node_(std::move(other.node_)) {
 
 // Both assignments take the right-hand side out first: it may live inside the container the
 // old value owns (t = t["a"]), which replacing node_ frees.
+// The old value is swapped out and dies last, after node_ holds the new one.
 Tree& Tree::operator=(const Tree& other) {
   if (this == &other) return *this;
   Tree copy(other);
   copy.unshare_path_to(this);
-  node_ = std::move(copy.node_);
+  node_.swap(copy.node_);
   return *this;
 }
 
 Tree& Tree::operator=(Tree&& other) noexcept {
   if (this == &other) return *this;
-  auto node = std::move(other.node_);
-  other.node_ = std::monostate{};
-  node_ = std::move(node);
+  Tree taken(std::move(other));
+  node_.swap(taken.node_);
   return *this;
 }
 
