@@ -84,11 +84,11 @@ Tensor softmax_cross_entropy_with_integer_labels(const Tensor& logits, const Ten
     kernels::run(kOp, Op::SoftmaxXent, logits.dtype(), args);
   }
   if (autodiff::should_record(logits)) {
-    autodiff::record(kOp, loss, {&logits}, [logits, labels](const Tensor& g, const Tensor&) {
+    // The forward's dense operands are kept for the fused backward, not rebuilt.
+    autodiff::record(kOp, loss, {&logits}, [logits, labels, o](const Tensor& g, const Tensor&) {
       // Nothing records this backward (no grad of grad): the fused kernel.
       if (autodiff::is_recording())
         return autodiff::Cotangents{composed_backward(logits, labels, g)};
-      const Operands o = operands(logits, labels);
       Tensor dz = Tensor::empty(Shape{o.rows, o.classes}, logits.dtype(), logits.device());
       if (o.rows * o.classes > 0) {
         const Tensor gd = reshape(dense(g.dtype() == logits.dtype() ? g : g.astype(logits.dtype())),

@@ -85,8 +85,8 @@ HWY_INLINE void StoreOutputs(D d, V a0, V a1, const T* bias, bool relu, T* o, st
 #if HWY_HAVE_SCALABLE
 // Sizeless vectors cannot live in arrays: one position at a time.
 template <int PT, class T>
-void TileRow(const Task<T>& t, const T* xpos, const std::int64_t* tap_offset, const T* w,
-             const T* bias, T* out, std::int64_t valid) {
+void TileRow(const Task<T>& t, const T* xpos, const T* w, const T* bias, T* out,
+             std::int64_t valid) {
   const hn::ScalableTag<T> d;
   const std::int64_t L = std::int64_t(hn::Lanes(d)), C = t.g->channels, taps = t.g->taps();
   for (int p = 0; p < PT; ++p) {
@@ -94,7 +94,7 @@ void TileRow(const Task<T>& t, const T* xpos, const std::int64_t* tap_offset, co
     const T* wk = w;
     for (std::int64_t tap = 0; tap < taps; ++tap)
       for (std::int64_t c = 0; c < C; ++c, wk += 2 * L) {
-        const auto xb = hn::Set(d, xpos[p * C + tap_offset[tap] + c]);
+        const auto xb = hn::Set(d, xpos[p * C + t.taps[tap] + c]);
         a0 = hn::MulAdd(xb, hn::Load(d, wk), a0);
         a1 = hn::MulAdd(xb, hn::Load(d, wk + L), a1);
       }
@@ -105,8 +105,8 @@ void TileRow(const Task<T>& t, const T* xpos, const std::int64_t* tap_offset, co
 // PT consecutive output positions of one row x one block of output channels. xpos: the padded
 // input at the first position's window origin; w: the block's packed weights [taps * C][2L].
 template <int PT, class T>
-void TileRow(const Task<T>& t, const T* xpos, const std::int64_t* tap_offset, const T* w,
-             const T* bias, T* out, std::int64_t valid) {
+void TileRow(const Task<T>& t, const T* xpos, const T* w, const T* bias, T* out,
+             std::int64_t valid) {
   const hn::ScalableTag<T> d;
   using V = hn::Vec<decltype(d)>;
   constexpr std::int64_t L = std::int64_t(HWY_LANES(T));
@@ -115,7 +115,7 @@ void TileRow(const Task<T>& t, const T* xpos, const std::int64_t* tap_offset, co
   for (int p = 0; p < PT; ++p) acc0[p] = acc1[p] = hn::Zero(d);
   const T* wk = w;
   for (std::int64_t tap = 0; tap < taps; ++tap) {
-    const T* xt = xpos + tap_offset[tap];
+    const T* xt = xpos + t.taps[tap];
     for (std::int64_t c = 0; c < C; ++c, wk += 2 * L) {
       const V w0 = hn::Load(d, wk), w1 = hn::Load(d, wk + L);
       for (int p = 0; p < PT; ++p) {
@@ -131,8 +131,7 @@ void TileRow(const Task<T>& t, const T* xpos, const std::int64_t* tap_offset, co
 #endif
 
 template <class T>
-using TileFn = void (*)(const Task<T>&, const T*, const std::int64_t*, const T*, const T*, T*,
-                        std::int64_t);
+using TileFn = void (*)(const Task<T>&, const T*, const T*, const T*, T*, std::int64_t);
 
 template <class T, int... PT>
 constexpr auto MakeTiles(std::integer_sequence<int, PT...>) {
@@ -147,7 +146,6 @@ void Rows(const Task<T>& t, std::int64_t n, std::int64_t oh0, std::int64_t oh1, 
   const ConvGeometry& g = *t.g;
   const std::int64_t C = g.channels, wp = padded_width(g), wo = g.out[2];
   pad_rows(g, t.x, n, oh0, padded_rows(g, oh1 - oh0), pad);
-  const std::vector<std::int64_t> tap_offset = tap_offsets(g);
   // A row of Wo positions as tiles of equal width (the last one may be narrower).
   const std::int64_t tiles = (wo + kMaxTile - 1) / kMaxTile, width = (wo + tiles - 1) / tiles;
   const std::int64_t K = g.taps() * C;
@@ -160,8 +158,7 @@ void Rows(const Task<T>& t, std::int64_t n, std::int64_t oh0, std::int64_t oh1, 
       const T* xrow = pad + (oh - oh0) * wp * C;
       for (std::int64_t ow = 0; ow < wo; ow += width) {
         const std::int64_t pt = std::min(width, wo - ow);
-        kTiles[std::size_t(pt - 1)](t, xrow + ow * C, tap_offset.data(), w, bias, orow + ow * t.co,
-                                    valid);
+        kTiles[std::size_t(pt - 1)](t, xrow + ow * C, w, bias, orow + ow * t.co, valid);
       }
     }
   }
@@ -249,6 +246,8 @@ void conv_direct_kernel(const KernelArgs& a) {
   t.relu = Activation(a.ints[1]) == Activation::relu;
   t.block = conv_direct::block_width(T());
   t.co_blocks = (t.co + t.block - 1) / t.block;
+  const std::vector<std::int64_t> tap_offsets = conv_direct::tap_offsets(g);
+  t.taps = tap_offsets.data();
   const std::int64_t C = g.channels, taps = g.taps(), K = taps * C;
   if (g.batch * g.out_positions() * t.co == 0) return;
 

@@ -81,8 +81,9 @@ template <class T>
 struct Task {
   const ConvGeometry* g = nullptr;
   Source<T> x;
-  const T* packed = nullptr;  // weights as [co_blocks][taps * C][block] (zero past Co)
-  const T* bias = nullptr;    // [co_blocks * block] (zero past Co) or null
+  const std::int64_t* taps = nullptr;  // tap_offsets(*g), computed once per call
+  const T* packed = nullptr;           // weights as [co_blocks][taps * C][block] (zero past Co)
+  const T* bias = nullptr;             // [co_blocks * block] (zero past Co) or null
   bool relu = false;
   T* out = nullptr;  // dense [N, Ho, Wo, Co]
   std::int64_t co = 0, block = 0, co_blocks = 0;
@@ -94,7 +95,8 @@ template <class T>
 struct FilterTask {
   const ConvGeometry* g = nullptr;
   Source<T> x;
-  const T* gy = nullptr;  // dense [Ho, Wo, Co] per image, image n at gy + n * gy_n
+  const std::int64_t* taps = nullptr;  // tap_offsets(*g), computed once per call
+  const T* gy = nullptr;               // dense [Ho, Wo, Co] per image, image n at gy + n * gy_n
   std::int64_t gy_n = 0;
   std::int64_t co = 0;
   explicit FilterTask(const BufferView& xv) : x(xv) {}

@@ -124,7 +124,10 @@ void conv_direct_backward_kernel(const KernelArgs& a) {
   const ConvGeometry tg = transposed_geometry(g, co);
   const std::int64_t block = conv_direct::block_width(T());
   conv_direct::Packed<T> packed;
+  const std::vector<std::int64_t> dx_taps = conv_direct::tap_offsets(tg),
+                                  dw_taps = conv_direct::tap_offsets(g);
   conv_direct::Task<T> dx_task(ops.x);  // x replaced per thread by its gz buffer
+  dx_task.taps = dx_taps.data();
   if (dx) {
     packed = conv_direct::pack(tg, static_cast<const T*>(ops.w.data), true,
                                static_cast<T*>(nullptr), 0, C, block);
@@ -137,6 +140,7 @@ void conv_direct_backward_kernel(const KernelArgs& a) {
   }
   conv_direct::FilterTask<T> dw_task(ops.x);  // gy replaced per thread by its gz buffer
   dw_task.g = &g;
+  dw_task.taps = dw_taps.data();
   dw_task.co = co;
 
   // One part per thread, whole images each; parts beyond the first sum into their own slots.

@@ -116,7 +116,6 @@ void AddRows(const FilterTask<T>& t, std::int64_t n, std::int64_t oh0, std::int6
   const std::int64_t C = g.channels, K = g.taps() * C;
   const std::int64_t block = 2 * std::int64_t(hn::Lanes(hn::ScalableTag<T>()));
   pad_rows(g, t.x, n, oh0, padded_rows(g, oh1 - oh0), pad);
-  const std::vector<std::int64_t> taps = tap_offsets(g);
   const T* gy_image = t.gy + n * t.gy_n;
   // A last block narrower than 2L: its channels copied into zero-padded rows of 2L, so the tile
   // loads whole vectors without reading past the image.
@@ -133,8 +132,7 @@ void AddRows(const FilterTask<T>& t, std::int64_t n, std::int64_t oh0, std::int6
   std::int64_t offset[kMaxRows];
   for (std::int64_t k0 = 0; k0 < K; k0 += height) {
     const std::int64_t pk = std::min(height, K - k0);
-    for (std::int64_t j = 0; j < pk; ++j)
-      offset[j] = taps[std::size_t((k0 + j) / C)] + (k0 + j) % C;
+    for (std::int64_t j = 0; j < pk; ++j) offset[j] = t.taps[(k0 + j) / C] + (k0 + j) % C;
     for (std::int64_t co0 = 0; co0 < t.co; co0 += block) {
       const std::int64_t valid = std::min(block, t.co - co0);
       T* dst = slot + k0 * t.co + co0;
@@ -190,6 +188,8 @@ void conv_direct_filter_kernel(const KernelArgs& a) {
   t.g = &g;
   t.gy = static_cast<const T*>(a.in[1].data);
   t.gy_n = g.out_positions() * a.out.sizes[a.out.rank - 1];
+  const std::vector<std::int64_t> taps = conv_direct::tap_offsets(g);
+  t.taps = taps.data();
   t.co = a.out.sizes[a.out.rank - 1];
   T* dw = static_cast<T*>(a.out.data);
   const std::int64_t K = g.taps() * g.channels, size = K * t.co;
