@@ -26,6 +26,9 @@ class Storage {
   void* data() const { return data_; }
   std::size_t nbytes() const { return nbytes_; }
   Device device() const { return device_; }
+  // True for wrap()ped memory: a caller's buffer or a mapped file, which elegy must never write
+  // behind its owner's back (in-place updates skip it).
+  bool is_wrapped() const { return allocator_ == nullptr; }
 
   struct Private;  // construction goes through allocate()/wrap()
   Storage(const Private&, void* data, std::size_t nbytes, Device device, Allocator* allocator,

@@ -68,6 +68,13 @@ class Tensor {
   std::size_t nbytes() const { return std::size_t(numel()) * itemsize(); }
   // Row-major dense: the layout the SIMD fast paths want.
   bool is_contiguous() const;
+  // True when this tensor is the only one using its storage, which came from an allocator: no
+  // other tensor, tape node or caller's buffer can see a write into it. The optimizer then
+  // updates it in place (a donated state, as jax.jit's donate_argnums), which is the same value
+  // with one stream less of memory traffic.
+  bool is_sole_owner() const {
+    return storage_ != nullptr && storage_.use_count() == 1 && !storage_->is_wrapped();
+  }
 
   const std::shared_ptr<Storage>& storage() const { return storage_; }
   // Address of element [0, 0, ...] (storage base + offset). On CUDA a device pointer.

@@ -2,13 +2,16 @@
 
 namespace elegy {
 
-Logs to_logs(const char* step, const StepLogs& logs) {
-  Logs out;
-  for (const auto& [name, t] : logs) {
+void check_logs(const char* step, const StepLogs& logs) {
+  for (const auto& [name, t] : logs)
     ELEGY_CHECK(t.defined() && t.numel() == 1, step, "log '", name, "' is ", describe(t),
                 "; logs must be scalars");
-    out[name] = t.item<float>();
-  }
+}
+
+Logs to_logs(const char* step, const StepLogs& logs) {
+  check_logs(step, logs);
+  Logs out;
+  for (const auto& [name, t] : logs) out[name] = t.item<float>();
   return out;
 }
 

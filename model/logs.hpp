@@ -13,6 +13,8 @@ namespace elegy {
 
 // Each log as a float; Error naming the step and the log when a value is not a scalar.
 Logs to_logs(const char* step, const StepLogs& logs);
+// The same check without reading the values (no device synchronisation).
+void check_logs(const char* step, const StepLogs& logs);
 
 // The same values without tape history (what a step hands back to the model).
 StepLogs detached(const StepLogs& logs);

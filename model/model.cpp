@@ -134,10 +134,53 @@ TrainStep Model::train_step(const StepArgs& args) {
               "override train_step");
   GradStep g = grad_step(args);
   NoGrad no_grad;
+  if (donor_ == &args && !donated_)
+    if (std::optional<TrainStep> r = donated_update(g)) return std::move(*r);
   const Tree& params = g.states.net_params();
   optim::StepResult s =
       optim::update_and_apply(*options_.optimizer, g.grads, g.states.optimizer_states(), params);
   return {g.logs, g.states.update({{"net_params", s.params}, {"optimizer_states", s.state}})};
+}
+
+namespace {
+
+// True when both trees have the same leaves in the same buffers.
+bool same_buffers(const Tree& a, const Tree& b) {
+  const std::vector<Tensor> la = a.leaves(), lb = b.leaves();
+  if (la.size() != lb.size()) return false;
+  for (std::size_t i = 0; i < la.size(); ++i)
+    if (la[i].storage() != lb[i].storage() || la[i].raw_data() != lb[i].raw_data()) return false;
+  return true;
+}
+
+}  // namespace
+
+std::optional<TrainStep> Model::donated_update(GradStep& g) {
+  StepArgs& donor = *donor_;
+  if (!same_buffers(g.states.net_params(), donor.states.net_params()) ||
+      !same_buffers(g.states.optimizer_states(), donor.states.optimizer_states()))
+    return std::nullopt;
+  // A log that cannot be read must fail the step before anything is written in place.
+  check_logs("train_step", g.logs);
+  // From here the trees below are the only holders of the old params and optimizer states
+  // (train_on_batch emptied states_), so the optimizer may write over them.
+  Tree params = g.states.net_params();
+  optim::OptState opt_state = g.states.optimizer_states();
+  const States rest = g.states.update({{"net_params", Tree()}, {"optimizer_states", Tree()}});
+  g.states = States();
+  donor.states = donor.states.update({{"net_params", Tree()}, {"optimizer_states", Tree()}});
+  donated_ = true;
+  try {
+    optim::StepResult s = optim::update_and_apply(*options_.optimizer, g.grads,
+                                                  std::move(opt_state), std::move(params));
+    return TrainStep{std::move(g.logs),
+                     rest.update({{"net_params", s.params}, {"optimizer_states", s.state}})};
+  } catch (...) {
+    // update_and_apply left both trees as they were: the donor gets the states back whole.
+    donor.states = donor.states.update({{"net_params", params}, {"optimizer_states", opt_state}});
+    donated_ = false;
+    throw;
+  }
 }
 
 std::vector<SummaryTableEntry> Model::summary_step(const StepArgs& args) {
@@ -220,12 +263,41 @@ void Model::init_on_batch(const Tree& x, const Tree& y_true, std::optional<Tenso
 Logs Model::train_on_batch(const Tree& x, const Tree& y, std::optional<Tensor> sample_weight,
                            std::optional<Tensor> class_weight) {
   init_on_batch(x, y, sample_weight, class_weight);
-  const StepArgs a = batch_args(x, y, sample_weight, class_weight, /*initializing=*/false,
-                                /*training=*/true);
-  TrainStep r = call_train_step(a);
-  Logs logs = to_logs("train_step", r.logs);  // before states change: a bad log changes nothing
-  states_ = detached(r.states);
-  return logs;
+  StepArgs a = batch_args(x, y, sample_weight, class_weight, /*initializing=*/false,
+                          /*training=*/true);
+  if (!options_.donate_states) {
+    TrainStep r = call_train_step(a);
+    Logs logs = to_logs("train_step", r.logs);  // before states change: a bad log changes nothing
+    states_ = detached(r.states);
+    return logs;
+  }
+  // Donation: while the step runs, `a` holds the only copy of the model's states, so the default
+  // train_step can update the parameters and optimizer states in place (donated_update). It
+  // gives them back to `a` when it fails, so every failure restores states_ from `a`.
+  states_ = States();
+  donor_ = &a;
+  donated_ = false;
+  struct EndOfStep {
+    Model& m;
+    ~EndOfStep() { m.donor_ = nullptr; }
+  } end_of_step{*this};
+  TrainStep r;
+  try {
+    r = call_train_step(a);
+  } catch (...) {
+    states_ = std::move(a.states);
+    throw;
+  }
+  try {
+    Logs logs = to_logs("train_step", r.logs);  // before states change: a bad log changes nothing
+    states_ = detached(r.states);
+    return logs;
+  } catch (...) {
+    // The default train_step checked its logs before writing in place, so this is an override
+    // that added a bad log after calling it: the old states are gone, keep the new ones.
+    states_ = donated_ ? detached(r.states) : std::move(a.states);
+    throw;
+  }
 }
 
 Logs Model::test_on_batch(const Tree& x, const Tree& y, std::optional<Tensor> sample_weight,

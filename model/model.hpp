@@ -49,6 +49,14 @@ struct ModelOptions {
   // are created and stay there; fit gathers the next batch on the host while a step runs on the
   // device. Unset, steps run where the data already is.
   std::optional<Device> device{};
+  // train_on_batch and fit donate the model's states to the default train_step (as jax.jit's
+  // donate_argnums): parameters and optimizer states are updated in place wherever nothing else
+  // (a States copy a user keeps, initial_states, a callback's best weights) shares their buffers,
+  // which saves a third of the optimizer's memory traffic. While the step runs, model.states()
+  // is empty, and an override of train_step that calls Model::train_step(args) finds None in
+  // args.states' net_params and optimizer_states afterwards (the new values are in what it
+  // returns). false: every step writes fresh buffers and leaves args.states alone.
+  bool donate_states = true;
   // Elegy's flag: steps run eagerly op by op. elegy has no compiled step path yet, so this is
   // the only mode; the flag is kept so code written for Elegy reads the same.
   bool run_eagerly = false;
@@ -79,7 +87,7 @@ class Model {
   // value_and_grad of test_step with respect to states.net_params.
   virtual GradStep grad_step(const StepArgs& args);
   // Initializing: test_step then the optimizer's init. Otherwise: grad_step, optimizer update,
-  // apply_updates.
+  // apply_updates (in place when the states were donated: ModelOptions::donate_states).
   virtual TrainStep train_step(const StepArgs& args);
   // pred_step on the given input with initializing = true: an "Inputs" entry, one entry per
   // module call (path, type, output, the parameters it owns), and a "Total" entry.
@@ -166,6 +174,15 @@ class Model {
   StepArgs batch_args(const Tree& x, const Tree& y, const std::optional<Tensor>& sample_weight,
                       const std::optional<Tensor>& class_weight, bool initializing,
                       bool training) const;
+
+  // The args train_on_batch gave the running step when it donated the model's states to it
+  // (else null): the default train_step may then take their params and optimizer states over.
+  StepArgs* donor_ = nullptr;
+  bool donated_ = false;  // set when the default train_step took them
+  // train_step's optimizer update over the donor's states; nullopt when the step's states no
+  // longer hold the donor's buffers (a test_step that returned other params), so that a failure
+  // could not restore them exactly.
+  std::optional<TrainStep> donated_update(GradStep& g);
 
   // options_.loss and options_.metrics as the collections the default test_step runs.
   losses::Losses losses_;

@@ -19,7 +19,14 @@ Tree apply_updates(const Tree& params, const Tree& updates) {
 
 StepResult update_and_apply(const GradientTransformation& opt, const Tree& updates,
                             const OptState& state, const Tree& params) {
-  if (opt.update_and_apply) return opt.update_and_apply(updates, state, params);
+  // Copies share every buffer with the caller's trees, so nothing is written in place.
+  return update_and_apply(opt, updates, OptState(state), Tree(params));
+}
+
+StepResult update_and_apply(const GradientTransformation& opt, const Tree& updates,
+                            OptState&& state, Tree&& params) {
+  if (opt.update_and_apply)
+    return opt.update_and_apply(updates, std::move(state), std::move(params));
   UpdateResult u = opt.update(updates, state, params);
   return {apply_updates(params, u.updates), std::move(u.state)};
 }

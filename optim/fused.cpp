@@ -117,6 +117,30 @@ struct FusedStep {
   OptState state;
 };
 
+// The caller's trees a step may take over (update_and_apply's donated state and params); both
+// null for update(), which only reads them.
+struct Donation {
+  OptState* state = nullptr;
+  Tree* params = nullptr;
+};
+
+// Where a step writes the new value of leaf `in`: into `in` itself when the step took it over and
+// nobody else holds it (the kernels read each element before they write it), else a fresh buffer.
+Tensor output_for(const Tensor& in, bool donated) {
+  if (donated && in.is_sole_owner()) return in;
+  return Tensor::empty(in.shape(), in.dtype(), in.device());
+}
+
+// Takes the caller's donated trees over (they become None), so the leaf vectors the step holds
+// are the only references wherever the caller's were. Returns false (and takes nothing) when
+// there is nothing to take or `updates` is one of the donated trees.
+bool take_donation(const Donation& d, const Tree& updates) {
+  if (!d.state || !d.params || &updates == d.params || &updates == d.state) return false;
+  *d.state = OptState();
+  *d.params = Tree();
+  return true;
+}
+
 // The composed chain's update followed by apply_updates.
 StepResult composed_step(const GradientTransformation& chain, const Tree& updates,
                          const OptState& state, const Tree& params) {
@@ -126,8 +150,11 @@ StepResult composed_step(const GradientTransformation& chain, const Tree& update
 
 // One fused adam/adamw/nadam/lamb step, or nullopt when the state or trees do not fit the fused
 // path (the caller then runs the composed chain). With `apply`, the tree is the new params.
+// `donation` may point at `state` and `params`: once every check has passed, the step takes them
+// over and writes in place where it can (nothing is taken when it returns nullopt or throws).
 std::optional<FusedStep> adam_step(const FusedAdamSpec* s, const Tree& updates,
-                                   const OptState& state, const Tree& params, bool apply) {
+                                   const OptState& state, const Tree& params, bool apply,
+                                   const Donation& donation = {}) {
   const std::size_t n_tx = 2 + (s->weight_decay ? 1 : 0) + (s->lamb ? 1 : 0);
   const auto g = fusable_leaves(updates);
   if (!g || !state.is_list() || state.size() != n_tx) return std::nullopt;
@@ -190,19 +217,42 @@ std::optional<FusedStep> adam_step(const FusedAdamSpec* s, const Tree& updates,
   args.nesterov = s->nesterov;
   args.step = learning_rate_step(s->learning_rate, lr_count);
 
+  // The new state's small parts, taken before `state` may be given up below.
+  Tree::List new_state{Tree()};
+  for (std::size_t k = 1; k < n_tx; ++k) new_state.push_back(advance_counts(state[k]));
+  std::vector<Tree> old_small_states(state.elements().begin(), state.elements().end());
+  old_small_states[0] = adam_state["count"];
+
   autodiff::NoGrad no_grad;
+  const bool donated = apply && take_donation(donation, updates);
+  // From here `state` and `params` may be None: only the leaf vectors and copies above are read.
   const std::size_t n = g->size();
   std::vector<Tensor> mu_out(n), nu_out(n), u_out(n), p_out(n);
   std::vector<kernels::OptimTensor> tensors(n);
-  const Tensor sums =
-      s->lamb ? Tensor::empty(Shape{std::int64_t(2 * n)}, DType::f64, device) : Tensor();
+  Tensor sums;
+  try {
+    sums = s->lamb ? Tensor::empty(Shape{std::int64_t(2 * n)}, DType::f64, device) : Tensor();
+    for (std::size_t i = 0; i < n; ++i) {
+      const Tensor& gi = (*g)[i];
+      mu_out[i] = output_for((*mu)[i], donated);
+      nu_out[i] = output_for((*nu)[i], donated);
+      // lamb's first pass keeps its unscaled update for the second, even when applying.
+      if (!apply || s->lamb) u_out[i] = Tensor::empty(gi.shape(), dtype, device);
+      if (apply) p_out[i] = output_for(p[i], donated);
+    }
+  } catch (...) {
+    // Out of memory before anything was written: give the caller its trees back as they were.
+    if (donated) {
+      old_small_states[0] = Tree{{"count", old_small_states[0]},
+                                 {"mu", updates.unflatten(*mu)},
+                                 {"nu", updates.unflatten(*nu)}};
+      *donation.state = Tree::from_list(std::move(old_small_states));
+      *donation.params = updates.unflatten(p);
+    }
+    throw;
+  }
   for (std::size_t i = 0; i < n; ++i) {
     const Tensor& gi = (*g)[i];
-    mu_out[i] = Tensor::empty(gi.shape(), dtype, device);
-    nu_out[i] = Tensor::empty(gi.shape(), dtype, device);
-    // lamb's first pass keeps its unscaled update for the second, even when applying.
-    if (!apply || s->lamb) u_out[i] = Tensor::empty(gi.shape(), dtype, device);
-    if (apply) p_out[i] = Tensor::empty(gi.shape(), dtype, device);
     kernels::OptimTensor& t = tensors[i];
     t.grad = gi.raw_data();
     t.param = needs_params ? p[i].raw_data() : nullptr;
@@ -226,18 +276,18 @@ std::optional<FusedStep> adam_step(const FusedAdamSpec* s, const Tree& updates,
     run_kernel(what, args, dtype, device);
   }
 
-  Tree::List new_state{Tree{{"count", make_count(count)},
-                            {"mu", updates.unflatten(mu_out)},
-                            {"nu", updates.unflatten(nu_out)}}};
-  for (std::size_t k = 1; k < n_tx; ++k) new_state.push_back(advance_counts(state[k]));
-  return FusedStep{apply ? params.unflatten(p_out) : updates.unflatten(u_out),
-                   Tree::from_list(std::move(new_state))};
+  new_state[0] = Tree{{"count", make_count(count)},
+                      {"mu", updates.unflatten(mu_out)},
+                      {"nu", updates.unflatten(nu_out)}};
+  // params has the structure of updates (matching_leaves checked it).
+  return FusedStep{updates.unflatten(apply ? p_out : u_out), Tree::from_list(std::move(new_state))};
 }
 
 // One fused sgd-with-momentum step, or nullopt (see adam_step).
 std::optional<FusedStep> momentum_step(double decay, bool nesterov,
                                        const ScalarOrSchedule& learning_rate, const Tree& updates,
-                                       const OptState& state, const Tree& params, bool apply) {
+                                       const OptState& state, const Tree& params, bool apply,
+                                       const Donation& donation = {}) {
   const auto g = fusable_leaves(updates);
   if (!g || !state.is_list() || state.size() != 2) return std::nullopt;
   const Tree& trace_state = state[0];
@@ -260,14 +310,31 @@ std::optional<FusedStep> momentum_step(double decay, bool nesterov,
   args.decay = decay;
   args.nesterov = nesterov;
   args.step = learning_rate_step(learning_rate, lr_count);
+  const Tree lr_state = advance_counts(state[1]);
+  const Tree old_lr_state = state[1];
   autodiff::NoGrad no_grad;
+  const bool donated = apply && take_donation(donation, updates);
+  // From here `state` and `params` may be None (see adam_step).
   const std::size_t n = g->size();
   std::vector<Tensor> tr_out(n), u_out(n), p_out(n);
   std::vector<kernels::OptimTensor> tensors(n);
+  try {
+    for (std::size_t i = 0; i < n; ++i) {
+      tr_out[i] = output_for((*tr)[i], donated);
+      if (apply)
+        p_out[i] = output_for(p[i], donated);
+      else
+        u_out[i] = Tensor::empty((*g)[i].shape(), dtype, device);
+    }
+  } catch (...) {
+    if (donated) {
+      *donation.state = Tree::from_list({Tree{{"trace", updates.unflatten(*tr)}}, old_lr_state});
+      *donation.params = updates.unflatten(p);
+    }
+    throw;
+  }
   for (std::size_t i = 0; i < n; ++i) {
     const Tensor& gi = (*g)[i];
-    tr_out[i] = Tensor::empty(gi.shape(), dtype, device);
-    (apply ? p_out[i] : u_out[i]) = Tensor::empty(gi.shape(), dtype, device);
     kernels::OptimTensor& t = tensors[i];
     t.grad = gi.raw_data();
     t.mu = (*tr)[i].raw_data();
@@ -284,9 +351,8 @@ std::optional<FusedStep> momentum_step(double decay, bool nesterov,
   args.num_tensors = int(n);
   ++g_fused_updates;
   run_kernel("sgd", args, dtype, device);
-  return FusedStep{
-      apply ? params.unflatten(p_out) : updates.unflatten(u_out),
-      Tree::from_list({Tree{{"trace", updates.unflatten(tr_out)}}, advance_counts(state[1])})};
+  return FusedStep{updates.unflatten(apply ? p_out : u_out),
+                   Tree::from_list({Tree{{"trace", updates.unflatten(tr_out)}}, lr_state})};
 }
 
 }  // namespace
@@ -305,8 +371,8 @@ GradientTransformation fused_adam(GradientTransformation composed, FusedAdamSpec
       return UpdateResult{std::move(r->tree), std::move(r->state)};
     return chain_->update(updates, state, params);
   };
-  t.update_and_apply = [chain_, s](const Tree& updates, const OptState& state, const Tree& params) {
-    if (auto r = adam_step(s.get(), updates, state, params, /*apply=*/true))
+  t.update_and_apply = [chain_, s](const Tree& updates, OptState&& state, Tree&& params) {
+    if (auto r = adam_step(s.get(), updates, state, params, /*apply=*/true, {&state, &params}))
       return StepResult{std::move(r->tree), std::move(r->state)};
     return composed_step(*chain_, updates, state, params);
   };
@@ -324,9 +390,10 @@ GradientTransformation fused_momentum(GradientTransformation composed, double de
       return UpdateResult{std::move(r->tree), std::move(r->state)};
     return chain_->update(updates, state, params);
   };
-  t.update_and_apply = [chain_, decay, nesterov, learning_rate](
-                           const Tree& updates, const OptState& state, const Tree& params) {
-    if (auto r = momentum_step(decay, nesterov, learning_rate, updates, state, params, true))
+  t.update_and_apply = [chain_, decay, nesterov, learning_rate](const Tree& updates,
+                                                                OptState&& state, Tree&& params) {
+    if (auto r = momentum_step(decay, nesterov, learning_rate, updates, state, params, true,
+                               {&state, &params}))
       return StepResult{std::move(r->tree), std::move(r->state)};
     return composed_step(*chain_, updates, state, params);
   };

@@ -50,8 +50,11 @@ struct GradientTransformation {
   // over memory (the fused adam/sgd kernels write the new params directly). Call it through
   // update_and_apply() below, which falls back to the two-step path when it is empty. A wrapper
   // that copies a transformation and replaces its `update` must clear this too (or set its own).
-  std::function<StepResult(const Tree& updates, const OptState& state, const Tree& params)>
-      update_and_apply = nullptr;
+  // `state` and `params` are donated: it may take them over and write the new values into the
+  // buffers nobody else holds (Tensor::is_sole_owner). When it throws, both are as they were;
+  // when it returns, they are valid but unspecified (moved from).
+  std::function<StepResult(const Tree& updates, OptState&& state, Tree&& params)> update_and_apply =
+      nullptr;
 };
 
 // A schedule maps the step count (0-based number of updates applied so far) to a value.
@@ -63,9 +66,15 @@ using ScalarOrSchedule = std::variant<double, Schedule>;
 Tree apply_updates(const Tree& params, const Tree& updates);
 
 // update followed by apply_updates, through opt.update_and_apply when the optimizer has it
-// (Model's train_step runs this).
+// (Model's train_step runs this). `state` and `params` stay as they are.
 StepResult update_and_apply(const GradientTransformation& opt, const Tree& updates,
                             const OptState& state, const Tree& params);
+// The same, donating `state` and `params` (pass them with std::move): the fused optimizers then
+// write the new moments and params over the old ones wherever no other tree or tensor shares
+// them, like an in-place torch.optim step, saving the memory traffic of fresh outputs. Both are
+// unchanged when it throws.
+StepResult update_and_apply(const GradientTransformation& opt, const Tree& updates,
+                            OptState&& state, Tree&& params);
 
 // Applies the transforms in order; the state is the list of their states.
 GradientTransformation chain(std::vector<GradientTransformation> transforms);
