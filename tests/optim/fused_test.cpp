@@ -7,6 +7,8 @@
 
 #include <cmath>
 #include <cstdint>
+#include <cstring>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -203,6 +205,86 @@ TEST_CASE("fused states keep optax's layout and ask for init on foreign states")
 }
 
 }  // namespace
+
+// Gradients of 200 elements whose magnitude class is fixed per position: the first 100 mix, lane
+// by lane, tiny values (their moments are below the range where the CPU kernel replaces the
+// bias-correction divisions with multiplies and FMAs), huge ones (their squares overflow), zeros
+// of both signs, infinities and NaNs with ordinary values; the last 100 are ordinary. No value
+// makes a denormal on the composed path, which the fused kernel would flush.
+template <class T>
+Tree extreme_gradients(std::uint64_t seed) {
+  const bool f32 = sizeof(T) == 4;
+  std::vector<T> g(200);
+  const std::vector<double> u = testing::values(random::uniform(Key(seed), {200}, DType::f64));
+  for (std::size_t i = 0; i < g.size(); ++i) {
+    const double sign = u[i] < 0.5 ? -1.0 : 1.0, r = 1.0 + u[i];
+    const int kind = i < 100 ? int(i % 9) : 0;
+    const double tiny = f32 ? 1e-30 : 1e-300, huge = f32 ? 1e34 : 1e304;
+    switch (kind) {
+      case 1:
+        g[i] = T(sign * r * tiny * std::pow(10.0, double(i % 6)));
+        break;
+      case 2:
+        g[i] = T(sign * r * huge / std::pow(10.0, double(i % 6)));
+        break;
+      case 3:
+        g[i] = T(0.0);
+        break;
+      case 4:
+        g[i] = T(-0.0);
+        break;
+      case 5:
+        g[i] = std::numeric_limits<T>::infinity() * T(sign);
+        break;
+      case 6:
+        g[i] = std::numeric_limits<T>::quiet_NaN();
+        break;
+      default:
+        g[i] = T(sign * r * std::pow(10.0, double(i % 11) - 6.0));
+        break;
+    }
+  }
+  return Tree{{"w", Tensor::from_vector(g, Shape{200})}};
+}
+
+template <class T>
+bool same_bits(const Tree& a, const Tree& b) {
+  const auto la = a.leaves(), lb = b.leaves();
+  if (la.size() != lb.size()) return false;
+  for (std::size_t i = 0; i < la.size(); ++i) {
+    if (la[i].dtype() != lb[i].dtype()) return false;
+    if (la[i].dtype() != dtype_of<T>()) continue;  // the int32 count
+    const std::vector<T> va = la[i].to_vector<T>(), vb = lb[i].to_vector<T>();
+    if (va.size() != vb.size() || std::memcmp(va.data(), vb.data(), va.size() * sizeof(T)) != 0)
+      return false;
+  }
+  return true;
+}
+
+template <class T>
+void check_extreme_gradients() {
+  for (bool nesterov : {false, true}) {
+    INFO("nesterov = " << nesterov << ", " << dtype_of<T>());
+    const auto fused = adam(1e-2, {.nesterov = nesterov});
+    const auto composed =
+        chain({scale_by_adam({.nesterov = nesterov}), scale_by_learning_rate(1e-2)});
+    const Tree params{{"w", zeros({200}, dtype_of<T>())}};
+    OptState sf = fused.init(params), sc = composed.init(params);
+    for (int step = 0; step < 4; ++step) {
+      const Tree g = extreme_gradients<T>(50 + std::uint64_t(step));
+      const UpdateResult rf = fused.update(g, sf, params), rc = composed.update(g, sc, params);
+      CHECK(same_bits<T>(rf.updates, rc.updates));
+      CHECK(same_bits<T>(rf.state, rc.state));
+      sf = rf.state;
+      sc = rc.state;
+    }
+  }
+}
+
+TEST_CASE("the fused adam's divisions give the composed chain's bits at every magnitude") {
+  check_extreme_gradients<float>();
+  check_extreme_gradients<double>();
+}
 
 TEST_CASE("the fused update flushes moments that decay into denormals to zero") {
   // A parameter whose gradient stays zero after one step: mu shrinks by b1 each step and would
