@@ -21,6 +21,7 @@
 
 #include "elegy/core/error.hpp"
 #include "elegy/core/thread_pool.hpp"
+#include "elegy/kernels/cpu/gemm_small_m.hpp"
 #include "elegy/kernels/dispatch.hpp"
 
 namespace elegy::kernels {
@@ -111,6 +112,22 @@ void matmul_kernel(const KernelArgs& args) {
     // it slowed the whole b128 step by 0.13 ms.) On a tie, rows: the TN product dW = xᵀ dy
     // [512,32]x[32,512] takes 0.080 ms by rows and 0.197 ms by columns; NN [512,512]x[512,512]
     // 0.73 against 0.82.
+    // A short A times a row-major B: elegy's own kernel, which does not pack B (gemm_small_m.hpp),
+    // over blocks of columns spread on the pool.
+    const std::int64_t width = gemm_small_m::block_width(T());
+    if (ta == CblasNoTrans && tb == CblasNoTrans && M <= gemm_small_m::max_rows() &&
+        N % width == 0) {
+      const std::int64_t column_blocks = N / width;
+      const std::int64_t parts = std::clamp<std::int64_t>(
+          std::min<std::int64_t>(num_threads(), std::int64_t(flops / kSmallGemmFlops)), 1,
+          column_blocks);
+      parallel_for(column_blocks, (column_blocks + parts - 1) / parts,
+                   [&](std::int64_t b0, std::int64_t b1) {
+                     gemm_small_m::multiply(ai, lda, bi, ldb, ci, ldc, M, K, b0 * width,
+                                            b1 * width);
+                   });
+      return;
+    }
     const bool split_n = N > M;
     const std::int64_t side = split_n ? N : M;
     const std::int64_t parts =

@@ -111,7 +111,7 @@ TEST_CASE("matmul of matrices matches a float64 triple loop") {
 
 TEST_CASE("matmul cut into column or row blocks across threads matches the uncut product") {
   // Above 2^18 multiply-adds a product is cut into one block of C per pool thread: columns when
-  // N >= M, rows otherwise, at multiples of 16, and with any transpose flags on A and B.
+  // N > M, rows otherwise, at multiples of 16, and with any transpose flags on A and B.
   const int saved_threads = num_threads();
   for (const int threads : {1, 2, 3}) {
     CAPTURE(threads);
@@ -162,6 +162,34 @@ TEST_CASE("batched matmul broadcasts the batch dimensions") {
     check_matmul(slice(rand({3, 4, 5}, 38, dt), 0, 4, 2, 1), rand({5, 2}, 39, dt));
     check_matmul(broadcast_to(rand({3, 5}, 40, dt), {2, 3, 5}), rand({5, 2}, 41, dt));
   }
+}
+
+TEST_CASE("matmul with a short A (elegy's own kernel, no packing) matches a float64 loop") {
+  // Up to 64 rows of A times a row-major B whose width is a multiple of two vectors: row tiles of
+  // every height, odd K, strided A and B, on 1-3 threads; other widths go to OpenBLAS.
+  const int saved_threads = num_threads();
+  for (const int threads : {1, 2, 3}) {
+    set_num_threads(threads);
+    for (DType dt : {DType::f32, DType::f64}) {
+      for (std::int64_t m : {1, 2, 5, 11, 12, 13, 24, 33, 64, 65}) {
+        for (std::int64_t k : {1, 7, 300}) {
+          for (std::int64_t n : {16, 32, 96, 512}) {
+            CAPTURE(threads);
+            CAPTURE(m);
+            CAPTURE(k);
+            CAPTURE(n);
+            check_matmul(rand({m, k}, 70, dt), rand({k, n}, 71, dt));
+            // Row strides wider than the rows: a column slice of A and of B.
+            check_matmul(slice(rand({m, k + 3}, 72, dt), 0, k, 1, 1),
+                         slice(rand({k, n + 16}, 73, dt), 16, n + 16, 1, 1));
+          }
+        }
+      }
+    }
+    // A batch of small products (each one inline on a pool thread).
+    check_matmul(rand({6, 8, 40}, 74, DType::f32), rand({6, 40, 64}, 75, DType::f32));
+  }
+  set_num_threads(saved_threads);
 }
 
 TEST_CASE("matmul reads transposed, strided and broadcast operands") {
