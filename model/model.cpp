@@ -134,7 +134,7 @@ TrainStep Model::train_step(const StepArgs& args) {
               "override train_step");
   GradStep g = grad_step(args);
   NoGrad no_grad;
-  if (donor_ == &args && !donated_)
+  if (donation_.args == &args && !donation_.taken)
     if (std::optional<TrainStep> r = donated_update(g)) return std::move(*r);
   const Tree& params = g.states.net_params();
   optim::StepResult s =
@@ -156,7 +156,7 @@ bool same_buffers(const Tree& a, const Tree& b) {
 }  // namespace
 
 std::optional<TrainStep> Model::donated_update(GradStep& g) {
-  StepArgs& donor = *donor_;
+  StepArgs& donor = *donation_.args;
   if (!same_buffers(g.states.net_params(), donor.states.net_params()) ||
       !same_buffers(g.states.optimizer_states(), donor.states.optimizer_states()))
     return std::nullopt;
@@ -169,16 +169,18 @@ std::optional<TrainStep> Model::donated_update(GradStep& g) {
   const States rest = g.states.update({{"net_params", Tree()}, {"optimizer_states", Tree()}});
   g.states = States();
   donor.states = donor.states.update({{"net_params", Tree()}, {"optimizer_states", Tree()}});
-  donated_ = true;
+  donation_.taken = true;
   try {
     optim::StepResult s = optim::update_and_apply(*options_.optimizer, g.grads,
                                                   std::move(opt_state), std::move(params));
+    // The donor holds the new values from now on (its old buffers may hold them already): code
+    // that fails after this step, or reads the args again, sees valid, updated states.
+    donor.states = donor.states.update({{"net_params", s.params}, {"optimizer_states", s.state}});
     return TrainStep{std::move(g.logs),
                      rest.update({{"net_params", s.params}, {"optimizer_states", s.state}})};
   } catch (...) {
-    // update_and_apply left both trees as they were: the donor gets the states back whole.
+    // update_and_apply gave both trees back (as they were unless its kernel failed partway).
     donor.states = donor.states.update({{"net_params", params}, {"optimizer_states", opt_state}});
-    donated_ = false;
     throw;
   }
 }
@@ -272,15 +274,16 @@ Logs Model::train_on_batch(const Tree& x, const Tree& y, std::optional<Tensor> s
     return logs;
   }
   // Donation: while the step runs, `a` holds the only copy of the model's states, so the default
-  // train_step can update the parameters and optimizer states in place (donated_update). It
-  // gives them back to `a` when it fails, so every failure restores states_ from `a`.
+  // train_step can update the parameters and optimizer states in place (donated_update). `a`
+  // always holds valid states: the old ones until the optimizer has run, then the new params and
+  // optimizer states; a failure takes states_ from it.
   states_ = States();
-  donor_ = &a;
-  donated_ = false;
+  donation_.args = &a;
+  donation_.taken = false;
   struct EndOfStep {
-    Model& m;
-    ~EndOfStep() { m.donor_ = nullptr; }
-  } end_of_step{*this};
+    Donation& d;
+    ~EndOfStep() { d = Donation(); }
+  } end_of_step{donation_};
   TrainStep r;
   try {
     r = call_train_step(a);
@@ -294,8 +297,8 @@ Logs Model::train_on_batch(const Tree& x, const Tree& y, std::optional<Tensor> s
     return logs;
   } catch (...) {
     // The default train_step checked its logs before writing in place, so this is an override
-    // that added a bad log after calling it: the old states are gone, keep the new ones.
-    states_ = donated_ ? detached(r.states) : std::move(a.states);
+    // that added a bad log after calling it: the old values may be gone, keep the step's.
+    states_ = donation_.taken ? detached(r.states) : std::move(a.states);
     throw;
   }
 }

@@ -52,10 +52,12 @@ struct ModelOptions {
   // train_on_batch and fit donate the model's states to the default train_step (as jax.jit's
   // donate_argnums): parameters and optimizer states are updated in place wherever nothing else
   // (a States copy a user keeps, initial_states, a callback's best weights) shares their buffers,
-  // which saves a third of the optimizer's memory traffic. While the step runs, model.states()
-  // is empty, and an override of train_step that calls Model::train_step(args) finds None in
-  // args.states' net_params and optimizer_states afterwards (the new values are in what it
-  // returns). false: every step writes fresh buffers and leaves args.states alone.
+  // like a torch.optim step, which saves a third of the optimizer's memory traffic. A failing
+  // step still leaves the states as they were, with one exception: an override of train_step
+  // that fails after Model::train_step(args) has returned leaves the model with that step's new
+  // params and optimizer states (the old buffers hold them now) and its other states as they
+  // were. Such an override also finds the new values in args.states afterwards, and
+  // model.states() is empty while a step runs. false: every step writes fresh buffers.
   bool donate_states = true;
   // Elegy's flag: steps run eagerly op by op. elegy has no compiled step path yet, so this is
   // the only mode; the flag is kept so code written for Elegy reads the same.
@@ -176,9 +178,16 @@ class Model {
                       bool training) const;
 
   // The args train_on_batch gave the running step when it donated the model's states to it
-  // (else null): the default train_step may then take their params and optimizer states over.
-  StepArgs* donor_ = nullptr;
-  bool donated_ = false;  // set when the default train_step took them
+  // (else null): the default train_step may then take their params and optimizer states over
+  // (`taken`). A copy of the model (made inside a step) does not inherit it.
+  struct Donation {
+    StepArgs* args = nullptr;
+    bool taken = false;
+    Donation() = default;
+    Donation(const Donation&) {}
+    Donation& operator=(const Donation&) { return *this; }
+  };
+  Donation donation_;
   // train_step's optimizer update over the donor's states; nullopt when the step's states no
   // longer hold the donor's buffers (a test_step that returned other params), so that a failure
   // could not restore them exactly.

@@ -224,14 +224,25 @@ std::optional<FusedStep> adam_step(const FusedAdamSpec* s, const Tree& updates,
   old_small_states[0] = adam_state["count"];
 
   autodiff::NoGrad no_grad;
+  const Tree structure = updates;  // `updates` may live inside a donated tree
   const bool donated = apply && take_donation(donation, updates);
-  // From here `state` and `params` may be None: only the leaf vectors and copies above are read.
+  // From here `state`, `params` and `updates` may be gone: only the leaf vectors and the copies
+  // above are read. Whatever fails gives the caller its trees back (restore_caller).
+  auto restore_caller = [&] {
+    if (!donated) return;
+    old_small_states[0] = Tree{{"count", old_small_states[0]},
+                               {"mu", structure.unflatten(*mu)},
+                               {"nu", structure.unflatten(*nu)}};
+    *donation.state = Tree::from_list(std::move(old_small_states));
+    *donation.params = structure.unflatten(p);
+  };
   const std::size_t n = g->size();
   std::vector<Tensor> mu_out(n), nu_out(n), u_out(n), p_out(n);
   std::vector<kernels::OptimTensor> tensors(n);
-  Tensor sums;
   try {
-    sums = s->lamb ? Tensor::empty(Shape{std::int64_t(2 * n)}, DType::f64, device) : Tensor();
+    // Everything that can fail before the kernel writes anything: outputs, result trees.
+    const Tensor sums =
+        s->lamb ? Tensor::empty(Shape{std::int64_t(2 * n)}, DType::f64, device) : Tensor();
     for (std::size_t i = 0; i < n; ++i) {
       const Tensor& gi = (*g)[i];
       mu_out[i] = output_for((*mu)[i], donated);
@@ -239,48 +250,41 @@ std::optional<FusedStep> adam_step(const FusedAdamSpec* s, const Tree& updates,
       // lamb's first pass keeps its unscaled update for the second, even when applying.
       if (!apply || s->lamb) u_out[i] = Tensor::empty(gi.shape(), dtype, device);
       if (apply) p_out[i] = output_for(p[i], donated);
+      kernels::OptimTensor& t = tensors[i];
+      t.grad = gi.raw_data();
+      t.param = needs_params ? p[i].raw_data() : nullptr;
+      t.mu = (*mu)[i].raw_data();
+      t.nu = (*nu)[i].raw_data();
+      t.mu_out = mu_out[i].raw_data();
+      t.nu_out = nu_out[i].raw_data();
+      t.update = u_out[i].defined() ? u_out[i].raw_data() : nullptr;
+      t.param_out = apply ? p_out[i].raw_data() : nullptr;
+      t.sums = s->lamb ? static_cast<double*>(sums.raw_data()) + 2 * i : nullptr;
+      t.numel = gi.numel();
+      t.weight_decay = wd[i];
     }
+    new_state[0] = Tree{{"count", make_count(count)},
+                        {"mu", structure.unflatten(mu_out)},
+                        {"nu", structure.unflatten(nu_out)}};
+    // params has the structure of updates (matching_leaves checked it).
+    FusedStep result{structure.unflatten(apply ? p_out : u_out),
+                     Tree::from_list(std::move(new_state))};
+    args.tensors = tensors.data();
+    args.num_tensors = int(n);
+    ++g_fused_updates;
+    const char* what = s->lamb ? "lamb" : "adam";
+    // A kernel that fails partway (a CUDA launch error) leaves some buffers updated in place:
+    // the caller gets its trees back holding them.
+    run_kernel(what, args, dtype, device);
+    if (s->lamb) {
+      args.kind = kernels::OptimKind::lamb_scale;
+      run_kernel(what, args, dtype, device);
+    }
+    return result;
   } catch (...) {
-    // Out of memory before anything was written: give the caller its trees back as they were.
-    if (donated) {
-      old_small_states[0] = Tree{{"count", old_small_states[0]},
-                                 {"mu", updates.unflatten(*mu)},
-                                 {"nu", updates.unflatten(*nu)}};
-      *donation.state = Tree::from_list(std::move(old_small_states));
-      *donation.params = updates.unflatten(p);
-    }
+    restore_caller();
     throw;
   }
-  for (std::size_t i = 0; i < n; ++i) {
-    const Tensor& gi = (*g)[i];
-    kernels::OptimTensor& t = tensors[i];
-    t.grad = gi.raw_data();
-    t.param = needs_params ? p[i].raw_data() : nullptr;
-    t.mu = (*mu)[i].raw_data();
-    t.nu = (*nu)[i].raw_data();
-    t.mu_out = mu_out[i].raw_data();
-    t.nu_out = nu_out[i].raw_data();
-    t.update = u_out[i].defined() ? u_out[i].raw_data() : nullptr;
-    t.param_out = apply ? p_out[i].raw_data() : nullptr;
-    t.sums = s->lamb ? static_cast<double*>(sums.raw_data()) + 2 * i : nullptr;
-    t.numel = gi.numel();
-    t.weight_decay = wd[i];
-  }
-  args.tensors = tensors.data();
-  args.num_tensors = int(n);
-  ++g_fused_updates;
-  const char* what = s->lamb ? "lamb" : "adam";
-  run_kernel(what, args, dtype, device);
-  if (s->lamb) {
-    args.kind = kernels::OptimKind::lamb_scale;
-    run_kernel(what, args, dtype, device);
-  }
-
-  new_state[0] = Tree{{"count", make_count(count)},
-                      {"mu", updates.unflatten(mu_out)},
-                      {"nu", updates.unflatten(nu_out)}};
-  // params has the structure of updates (matching_leaves checked it).
-  return FusedStep{updates.unflatten(apply ? p_out : u_out), Tree::from_list(std::move(new_state))};
 }
 
 // One fused sgd-with-momentum step, or nullopt (see adam_step).
@@ -311,48 +315,49 @@ std::optional<FusedStep> momentum_step(double decay, bool nesterov,
   args.nesterov = nesterov;
   args.step = learning_rate_step(learning_rate, lr_count);
   const Tree lr_state = advance_counts(state[1]);
-  const Tree old_lr_state = state[1];
+  Tree old_lr_state = state[1];
   autodiff::NoGrad no_grad;
+  const Tree structure = updates;  // `updates` may live inside a donated tree
   const bool donated = apply && take_donation(donation, updates);
-  // From here `state` and `params` may be None (see adam_step).
+  // From here `state`, `params` and `updates` may be gone (see adam_step).
+  auto restore_caller = [&] {
+    if (!donated) return;
+    *donation.state =
+        Tree::from_list({Tree{{"trace", structure.unflatten(*tr)}}, std::move(old_lr_state)});
+    *donation.params = structure.unflatten(p);
+  };
   const std::size_t n = g->size();
   std::vector<Tensor> tr_out(n), u_out(n), p_out(n);
   std::vector<kernels::OptimTensor> tensors(n);
   try {
     for (std::size_t i = 0; i < n; ++i) {
+      const Tensor& gi = (*g)[i];
       tr_out[i] = output_for((*tr)[i], donated);
-      if (apply)
+      kernels::OptimTensor& t = tensors[i];
+      t.grad = gi.raw_data();
+      t.mu = (*tr)[i].raw_data();
+      t.mu_out = tr_out[i].raw_data();
+      if (apply) {
         p_out[i] = output_for(p[i], donated);
-      else
-        u_out[i] = Tensor::empty((*g)[i].shape(), dtype, device);
+        t.param = p[i].raw_data();
+        t.param_out = p_out[i].raw_data();
+      } else {
+        u_out[i] = Tensor::empty(gi.shape(), dtype, device);
+        t.update = u_out[i].raw_data();
+      }
+      t.numel = gi.numel();
     }
+    FusedStep result{structure.unflatten(apply ? p_out : u_out),
+                     Tree::from_list({Tree{{"trace", structure.unflatten(tr_out)}}, lr_state})};
+    args.tensors = tensors.data();
+    args.num_tensors = int(n);
+    ++g_fused_updates;
+    run_kernel("sgd", args, dtype, device);  // a partial failure: see adam_step
+    return result;
   } catch (...) {
-    if (donated) {
-      *donation.state = Tree::from_list({Tree{{"trace", updates.unflatten(*tr)}}, old_lr_state});
-      *donation.params = updates.unflatten(p);
-    }
+    restore_caller();
     throw;
   }
-  for (std::size_t i = 0; i < n; ++i) {
-    const Tensor& gi = (*g)[i];
-    kernels::OptimTensor& t = tensors[i];
-    t.grad = gi.raw_data();
-    t.mu = (*tr)[i].raw_data();
-    t.mu_out = tr_out[i].raw_data();
-    if (apply) {
-      t.param = p[i].raw_data();
-      t.param_out = p_out[i].raw_data();
-    } else {
-      t.update = u_out[i].raw_data();
-    }
-    t.numel = gi.numel();
-  }
-  args.tensors = tensors.data();
-  args.num_tensors = int(n);
-  ++g_fused_updates;
-  run_kernel("sgd", args, dtype, device);
-  return FusedStep{updates.unflatten(apply ? p_out : u_out),
-                   Tree::from_list({Tree{{"trace", updates.unflatten(tr_out)}}, lr_state})};
 }
 
 }  // namespace

@@ -51,8 +51,10 @@ struct GradientTransformation {
   // update_and_apply() below, which falls back to the two-step path when it is empty. A wrapper
   // that copies a transformation and replaces its `update` must clear this too (or set its own).
   // `state` and `params` are donated: it may take them over and write the new values into the
-  // buffers nobody else holds (Tensor::is_sole_owner). When it throws, both are as they were;
-  // when it returns, they are valid but unspecified (moved from).
+  // buffers nobody else holds (Tensor::is_sole_owner). When it returns, they are valid but
+  // unspecified (moved from). When it throws, it gives both back: as they were when the failure
+  // came before its kernel (every check and allocation does), holding partly updated buffers
+  // when the kernel itself failed partway (a CUDA launch error).
   std::function<StepResult(const Tree& updates, OptState&& state, Tree&& params)> update_and_apply =
       nullptr;
 };
@@ -71,8 +73,8 @@ StepResult update_and_apply(const GradientTransformation& opt, const Tree& updat
                             const OptState& state, const Tree& params);
 // The same, donating `state` and `params` (pass them with std::move): the fused optimizers then
 // write the new moments and params over the old ones wherever no other tree or tensor shares
-// them, like an in-place torch.optim step, saving the memory traffic of fresh outputs. Both are
-// unchanged when it throws.
+// them, like an in-place torch.optim step, saving the memory traffic of fresh outputs. When it
+// throws, both are given back (see GradientTransformation::update_and_apply).
 StepResult update_and_apply(const GradientTransformation& opt, const Tree& updates,
                             OptState&& state, Tree&& params);
 

@@ -33,11 +33,13 @@ constexpr double kSmallGemmFlops = 65536.0 * 4.0;
 // Blocks of a split product are multiples of this many rows/columns (the sgemm micro-kernel's
 // tile on AVX-512 is 16 wide), so no block ends in a ragged edge the kernel handles slowly.
 constexpr std::int64_t kSplitAlign = 16;
-// A product this shallow (K below it) writes C faster than a second thread could help: it is
-// bound by C's stores, and a split costs a wake-up and OpenBLAS's small-matrix path. Measured on
-// the 2-vCPU dev VM: [128,10]x[10,512] 16 µs on one thread, 18 µs split by rows, 47 µs by
-// columns; [64,10]x[10,128] 1.8 µs against 5.1 and 10.1.
+// A product this shallow (K below it) with a C of at most kShallowMaxOutput elements runs on one
+// thread: it is bound by C's stores, and a split costs a wake-up and OpenBLAS's small-matrix path.
+// Measured on the 2-vCPU dev VM: [128,10]x[10,512] 16 µs on one thread, 18 µs split by rows, 47
+// µs by columns; [64,10]x[10,128] 1.8 µs against 5.1 and 10.1. A larger C still splits: on a
+// machine with many cores one thread's stores would be the limit.
 constexpr std::int64_t kMinSplitDepth = 16;
+constexpr std::int64_t kShallowMaxOutput = std::int64_t(1) << 18;
 
 // How one matrix operand is passed to BLAS.
 struct MatrixArg {
@@ -131,7 +133,7 @@ void matmul_kernel(const KernelArgs& args) {
     const bool split_n = N > M;
     const std::int64_t side = split_n ? N : M;
     const std::int64_t parts =
-        K < kMinSplitDepth
+        (K < kMinSplitDepth && M * N <= kShallowMaxOutput)
             ? 1
             : std::min<std::int64_t>(
                   {num_threads(), std::int64_t(flops / kSmallGemmFlops), side / kSplitAlign});

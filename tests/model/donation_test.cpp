@@ -147,13 +147,14 @@ TEST_CASE("a failing donated step leaves the states as they were") {
   CHECK(addresses(model.states().net_params()) == params_at);
 }
 
-TEST_CASE("an override calling Model::train_step sees its args' donated fields taken") {
+TEST_CASE("an override calling Model::train_step finds the new values in its args") {
   struct Wrapper : Model {
     using Model::Model;
-    bool had_params_after = true;
+    bool args_hold_new_params = false;
     TrainStep train_step(const StepArgs& a) override {
       TrainStep t = Model::train_step(a);
-      if (!a.initializing) had_params_after = !a.states.net_params().is_none();
+      if (!a.initializing)
+        args_hold_new_params = values_of(a.states.net_params()) == values_of(t.states.net_params());
       return t;
     }
   };
@@ -161,7 +162,40 @@ TEST_CASE("an override calling Model::train_step sees its args' donated fields t
     INFO("donate_states = " << donate);
     Wrapper model(options(donate));
     for (int step = 0; step < 3; ++step) model.train_on_batch(Batch(40).x, Batch(40).y);
-    CHECK(model.had_params_after == !donate);
+    // Donated, the args' params were updated in place (torch.optim's view); otherwise they are
+    // the old values.
+    CHECK(model.args_hold_new_params == donate);
     CHECK(model.states().net_params().num_leaves() == 4);
   }
+}
+
+TEST_CASE("an override failing after Model::train_step leaves valid states that train on") {
+  struct Rejecting : Model {
+    using Model::Model;
+    bool reject = false;
+    TrainStep train_step(const StepArgs& a) override {
+      TrainStep t = Model::train_step(a);
+      if (reject) throw Error("rejected");
+      return t;
+    }
+  };
+  Rejecting model(options(true)), twin(options(true));
+  for (int step = 0; step < 3; ++step) {
+    model.train_on_batch(Batch(50).x, Batch(50).y);
+    twin.train_on_batch(Batch(50).x, Batch(50).y);
+  }
+  const auto metrics_before = values_of(model.states().metrics_states());
+  model.reject = true;
+  const Batch b(51);
+  CHECK_THROWS_WITH_AS(model.train_on_batch(b.x, b.y), "rejected", Error);
+  // The update was written in place, so the model keeps it (as the option documents); the other
+  // states are as they were.
+  twin.train_on_batch(b.x, b.y);
+  CHECK(values_of(model.states().net_params()) == values_of(twin.states().net_params()));
+  CHECK(values_of(model.states().optimizer_states()) ==
+        values_of(twin.states().optimizer_states()));
+  CHECK(values_of(model.states().metrics_states()) == metrics_before);
+  model.reject = false;
+  CHECK_NOTHROW(model.train_on_batch(b.x, b.y));
+  CHECK(model.states().net_params().num_leaves() == 4);
 }

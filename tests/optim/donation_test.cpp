@@ -115,12 +115,13 @@ TEST_CASE("donated trees whose buffers someone else holds keep their values") {
 
 TEST_CASE("a caller's wrapped buffer is never written in place") {
   std::vector<float> buffer(64, 1.0f);
-  const Tensor wrapped = Tensor::view_of(
-      Storage::wrap(buffer.data(), buffer.size() * sizeof(float), Device::cpu(), {}), Shape{64},
-      contiguous_strides(Shape{64}), 0, DType::f32);
-  CHECK(wrapped.is_sole_owner() == false);
+  // The tree holds the only reference: only is_wrapped keeps the step from writing in place.
+  Tree p{{"w", Tensor::view_of(
+                   Storage::wrap(buffer.data(), buffer.size() * sizeof(float), Device::cpu(), {}),
+                   Shape{64}, contiguous_strides(Shape{64}), 0, DType::f32)}};
+  CHECK(p["w"].tensor().storage().use_count() == 1);
+  CHECK(p["w"].tensor().is_sole_owner() == false);
   const auto opt = sgd(0.5, {.momentum = 0.9});
-  Tree p{{"w", wrapped}};
   OptState s = opt.init(p);
   const Tree grads{{"w", full({64}, 1.0)}};
   const StepResult r = update_and_apply(opt, grads, std::move(s), std::move(p));
