@@ -1,5 +1,5 @@
-// C = A B for a short A (a small batch through a dense layer: at most max_rows() = 64 rows), A and B
-// row-major, without packing B. OpenBLAS packs the whole of B into its own layout on every call;
+// C = A B for a short A (a small batch through a dense layer: at most max_rows() = 64 rows), A and
+// B row-major, without packing B. OpenBLAS packs the whole of B into its own layout on every call;
 // with 32 rows of A each element of B then feeds only 32 multiply-adds, so the copy costs a
 // quarter of the product (sgemm_itcopy: 16% of the CPU time of an MLP step at batch 32, 63% of a
 // batch-8 forward). Here a register tile of rows x two vectors of columns reads B straight from
@@ -23,5 +23,15 @@ void multiply(const float* a, std::int64_t lda, const float* b, std::int64_t ldb
               std::int64_t ldc, std::int64_t m, std::int64_t k, std::int64_t n0, std::int64_t n1);
 void multiply(const double* a, std::int64_t lda, const double* b, std::int64_t ldb, double* c,
               std::int64_t ldc, std::int64_t m, std::int64_t k, std::int64_t n0, std::int64_t n1);
+
+// Columns [n0, n1) (any) of C[M, N] = A[M, K] Bᵀ with B stored row-major [N, K] (row stride
+// ldb): dx = dy Wᵀ, which OpenBLAS also packs W for. Each element is a dot product summed in
+// vector lanes over K, then across the lanes.
+void multiply_transposed(const float* a, std::int64_t lda, const float* b, std::int64_t ldb,
+                         float* c, std::int64_t ldc, std::int64_t m, std::int64_t k,
+                         std::int64_t n0, std::int64_t n1);
+void multiply_transposed(const double* a, std::int64_t lda, const double* b, std::int64_t ldb,
+                         double* c, std::int64_t ldc, std::int64_t m, std::int64_t k,
+                         std::int64_t n0, std::int64_t n1);
 
 }  // namespace elegy::kernels::gemm_small_m

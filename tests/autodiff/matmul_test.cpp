@@ -165,8 +165,9 @@ TEST_CASE("batched matmul broadcasts the batch dimensions") {
 }
 
 TEST_CASE("matmul with a short A (elegy's own kernel, no packing) matches a float64 loop") {
-  // Up to 64 rows of A times a row-major B whose width is a multiple of two vectors: row tiles of
-  // every height, odd K, strided A and B, on 1-3 threads; other widths go to OpenBLAS.
+  // Up to 64 rows of A times a row-major B whose width is a multiple of two vectors (row tiles of
+  // every height, odd K, strided A and B, on 1-3 threads; other widths go to OpenBLAS), and times
+  // a transposed B of any width (dot-product tiles and their edges, K past a vector).
   const int saved_threads = num_threads();
   for (const int threads : {1, 2, 3}) {
     set_num_threads(threads);
@@ -179,6 +180,8 @@ TEST_CASE("matmul with a short A (elegy's own kernel, no packing) matches a floa
             CAPTURE(k);
             CAPTURE(n);
             check_matmul(rand({m, k}, 70, dt), rand({k, n}, 71, dt));
+            // B transposed (dx = dy Wᵀ): the dot-product kernel for K >= 256.
+            check_matmul(rand({m, k}, 76, dt), transpose(rand({n + 1, k}, 77, dt)));
             // Row strides wider than the rows: a column slice of A and of B.
             check_matmul(slice(rand({m, k + 3}, 72, dt), 0, k, 1, 1),
                          slice(rand({k, n + 16}, 73, dt), 16, n + 16, 1, 1));
