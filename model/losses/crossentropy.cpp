@@ -3,6 +3,7 @@
 #include "elegy/model/losses/crossentropy.hpp"
 
 #include <cmath>
+#include <vector>
 
 #include "elegy/autodiff/ops_creation.hpp"
 #include "elegy/autodiff/ops_elementwise.hpp"
@@ -72,8 +73,13 @@ Tensor sparse_categorical_crossentropy(const Tensor& y_true, const Tensor& y_pre
   }
   const std::int64_t k = y_pred.shape(-1);
   Tensor idx = labels.astype(DType::i64);
-  if (check_bounds && idx.numel() > 0) {
-    const std::int64_t lo = min(idx).item<std::int64_t>(), hi = max(idx).item<std::int64_t>();
+  // From logits on the CPU the fused op checks every label itself (an Error naming the label and
+  // its index), so the two reductions here would only repeat it. Elsewhere one read-back of
+  // [min, max] (one device synchronisation, not two).
+  const bool op_checks = from_logits && idx.device().is_cpu();
+  if (check_bounds && idx.numel() > 0 && !op_checks) {
+    const std::vector<std::int64_t> range = stack({min(idx), max(idx)}).to_vector<std::int64_t>();
+    const std::int64_t lo = range[0], hi = range[1];
     ELEGY_CHECK(lo >= 0 && hi < k, who, "label values must be in [0, ", k, ") for y_pred ",
                 describe(y_pred), ", got ", lo < 0 ? lo : hi);
   }

@@ -9,8 +9,9 @@ namespace elegy::losses {
 // -sum(y * log p) over the last axis. y: one-hot or probabilities [..., K].
 Tensor categorical_crossentropy(const Tensor& y_true, const Tensor& y_pred,
                                 bool from_logits = false, double label_smoothing = 0.0);
-// -log p[label]. labels: integers [...] (or [..., 1]) in [0, K); check_bounds reads their
-// range on the host (one small reduction) and raises an Error for values outside [0, K).
+// -log p[label]. labels: integers [...] (or [..., 1]) in [0, K); check_bounds raises an Error
+// for values outside [0, K): from logits on the CPU the fused op checks each label; otherwise
+// their range is read back to the host (two small reductions, one synchronisation).
 Tensor sparse_categorical_crossentropy(const Tensor& y_true, const Tensor& y_pred,
                                        bool from_logits = false, bool check_bounds = true);
 // mean over the last axis of -(y log p + (1 - y) log(1 - p)).

@@ -228,6 +228,13 @@ TEST_CASE("losses: bad input is a clear Error") {
   CHECK_THROWS_WITH_AS(
       losses::SparseCategoricalCrossentropy()(Tensor::from_vector<std::int32_t>({-1, 0}, {2}), p),
       doctest::Contains("got -1"), Error);
+  // From logits the fused op checks the labels: the Error names the label and where it is.
+  CHECK_THROWS_WITH_AS(losses::SparseCategoricalCrossentropy({.from_logits = true})(
+                           Tensor::from_vector<std::int32_t>({0, 3}, {2}), p),
+                       doctest::Contains("label 3 at flat index 1 is outside [0, 3)"), Error);
+  CHECK_THROWS_WITH_AS(losses::SparseCategoricalCrossentropy({.from_logits = true})(
+                           Tensor::from_vector<std::int32_t>({-1, 0}, {2}), p),
+                       doctest::Contains("label -1 at flat index 0 is outside [0, 3)"), Error);
   CHECK_THROWS_WITH_AS(losses::SparseCategoricalCrossentropy()(p, p),
                        doctest::Contains("one-hot labels need CategoricalCrossentropy"), Error);
   CHECK_THROWS_WITH_AS(
