@@ -111,6 +111,30 @@ void matmul_kernel(const KernelArgs& args) {
   auto blocks = [&](CBLAS_TRANSPOSE ta, int lda, const T* ai, CBLAS_TRANSPOSE tb, int ldb,
                     const T* bi, T* ci, int ldc) {
     const double flops = double(M) * double(N) * double(K);
+    // A short A times a row-major B: elegy's own kernel, which does not pack B (gemm_small_m.hpp),
+    // over blocks of columns spread on the pool.
+    // `count` column blocks over at most one pool thread per kSmallGemmFlops multiply-adds.
+    auto over_columns = [&](std::int64_t count, FunctionRef<void(std::int64_t, std::int64_t)> fn) {
+      const std::int64_t parts = std::clamp<std::int64_t>(
+          std::min<std::int64_t>(num_threads(), std::int64_t(flops / kSmallGemmFlops)), 1, count);
+      parallel_for(count, (count + parts - 1) / parts, fn);
+    };
+    const bool small_m = ta == CblasNoTrans && M <= gemm_small_m::max_rows();
+    const std::int64_t width = gemm_small_m::block_width(T());
+    if (small_m && tb == CblasNoTrans && N % width == 0) {
+      over_columns(N / width, [&](std::int64_t b0, std::int64_t b1) {
+        gemm_small_m::multiply(ai, lda, bi, ldb, ci, ldc, M, K, b0 * width, b1 * width);
+      });
+      return;
+    }
+    // The same with B transposed (dx = dy Wᵀ): dot products over a K long enough to pay for
+    // summing each accumulator's lanes.
+    if (small_m && tb == CblasTrans && K >= kMinDotDepth) {
+      over_columns(N, [&](std::int64_t n0, std::int64_t n1) {
+        gemm_small_m::multiply_transposed(ai, lda, bi, ldb, ci, ldc, M, K, n0, n1);
+      });
+      return;
+    }
     // Columns when B (K x N) is larger than A (M x K), else rows: each block then reads all of the
     // smaller input and its own part of the larger one, which no other thread reads. (Every thread
     // reading a weight the optimizer just wrote on both cores costs more than the GEMM saves: a row
@@ -118,33 +142,6 @@ void matmul_kernel(const KernelArgs& args) {
     // it slowed the whole b128 step by 0.13 ms.) On a tie, rows: the TN product dW = xᵀ dy
     // [512,32]x[32,512] takes 0.080 ms by rows and 0.197 ms by columns; NN [512,512]x[512,512]
     // 0.73 against 0.82.
-    // A short A times a row-major B: elegy's own kernel, which does not pack B (gemm_small_m.hpp),
-    // over blocks of columns spread on the pool.
-    const std::int64_t width = gemm_small_m::block_width(T());
-    if (ta == CblasNoTrans && tb == CblasNoTrans && M <= gemm_small_m::max_rows() &&
-        N % width == 0) {
-      const std::int64_t column_blocks = N / width;
-      const std::int64_t parts = std::clamp<std::int64_t>(
-          std::min<std::int64_t>(num_threads(), std::int64_t(flops / kSmallGemmFlops)), 1,
-          column_blocks);
-      parallel_for(column_blocks, (column_blocks + parts - 1) / parts,
-                   [&](std::int64_t b0, std::int64_t b1) {
-                     gemm_small_m::multiply(ai, lda, bi, ldb, ci, ldc, M, K, b0 * width,
-                                            b1 * width);
-                   });
-      return;
-    }
-    // The same with B transposed (dx = dy Wᵀ): dot products over a K long enough to pay for
-    // summing each accumulator's lanes.
-    if (ta == CblasNoTrans && tb == CblasTrans && M <= gemm_small_m::max_rows() &&
-        K >= kMinDotDepth) {
-      const std::int64_t parts = std::clamp<std::int64_t>(
-          std::min<std::int64_t>(num_threads(), std::int64_t(flops / kSmallGemmFlops)), 1, N);
-      parallel_for(N, (N + parts - 1) / parts, [&](std::int64_t n0, std::int64_t n1) {
-        gemm_small_m::multiply_transposed(ai, lda, bi, ldb, ci, ldc, M, K, n0, n1);
-      });
-      return;
-    }
     const bool split_n = N > M;
     const std::int64_t side = split_n ? N : M;
     const std::int64_t parts =

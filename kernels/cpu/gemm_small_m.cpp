@@ -36,6 +36,26 @@ std::int64_t BlockWidthF64() {
   return 2 * std::int64_t(hn::Lanes(hn::ScalableTag<double>()));
 }
 
+#if HWY_HAVE_SCALABLE
+// Sizeless vectors (SVE, RVV) cannot live in arrays: one row of the tile at a time.
+template <int R, class T>
+HWY_INLINE void Tile(const T* HWY_RESTRICT a, std::int64_t lda, const T* HWY_RESTRICT b,
+                     std::int64_t ldb, T* HWY_RESTRICT c, std::int64_t ldc, std::int64_t k_size) {
+  const hn::ScalableTag<T> d;
+  const std::int64_t L = std::int64_t(hn::Lanes(d));
+  for (int r = 0; r < R; ++r) {
+    auto acc0 = hn::Zero(d), acc1 = hn::Zero(d);
+    for (std::int64_t k = 0; k < k_size; ++k) {
+      const T* row = b + k * ldb;
+      const auto ar = hn::Set(d, a[r * lda + k]);
+      acc0 = hn::MulAdd(ar, hn::LoadU(d, row), acc0);
+      acc1 = hn::MulAdd(ar, hn::LoadU(d, row + L), acc1);
+    }
+    hn::StoreU(acc0, d, c + r * ldc);
+    hn::StoreU(acc1, d, c + r * ldc + L);
+  }
+}
+#else
 // Rows [0, R) of A times the column block of B at b: C's R x 2L block at c.
 template <int R, class T>
 HWY_INLINE void Tile(const T* HWY_RESTRICT a, std::int64_t lda, const T* HWY_RESTRICT b,
@@ -63,6 +83,7 @@ HWY_INLINE void Tile(const T* HWY_RESTRICT a, std::int64_t lda, const T* HWY_RES
     hn::StoreU(acc1[r], d, c + r * ldc + L);
   }
 }
+#endif
 
 // A tile of `rows` (1..kMaxTile) rows.
 template <class T>
@@ -117,6 +138,30 @@ constexpr int kDotRows = 4, kDotCols = 6;
 constexpr int kDotRows = 2, kDotCols = 4;
 #endif
 
+#if HWY_HAVE_SCALABLE
+// Sizeless vectors cannot live in arrays: one dot product at a time.
+template <int RM, int RN, class T>
+HWY_INLINE void DotTile(const T* HWY_RESTRICT a, std::int64_t lda, const T* HWY_RESTRICT b,
+                        std::int64_t ldb, T* HWY_RESTRICT c, std::int64_t ldc,
+                        std::int64_t k_size) {
+  const hn::ScalableTag<T> d;
+  const std::int64_t L = std::int64_t(hn::Lanes(d));
+  for (int r = 0; r < RM; ++r)
+    for (int q = 0; q < RN; ++q) {
+      const T* ar = a + r * lda;
+      const T* bq = b + q * ldb;
+      auto acc = hn::Zero(d);
+      std::int64_t k = 0;
+      for (; k + L <= k_size; k += L)
+        acc = hn::MulAdd(hn::LoadU(d, ar + k), hn::LoadU(d, bq + k), acc);
+      if (k < k_size) {
+        const auto valid = hn::FirstN(d, std::size_t(k_size - k));
+        acc = hn::MulAdd(hn::MaskedLoad(valid, d, ar + k), hn::MaskedLoad(valid, d, bq + k), acc);
+      }
+      c[r * ldc + q] = hn::GetLane(hn::SumOfLanes(d, acc));
+    }
+}
+#else
 template <int RM, int RN, class T>
 HWY_INLINE void DotTile(const T* HWY_RESTRICT a, std::int64_t lda, const T* HWY_RESTRICT b,
                         std::int64_t ldb, T* HWY_RESTRICT c, std::int64_t ldc,
@@ -144,6 +189,7 @@ HWY_INLINE void DotTile(const T* HWY_RESTRICT a, std::int64_t lda, const T* HWY_
   for (int r = 0; r < RM; ++r)
     for (int q = 0; q < RN; ++q) c[r * ldc + q] = hn::GetLane(hn::SumOfLanes(d, acc[r][q]));
 }
+#endif
 
 // The part of the tile grid a full tile does not cover: one element at a time.
 template <class T>
