@@ -267,22 +267,20 @@ Logs Model::train_on_batch(const Tree& x, const Tree& y, std::optional<Tensor> s
   init_on_batch(x, y, sample_weight, class_weight);
   StepArgs a = batch_args(x, y, sample_weight, class_weight, /*initializing=*/false,
                           /*training=*/true);
-  if (!options_.donate_states) {
-    TrainStep r = call_train_step(a);
-    Logs logs = to_logs("train_step", r.logs);  // before states change: a bad log changes nothing
-    states_ = detached(r.states);
-    return logs;
-  }
   // Donation: while the step runs, `a` holds the only copy of the model's states, so the default
   // train_step can update the parameters and optimizer states in place (donated_update). `a`
   // always holds valid states: the old ones until the optimizer has run, then the new params and
   // optimizer states; a failure takes states_ from it.
-  states_ = States();
-  donation_.args = &a;
-  donation_.taken = false;
-  struct EndOfStep {
+  if (options_.donate_states) {
+    states_ = States();
+    donation_.args = &a;
+  }
+  struct EndOfStep {  // (Donation's assignment copies nothing, by design: reset by hand)
     Donation& d;
-    ~EndOfStep() { d = Donation(); }
+    ~EndOfStep() {
+      d.args = nullptr;
+      d.taken = false;
+    }
   } end_of_step{donation_};
   TrainStep r;
   try {

@@ -132,10 +132,10 @@ Tensor output_for(const Tensor& in, bool donated) {
 }
 
 // Takes the caller's donated trees over (they become None), so the leaf vectors the step holds
-// are the only references wherever the caller's were. Returns false (and takes nothing) when
-// there is nothing to take or `updates` is one of the donated trees.
-bool take_donation(const Donation& d, const Tree& updates) {
-  if (!d.state || !d.params || &updates == d.params || &updates == d.state) return false;
+// are the only references wherever the caller's were. Returns false when there is nothing to
+// take. (The steps copy `updates` first: it may be, or live inside, a donated tree.)
+bool take_donation(const Donation& d) {
+  if (!d.state || !d.params) return false;
   *d.state = OptState();
   *d.params = Tree();
   return true;
@@ -225,7 +225,7 @@ std::optional<FusedStep> adam_step(const FusedAdamSpec* s, const Tree& updates,
 
   autodiff::NoGrad no_grad;
   const Tree structure = updates;  // `updates` may live inside a donated tree
-  const bool donated = apply && take_donation(donation, updates);
+  const bool donated = apply && take_donation(donation);
   // From here `state`, `params` and `updates` may be gone: only the leaf vectors and the copies
   // above are read. Whatever fails gives the caller its trees back (restore_caller).
   auto restore_caller = [&] {
@@ -318,7 +318,7 @@ std::optional<FusedStep> momentum_step(double decay, bool nesterov,
   Tree old_lr_state = state[1];
   autodiff::NoGrad no_grad;
   const Tree structure = updates;  // `updates` may live inside a donated tree
-  const bool donated = apply && take_donation(donation, updates);
+  const bool donated = apply && take_donation(donation);
   // From here `state`, `params` and `updates` may be gone (see adam_step).
   auto restore_caller = [&] {
     if (!donated) return;

@@ -18,6 +18,19 @@ inline std::vector<double> values(const Tensor& t) {
   return t.to_vector<double>();
 }
 
+// Each leaf's values (values() per leaf) and data address, in leaf order: what in-place tests
+// compare.
+inline std::vector<std::vector<double>> values_of(const Tree& t) {
+  std::vector<std::vector<double>> out;
+  for (const Tensor& leaf : t.leaves()) out.push_back(values(leaf));
+  return out;
+}
+inline std::vector<const void*> addresses(const Tree& t) {
+  std::vector<const void*> out;
+  for (const Tensor& leaf : t.leaves()) out.push_back(leaf.raw_data());
+  return out;
+}
+
 // 0, 1, 2, ... with `shape`, as `dtype`.
 inline Tensor iota(const Shape& shape, DType dtype = DType::f64) {
   std::vector<double> v(static_cast<std::size_t>(shape.numel()));

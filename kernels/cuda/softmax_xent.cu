@@ -57,9 +57,9 @@ __global__ void xent_backward_kernel(std::int64_t rows, std::int64_t k, const T*
                                      const std::int64_t* labels, const T* g, T* dz) {
   const int lane = threadIdx.x % kWarp;
   for (std::int64_t r = first_row(); r < rows; r += row_step()) {
-    T m, s;
-    row_stats(z + r * k, k, lane, m, s);
     const T* zr = z + r * k;
+    T m, s;
+    row_stats(zr, k, lane, m, s);
     const std::int64_t label = labels[r];
     const T gr = label >= 0 && label < k ? g[r] : std::numeric_limits<T>::quiet_NaN();
     const T inv = T(1) / s;

@@ -34,17 +34,8 @@ struct Batch {
       : x(random::normal(Key(seed), {16, 5})), y(random::randint(Key(seed + 1), {16}, 0, 3)) {}
 };
 
-std::vector<const void*> addresses(const Tree& t) {
-  std::vector<const void*> out;
-  for (const Tensor& leaf : t.leaves()) out.push_back(leaf.raw_data());
-  return out;
-}
-
-std::vector<std::vector<double>> values_of(const Tree& t) {
-  std::vector<std::vector<double>> out;
-  for (const Tensor& leaf : t.leaves()) out.push_back(testing::values(leaf));
-  return out;
-}
+using testing::addresses;
+using testing::values_of;
 
 // Every field's values (the rng is compared through its key).
 std::vector<std::vector<std::vector<double>>> values_of(const States& s) {

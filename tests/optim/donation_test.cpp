@@ -28,17 +28,8 @@ Tree params_of(DType dtype, std::uint64_t seed) {
   return t;
 }
 
-std::vector<const void*> addresses(const Tree& t) {
-  std::vector<const void*> out;
-  for (const Tensor& leaf : t.leaves()) out.push_back(leaf.raw_data());
-  return out;
-}
-
-std::vector<std::vector<double>> values_of(const Tree& t) {
-  std::vector<std::vector<double>> out;
-  for (const Tensor& leaf : t.leaves()) out.push_back(testing::values(leaf));
-  return out;
-}
+using testing::addresses;
+using testing::values_of;
 
 struct Case {
   std::string name;
