@@ -39,11 +39,13 @@ inline std::int64_t padded_width(const ConvGeometry& g) {
   return g.out[2] + (g.kernel[2] - 1) * g.dilation[2];
 }
 
-// Padded rows [oh0, oh0 + rows) of image n into pad, dense [rows, padded_width, C].
+// Padded rows [oh0, oh0 + rows) of image n into pad, dense [rows, wp, C]; wp defaults to
+// padded_width(g), and columns (rows) past the padded image are zero.
 template <class T>
 void pad_rows(const ConvGeometry& g, const Source<T>& x, std::int64_t n, std::int64_t oh0,
-              std::int64_t rows, T* pad) {
-  const std::int64_t C = g.channels, wp = padded_width(g);
+              std::int64_t rows, T* pad, std::int64_t wp = 0) {
+  const std::int64_t C = g.channels;
+  if (wp == 0) wp = padded_width(g);
   const std::int64_t lo = std::clamp<std::int64_t>(g.pad_lo[2], 0, wp);
   const std::int64_t hi = std::clamp<std::int64_t>(g.pad_lo[2] + g.in[2], lo, wp);
   const T* xn = x.data + n * x.n;
@@ -126,10 +128,10 @@ void add_rows(const FilterTask<double>& t, std::int64_t n, std::int64_t oh0, std
               double* pad, double* slot);
 
 // Pool tasks over (image, band of output rows): whole images when there are enough of them to
-// keep every thread busy, else each image cut into bands.
+// keep every thread busy, else each image cut into bands of a multiple of `align` rows.
 struct Bands {
   std::int64_t per_image = 1, rows = 1;
-  Bands(const ConvGeometry& g, std::int64_t threads) {
+  Bands(const ConvGeometry& g, std::int64_t threads, std::int64_t align = 1) {
     const std::int64_t want = 4 * threads;
     rows = g.out[1];
     if (g.batch < want) {
@@ -137,7 +139,7 @@ struct Bands {
                                                           std::max<std::int64_t>(1, g.out[1]));
       rows = (g.out[1] + bands - 1) / bands;
     }
-    rows = std::max<std::int64_t>(1, rows);
+    rows = std::max<std::int64_t>(1, (rows + align - 1) / align * align);
     per_image = (g.out[1] + rows - 1) / rows;
   }
   std::int64_t count(const ConvGeometry& g) const { return g.batch * per_image; }

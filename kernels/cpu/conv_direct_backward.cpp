@@ -18,10 +18,12 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <type_traits>
 #include <vector>
 
 #include "elegy/core/thread_pool.hpp"
 #include "elegy/kernels/cpu/conv_direct.hpp"
+#include "elegy/kernels/cpu/conv_winograd.hpp"
 #include "elegy/kernels/dispatch.hpp"
 
 HWY_BEFORE_NAMESPACE();
@@ -100,6 +102,19 @@ conv_direct::Source<T> image_buffer(const T* data, std::int64_t cols, std::int64
   return conv_direct::Source<T>(v);
 }
 
+// Image n's input gradient: the rows of the flipped conv (see conv_direct_backward_kernel).
+void dx_rows(const conv_direct::Task<float>& t, std::int64_t n, std::int64_t rows, float* pad,
+             bool winograd) {
+  if (winograd)
+    conv_winograd::rows(t, n, 0, rows, pad);
+  else
+    conv_direct::rows(t, n, 0, rows, pad);
+}
+void dx_rows(const conv_direct::Task<double>& t, std::int64_t n, std::int64_t rows, double* pad,
+             bool /*winograd: float32 only*/) {
+  conv_direct::rows(t, n, 0, rows, pad);
+}
+
 template <class T>
 void conv_direct_backward_kernel(const KernelArgs& a) {
   const ConvGeometry& g = geometry_of(a);
@@ -128,9 +143,14 @@ void conv_direct_backward_kernel(const KernelArgs& a) {
                                   dw_taps = conv_direct::tap_offsets(g);
   conv_direct::Task<T> dx_task(ops.x);  // x replaced per thread by its gz buffer
   dx_task.taps = dx_taps.data();
+  // The input gradient of a 3x3 float32 conv runs as Winograd F(2x2, 3x3) (conv_winograd.hpp).
+  bool winograd = false;
+  if constexpr (std::is_same_v<T, float>) winograd = dx && conv_winograd::applies(tg);
   if (dx) {
-    packed = conv_direct::pack(tg, static_cast<const T*>(ops.w.data), true,
-                               static_cast<T*>(nullptr), 0, C, block);
+    const T* w = static_cast<const T*>(ops.w.data);
+    if constexpr (std::is_same_v<T, float>)
+      if (winograd) packed = conv_winograd::pack(tg, w, true, nullptr, 0, C, block);
+    if (!winograd) packed = conv_direct::pack(tg, w, true, static_cast<T*>(nullptr), 0, C, block);
     dx_task.g = &tg;
     dx_task.packed = packed.weights.get();
     dx_task.out = dx;
@@ -153,7 +173,8 @@ void conv_direct_backward_kernel(const KernelArgs& a) {
   const std::int64_t x_pad =
       conv_direct::padded_rows(g, g.out[1]) * conv_direct::padded_width(g) * C;
   const std::int64_t gz_pad =
-      conv_direct::padded_rows(tg, tg.out[1]) * conv_direct::padded_width(tg) * co;
+      winograd ? conv_winograd::pad_elements(tg, tg.out[1])
+               : conv_direct::padded_rows(tg, tg.out[1]) * conv_direct::padded_width(tg) * co;
   parallel_for(parts, 1, [&](std::int64_t p0, std::int64_t p1) {
     thread_local std::vector<T> gz, pad_x, pad_gz;
     if (std::int64_t(gz.size()) < positions * co) gz.resize(std::size_t(positions * co));
@@ -171,7 +192,7 @@ void conv_direct_backward_kernel(const KernelArgs& a) {
         const std::int64_t at = n * positions * co;
         mask_rows(gz.data(), gy + at, y ? y + at : nullptr, positions, co, db_slot);
         if (dw) conv_direct::add_rows(filter, n, 0, g.out[1], pad_x.data(), dw_slot);
-        if (dx) conv_direct::rows(input, n, 0, tg.out[1], pad_gz.data());
+        if (dx) dx_rows(input, n, tg.out[1], pad_gz.data(), winograd);
       }
     }
   });

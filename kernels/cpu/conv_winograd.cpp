@@ -1,0 +1,309 @@
+// Winograd F(2x2, 3x3) convolution rows (see conv_winograd.hpp for what and why).
+//
+// Per pool task (image, band of output rows): the band's padded input is copied once (as the
+// direct kernel does), then its 2x2 output tiles are taken in chunks of up to kMaxTile. For each
+// chunk:
+//   1. input transform: V[ξ][p][c] = (Bᵀ d_p B)[ξ] for the 16 positions ξ of tile p's 4x4 patch,
+//      vectorised over channels;
+//   2. for each block of 2 vectors of output channels and each ξ, a register tile of
+//      (tiles x 2 vectors) accumulates M[ξ][p][co] = sum over c of V[ξ][p][c] U[ξ][c][co], the
+//      same broadcast-and-FMA tile as conv_direct.cpp's with 16 small products in place of one;
+//   3. output transform Y = Aᵀ M A per tile, then bias, relu and the stores of the outputs that
+//      exist (the last tile of an odd row or column is half outside).
+// Both scratch buffers stay in L1/L2; the transformed weights of a block (16 x C x 2 vectors,
+// 64 KiB for C = 32) stay in L2 while every tile of the band streams through them.
+//
+// With Bᵀ = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1], G = [1 0 0; ½ ½ ½; ½ -½ ½; 0 0 1] and
+// Aᵀ = [1 1 1 0; 0 1 -1 -1], Y = Aᵀ[(G g Gᵀ) ⊙ (Bᵀ d B)]A is the 3x3 correlation of the 4x4
+// patch d with g: y0 = d0 g0 + d1 g1 + d2 g2 and y1 = d1 g0 + d2 g1 + d3 g2 along each axis.
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "elegy/kernels/cpu/conv_winograd.cpp"
+#include <hwy/aligned_allocator.h>
+#include <hwy/foreach_target.h>  // IWYU pragma: keep
+#include <hwy/highway.h>
+
+#include <algorithm>
+#include <array>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <utility>
+
+#include "elegy/kernels/cpu/conv_winograd.hpp"
+
+#ifndef ELEGY_KERNELS_CPU_CONV_WINOGRAD_ONCE_
+#define ELEGY_KERNELS_CPU_CONV_WINOGRAD_ONCE_
+namespace elegy::kernels::conv_winograd {
+constexpr int kXi = 16;  // positions of a 4x4 transformed tile
+}  // namespace elegy::kernels::conv_winograd
+#endif
+
+HWY_BEFORE_NAMESPACE();
+namespace elegy::kernels::conv_winograd::HWY_NAMESPACE {
+namespace hn = hwy::HWY_NAMESPACE;
+
+// Tiles per register tile: 2 * kMaxTile accumulators, 2 weight vectors and a broadcast (32
+// vector registers with AVX-512, 16 below), as in conv_direct.cpp.
+#if HWY_TARGET <= HWY_AVX3
+constexpr int kMaxTile = 12;
+#else
+constexpr int kMaxTile = 6;
+#endif
+// Sizeless vectors (SVE, RVV) cannot live in the arrays below; those targets keep the direct
+// kernel.
+bool Supported() {
+  return !HWY_HAVE_SCALABLE;
+}
+
+#if !HWY_HAVE_SCALABLE
+
+// The band's geometry as the tile loops see it.
+struct Band {
+  std::int64_t C = 0, Cv = 0;   // input channels, and rounded up to whole vectors (V's stride)
+  std::int64_t wp = 0;          // padded row width in positions (2 * tiles_w + 2)
+  std::int64_t tiles_w = 0;     // tiles per row of tiles
+  std::int64_t rows = 0;        // output rows of the band
+  std::int64_t oh0 = 0, n = 0;  // first output row, image
+};
+
+// V[ξ][p][0 .. Cv) for tiles [t0, t0 + pt) of the band; channels past C are zero.
+void InputTransform(const Band& b, const float* pad, std::int64_t t0, int pt, float* v) {
+  const hn::ScalableTag<float> d;
+  using V = hn::Vec<decltype(d)>;
+  constexpr std::int64_t L = std::int64_t(HWY_LANES(float));
+  const std::int64_t row = b.wp * b.C;
+  for (int p = 0; p < pt; ++p) {
+    const std::int64_t t = t0 + p, tr = t / b.tiles_w, tc = t % b.tiles_w;
+    const float* origin = pad + 2 * tr * row + 2 * tc * b.C;
+    for (std::int64_t c = 0; c < b.Cv; c += L) {
+      const auto valid = hn::FirstN(d, std::size_t(std::min(L, b.C - c)));
+      // r = d B for each of the 4 patch rows, then Bᵀ r.
+      V r[4][4];
+      for (int i = 0; i < 4; ++i) {
+        const float* src = origin + i * row + c;
+        const V d0 = hn::MaskedLoad(valid, d, src), d1 = hn::MaskedLoad(valid, d, src + b.C);
+        const V d2 = hn::MaskedLoad(valid, d, src + 2 * b.C);
+        const V d3 = hn::MaskedLoad(valid, d, src + 3 * b.C);
+        r[i][0] = hn::Sub(d0, d2);
+        r[i][1] = hn::Add(d1, d2);
+        r[i][2] = hn::Sub(d2, d1);
+        r[i][3] = hn::Sub(d1, d3);
+      }
+      float* out = v + p * b.Cv + c;
+      const std::int64_t xi_step = std::int64_t(pt) * b.Cv;
+      for (int j = 0; j < 4; ++j) {
+        hn::Store(hn::Sub(r[0][j], r[2][j]), d, out + (0 * 4 + j) * xi_step);
+        hn::Store(hn::Add(r[1][j], r[2][j]), d, out + (1 * 4 + j) * xi_step);
+        hn::Store(hn::Sub(r[2][j], r[1][j]), d, out + (2 * 4 + j) * xi_step);
+        hn::Store(hn::Sub(r[1][j], r[3][j]), d, out + (3 * 4 + j) * xi_step);
+      }
+    }
+  }
+}
+
+// M[ξ][p][0 .. 2L) = sum over c < C of V[ξ][p][c] * U[ξ][c][0 .. 2L), for the PT tiles of a
+// chunk and one block of output channels (u: the block's [16][C][2L] weights).
+template <int PT>
+void Products(const float* v, std::int64_t C, std::int64_t Cv, const float* u, float* m) {
+  const hn::ScalableTag<float> d;
+  using V = hn::Vec<decltype(d)>;
+  constexpr std::int64_t L = std::int64_t(HWY_LANES(float));
+  for (int xi = 0; xi < kXi; ++xi) {
+    const float* vx = v + xi * PT * Cv;
+    const float* uk = u + xi * C * 2 * L;
+    V acc0[PT], acc1[PT];
+    for (int p = 0; p < PT; ++p) acc0[p] = acc1[p] = hn::Zero(d);
+    for (std::int64_t c = 0; c < C; ++c, uk += 2 * L) {
+      const V w0 = hn::Load(d, uk), w1 = hn::Load(d, uk + L);
+      for (int p = 0; p < PT; ++p) {
+        const V xb = hn::Set(d, vx[p * Cv + c]);
+        acc0[p] = hn::MulAdd(xb, w0, acc0[p]);
+        acc1[p] = hn::MulAdd(xb, w1, acc1[p]);
+      }
+    }
+    float* mx = m + xi * PT * 2 * L;
+    for (int p = 0; p < PT; ++p) {
+      hn::Store(acc0[p], d, mx + p * 2 * L);
+      hn::Store(acc1[p], d, mx + p * 2 * L + L);
+    }
+  }
+}
+
+using ProductsFn = void (*)(const float*, std::int64_t, std::int64_t, const float*, float*);
+
+template <int... PT>
+constexpr auto MakeProducts(std::integer_sequence<int, PT...>) {
+  return std::array<ProductsFn, sizeof...(PT)>{&Products<PT + 1>...};
+}
+
+// Y = Aᵀ M A for the chunk's tiles and one block of output channels, + bias, relu, stored where
+// the output exists (`valid` channels of the block).
+void OutputTransform(const conv_direct::Task<float>& t, const Band& b, std::int64_t t0, int pt,
+                     const float* m, const float* bias, std::int64_t co0, std::int64_t valid) {
+  const hn::ScalableTag<float> d;
+  using V = hn::Vec<decltype(d)>;
+  constexpr std::int64_t L = std::int64_t(HWY_LANES(float));
+  const std::int64_t wo = t.g->out[2];
+  const std::int64_t xi_step = std::int64_t(pt) * 2 * L;
+  for (int p = 0; p < pt; ++p) {
+    const std::int64_t tl = t0 + p, tr = tl / b.tiles_w, tc = tl % b.tiles_w;
+    const std::int64_t oh = b.oh0 + 2 * tr, ow = 2 * tc;
+    const std::int64_t rows = std::min<std::int64_t>(2, b.oh0 + b.rows - oh);
+    const std::int64_t cols = std::min<std::int64_t>(2, wo - ow);
+    for (std::int64_t h = 0; h < 2; ++h) {
+      const std::int64_t lanes = std::min(L, valid - h * L);
+      if (lanes <= 0) break;
+      const float* mp = m + p * 2 * L + h * L;
+      // s = Aᵀ M (2 x 4), then y = s A (2 x 2).
+      V s[2][4];
+      for (int j = 0; j < 4; ++j) {
+        const V m0 = hn::Load(d, mp + (0 * 4 + j) * xi_step);
+        const V m1 = hn::Load(d, mp + (1 * 4 + j) * xi_step);
+        const V m2 = hn::Load(d, mp + (2 * 4 + j) * xi_step);
+        const V m3 = hn::Load(d, mp + (3 * 4 + j) * xi_step);
+        s[0][j] = hn::Add(hn::Add(m0, m1), m2);
+        s[1][j] = hn::Sub(hn::Sub(m1, m2), m3);
+      }
+      const V bv = bias ? hn::Load(d, bias + h * L) : hn::Zero(d);
+      for (std::int64_t i = 0; i < rows; ++i) {
+        V y[2] = {hn::Add(hn::Add(s[i][0], s[i][1]), s[i][2]),
+                  hn::Sub(hn::Sub(s[i][1], s[i][2]), s[i][3])};
+        float* orow = t.out + ((b.n * t.g->out[1] + oh + i) * wo + ow) * t.co + co0 + h * L;
+        for (std::int64_t j = 0; j < cols; ++j) {
+          V out = bias ? hn::Add(y[j], bv) : y[j];
+          if (t.relu) out = hn::IfThenZeroElse(hn::Lt(out, hn::Zero(d)), out);
+          if (lanes == L)
+            hn::StoreU(out, d, orow + j * t.co);
+          else
+            hn::BlendedStore(out, hn::FirstN(d, std::size_t(lanes)), d, orow + j * t.co);
+        }
+      }
+    }
+  }
+}
+
+void RowsF32(const conv_direct::Task<float>& t, std::int64_t n, std::int64_t oh0, std::int64_t oh1,
+             float* pad) {
+  static constexpr auto kProducts = MakeProducts(std::make_integer_sequence<int, kMaxTile>());
+  constexpr std::int64_t L = std::int64_t(HWY_LANES(float));
+  const ConvGeometry& g = *t.g;
+  Band b;
+  b.C = g.channels;
+  b.Cv = (b.C + L - 1) / L * L;
+  b.tiles_w = (g.out[2] + 1) / 2;
+  b.wp = 2 * b.tiles_w + 2;
+  b.rows = oh1 - oh0;
+  b.oh0 = oh0;
+  b.n = n;
+  const std::int64_t tile_rows = (b.rows + 1) / 2, tiles = tile_rows * b.tiles_w;
+  conv_direct::pad_rows(g, t.x, n, oh0, 2 * tile_rows + 2, pad, b.wp);
+
+  thread_local hwy::AlignedFreeUniquePtr<float[]> v_buf, m_buf;
+  thread_local std::int64_t v_size = 0;
+  const std::int64_t v_need = kXi * kMaxTile * b.Cv;
+  if (v_size < v_need) {
+    v_buf = hwy::AllocateAligned<float>(std::size_t(v_need));
+    v_size = v_need;
+  }
+  if (!m_buf) m_buf = hwy::AllocateAligned<float>(std::size_t(kXi * kMaxTile * 2 * L));
+
+  // Chunks of equal size (the last may be smaller), at most kMaxTile tiles each.
+  const std::int64_t chunks = (tiles + kMaxTile - 1) / kMaxTile;
+  const std::int64_t width = (tiles + chunks - 1) / chunks;
+  const std::int64_t weights_per_block = kXi * b.C * t.block;
+  for (std::int64_t t0 = 0; t0 < tiles; t0 += width) {
+    const int pt = int(std::min(width, tiles - t0));
+    InputTransform(b, pad, t0, pt, v_buf.get());
+    for (std::int64_t cb = 0; cb < t.co_blocks; ++cb) {
+      kProducts[std::size_t(pt - 1)](v_buf.get(), b.C, b.Cv, t.packed + cb * weights_per_block,
+                                     m_buf.get());
+      OutputTransform(t, b, t0, pt, m_buf.get(), t.bias ? t.bias + cb * t.block : nullptr,
+                      cb * t.block, std::min(t.block, t.co - cb * t.block));
+    }
+  }
+}
+
+#else  // HWY_HAVE_SCALABLE: never called (Supported() is false).
+
+void RowsF32(const conv_direct::Task<float>&, std::int64_t, std::int64_t, std::int64_t, float*) {}
+
+#endif
+
+}  // namespace elegy::kernels::conv_winograd::HWY_NAMESPACE
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
+namespace elegy::kernels::conv_winograd {
+
+HWY_EXPORT(Supported);
+HWY_EXPORT(RowsF32);
+
+namespace {
+
+// Fewer input channels leave the transforms, not the products, as most of the work (the CNN's
+// 1->32 first layer stays direct).
+constexpr std::int64_t kMinChannels = 16;
+
+bool enabled_by_environment() {
+  static const bool enabled = [] {
+    const char* env = std::getenv("ELEGY_CONV_WINOGRAD");
+    return !(env && std::strcmp(env, "0") == 0);
+  }();
+  return enabled;
+}
+
+}  // namespace
+
+bool applies(const ConvGeometry& g) {
+  return g.kernel[0] == 1 && g.kernel[1] == 3 && g.kernel[2] == 3 && g.dilation[1] == 1 &&
+         g.dilation[2] == 1 && g.channels >= kMinChannels && enabled_by_environment() &&
+         HWY_DYNAMIC_DISPATCH(Supported)();
+}
+
+std::int64_t pad_elements(const ConvGeometry& g, std::int64_t rows) {
+  const std::int64_t tile_rows = (rows + 1) / 2, tiles_w = (g.out[2] + 1) / 2;
+  return (2 * tile_rows + 2) * (2 * tiles_w + 2) * g.channels;
+}
+
+conv_direct::Packed<float> pack(const ConvGeometry& g, const float* w, bool transposed,
+                                const float* b, std::int64_t b_stride, std::int64_t co,
+                                std::int64_t block) {
+  // G's rows; U = G g Gᵀ is computed in double and rounded once.
+  static constexpr double kG[4][3] = {{1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0, 0, 1}};
+  const std::int64_t C = g.channels, taps = 9, blocks = (co + block - 1) / block;
+  conv_direct::Packed<float> p;
+  p.weights = hwy::AllocateAligned<float>(std::size_t(blocks * kXi * C * block));
+  for (std::int64_t cb = 0; cb < blocks; ++cb)
+    for (std::int64_t c = 0; c < C; ++c)
+      for (std::int64_t j = 0; j < block; ++j) {
+        const std::int64_t o = cb * block + j;
+        double k[3][3] = {};
+        if (o < co)
+          for (std::int64_t tap = 0; tap < taps; ++tap)
+            k[tap / 3][tap % 3] =
+                transposed ? w[((taps - 1 - tap) * co + o) * C + c] : w[(tap * C + c) * co + o];
+        double gk[4][3];  // G k
+        for (int i = 0; i < 4; ++i)
+          for (int s = 0; s < 3; ++s)
+            gk[i][s] = kG[i][0] * k[0][s] + kG[i][1] * k[1][s] + kG[i][2] * k[2][s];
+        for (int i = 0; i < 4; ++i)
+          for (int q = 0; q < 4; ++q) {
+            const double u = gk[i][0] * kG[q][0] + gk[i][1] * kG[q][1] + gk[i][2] * kG[q][2];
+            p.weights[std::size_t(((cb * kXi + i * 4 + q) * C + c) * block + j)] = float(u);
+          }
+      }
+  if (b) {
+    p.bias = hwy::AllocateAligned<float>(std::size_t(blocks * block));
+    for (std::int64_t j = 0; j < blocks * block; ++j)
+      p.bias[std::size_t(j)] = j < co ? b[j * b_stride] : 0.0f;
+  }
+  return p;
+}
+
+void rows(const conv_direct::Task<float>& t, std::int64_t n, std::int64_t oh0, std::int64_t oh1,
+          float* pad) {
+  HWY_DYNAMIC_DISPATCH(RowsF32)(t, n, oh0, oh1, pad);
+}
+
+}  // namespace elegy::kernels::conv_winograd
+#endif  // HWY_ONCE

@@ -1,0 +1,42 @@
+// Winograd F(2x2, 3x3) for the direct conv kernels' 3x3, stride-1, undilated float32 convs
+// (conv_winograd.cpp): the forward pass and the input gradient of the CNN's 32->64 layer.
+//
+// Why: those convs already run at the FMA units' peak (conv_direct.cpp), so only fewer
+// multiply-adds make them faster. Each 2x2 block of outputs ("tile") is computed from its 4x4
+// input patch as Y = Aᵀ [sum over c of (G g Gᵀ) ⊙ (Bᵀ d B)] A (Lavin & Gray, 2015): 16 products
+// per input channel and output channel instead of 36, i.e. 2.25x fewer. The transforms are
+// additions only (G's halves are applied in double, once per call, to the weights).
+//
+// Results differ from the direct kernel's by rounding: the transforms add and subtract inputs
+// before they are multiplied, so the error grows with the inputs' magnitudes rather than the
+// outputs' (measured in tests/autodiff/conv_winograd_test.cpp against float64). Like the direct
+// kernel, every output is computed the same way whatever the thread count or banding (tiles are
+// always aligned to even rows and columns of the image). Float64 keeps the direct kernel, and
+// ELEGY_CONV_WINOGRAD=0 in the environment turns this off for float32 too.
+#pragma once
+
+#include <cstdint>
+
+#include "elegy/kernels/conv_geometry.hpp"
+#include "elegy/kernels/cpu/conv_direct.hpp"
+
+namespace elegy::kernels::conv_winograd {
+
+// Whether ConvDirect (or the input gradient inside ConvDirectBackward) of geometry g in float32
+// runs here: a 3x3 undilated kernel, at least kMinChannels input channels, a SIMD target with
+// fixed-size vectors, and not turned off by the environment.
+bool applies(const ConvGeometry& g);
+
+// The transformed weights U = G g Gᵀ laid out as [co_blocks][16][C][block] (zero past Co),
+// and the bias as conv_direct::pack lays it out; `transposed` as for conv_direct::pack.
+conv_direct::Packed<float> pack(const ConvGeometry& g, const float* w, bool transposed,
+                                const float* b, std::int64_t b_stride, std::int64_t co,
+                                std::int64_t block);
+
+// Output rows [oh0, oh1) (oh0 even) of image n, every channel block, like conv_direct::rows;
+// t.packed holds pack()'s weights. pad holds at least pad_elements(g, oh1 - oh0) values.
+void rows(const conv_direct::Task<float>& t, std::int64_t n, std::int64_t oh0, std::int64_t oh1,
+          float* pad);
+std::int64_t pad_elements(const ConvGeometry& g, std::int64_t rows);
+
+}  // namespace elegy::kernels::conv_winograd
