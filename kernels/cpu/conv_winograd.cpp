@@ -29,6 +29,8 @@
 #include <cstring>
 #include <utility>
 
+#include "elegy/core/error.hpp"
+#include "elegy/core/thread_pool.hpp"
 #include "elegy/kernels/cpu/conv_winograd.hpp"
 
 #ifndef ELEGY_KERNELS_CPU_CONV_WINOGRAD_ONCE_
@@ -268,30 +270,40 @@ std::int64_t pad_elements(const ConvGeometry& g, std::int64_t rows) {
 conv_direct::Packed<float> pack(const ConvGeometry& g, const float* w, bool transposed,
                                 const float* b, std::int64_t b_stride, std::int64_t co,
                                 std::int64_t block) {
-  // G's rows; U = G g Gᵀ is computed in double and rounded once.
+  // G's rows; U = G g Gᵀ is computed in double and rounded once. Loops run over the block's
+  // output channels innermost, so they vectorise (this runs on every call, once per weight).
   static constexpr double kG[4][3] = {{1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0, 0, 1}};
+  constexpr std::int64_t kMaxBlock = 64;  // 2 vectors of the widest float target (AVX-512)
   const std::int64_t C = g.channels, taps = 9, blocks = (co + block - 1) / block;
+  ELEGY_CHECK(block <= kMaxBlock, "conv (Winograd)", "channel block of ", block,
+              " floats is wider than the ", kMaxBlock, " this build's scratch holds");
   conv_direct::Packed<float> p;
   p.weights = hwy::AllocateAligned<float>(std::size_t(blocks * kXi * C * block));
-  for (std::int64_t cb = 0; cb < blocks; ++cb)
-    for (std::int64_t c = 0; c < C; ++c)
-      for (std::int64_t j = 0; j < block; ++j) {
-        const std::int64_t o = cb * block + j;
-        double k[3][3] = {};
-        if (o < co)
-          for (std::int64_t tap = 0; tap < taps; ++tap)
-            k[tap / 3][tap % 3] =
-                transposed ? w[((taps - 1 - tap) * co + o) * C + c] : w[(tap * C + c) * co + o];
-        double gk[4][3];  // G k
-        for (int i = 0; i < 4; ++i)
-          for (int s = 0; s < 3; ++s)
-            gk[i][s] = kG[i][0] * k[0][s] + kG[i][1] * k[1][s] + kG[i][2] * k[2][s];
-        for (int i = 0; i < 4; ++i)
-          for (int q = 0; q < 4; ++q) {
-            const double u = gk[i][0] * kG[q][0] + gk[i][1] * kG[q][1] + gk[i][2] * kG[q][2];
-            p.weights[std::size_t(((cb * kXi + i * 4 + q) * C + c) * block + j)] = float(u);
-          }
+  float* out = p.weights.get();
+  parallel_for(blocks * C, 8, [&](std::int64_t u0, std::int64_t u1) {
+    double k[9][kMaxBlock], gk[4][3][kMaxBlock];
+    for (std::int64_t u = u0; u < u1; ++u) {
+      const std::int64_t cb = u / C, c = u % C, o0 = cb * block;
+      const std::int64_t valid = std::min(block, co - o0);
+      for (std::int64_t tap = 0; tap < taps; ++tap) {
+        for (std::int64_t j = 0; j < valid; ++j)
+          k[tap][j] = transposed ? w[((taps - 1 - tap) * co + o0 + j) * C + c]
+                                 : w[(tap * C + c) * co + o0 + j];
+        for (std::int64_t j = valid; j < block; ++j) k[tap][j] = 0.0;
       }
+      for (int i = 0; i < 4; ++i)
+        for (int s = 0; s < 3; ++s)
+          for (std::int64_t j = 0; j < block; ++j)
+            gk[i][s][j] = kG[i][0] * k[s][j] + kG[i][1] * k[3 + s][j] + kG[i][2] * k[6 + s][j];
+      for (int i = 0; i < 4; ++i)
+        for (int q = 0; q < 4; ++q) {
+          float* dst = out + ((cb * kXi + i * 4 + q) * C + c) * block;
+          for (std::int64_t j = 0; j < block; ++j)
+            dst[j] =
+                float(gk[i][0][j] * kG[q][0] + gk[i][1][j] * kG[q][1] + gk[i][2][j] * kG[q][2]);
+        }
+    }
+  });
   if (b) {
     p.bias = hwy::AllocateAligned<float>(std::size_t(blocks * block));
     for (std::int64_t j = 0; j < blocks * block; ++j)
