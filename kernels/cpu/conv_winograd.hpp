@@ -1,5 +1,6 @@
 // Winograd F(2x2, 3x3) for the direct conv kernels' 3x3, stride-1, undilated float32 convs
-// (conv_winograd.cpp): the forward pass and the input gradient of the CNN's 32->64 layer.
+// (conv_winograd.cpp, conv_winograd_filter.cpp): the forward pass, the input gradient and the
+// filter gradient of the CNN's 32->64 layer.
 //
 // Why: those convs already run at the FMA units' peak (conv_direct.cpp), so only fewer
 // multiply-adds make them faster. Each 2x2 block of outputs ("tile") is computed from its 4x4
@@ -38,5 +39,15 @@ conv_direct::Packed<float> pack(const ConvGeometry& g, const float* w, bool tran
 void rows(const conv_direct::Task<float>& t, std::int64_t n, std::int64_t oh0, std::int64_t oh1,
           float* pad);
 std::int64_t pad_elements(const ConvGeometry& g, std::int64_t rows);
+
+// The filter gradient (conv_winograd_filter.cpp) in the transformed space: since U = G g Gᵀ,
+// dL/dg = Gᵀ S G with S = sum over tiles of (A gy Aᵀ) ⊙ (Bᵀ x B), 16 products per input and
+// output channel and tile instead of 36. add_filter_rows adds image n's output rows [oh0, oh1)
+// (oh0 even) into slot S, dense [16][C][Co] (pad as for rows); filter_from_transformed writes
+// dw [9][C][Co] = Gᵀ S G.
+void add_filter_rows(const conv_direct::FilterTask<float>& t, std::int64_t n, std::int64_t oh0,
+                     std::int64_t oh1, float* pad, float* slot);
+void filter_from_transformed(const float* slot, std::int64_t C, std::int64_t co, float* dw);
+constexpr std::int64_t kTransformedTaps = 16;
 
 }  // namespace elegy::kernels::conv_winograd

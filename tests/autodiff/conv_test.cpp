@@ -359,14 +359,16 @@ TEST_CASE("conv's direct stride-1 path: channel blocks, tile widths, row bands, 
 
 TEST_CASE("conv's Winograd F(2x2, 3x3) path: tiles, channel tails, bands, threads") {
   // 3x3 stride-1 float32 convs with 16 or more input channels (and 32 or more outputs: the
-  // direct path's condition) run as Winograd F(2x2, 3x3) (kernels/cpu/conv_winograd.cpp), the
-  // input gradient too when the output has 16 or more channels. The cases cover odd heights and
+  // direct path's condition) run as Winograd F(2x2, 3x3) (kernels/cpu/conv_winograd*.cpp): the
+  // forward pass, the filter gradient (standalone and inside the fused backward), and the input
+  // gradient when the output has 16 or more channels. The cases cover odd heights and
   // widths (the last tile half outside), input channels that are not whole vectors (17, 40),
   // partial output blocks (33, 45), SAME / VALID / asymmetric padding, a 1x1 image, and a
-  // batch of 1 cut into row bands at 2 threads. Against float64 loops to the 1e-5 the direct
-  // float32 kernel is held to (both are off by up to ~3e-6 here, with ELEGY_CONV_WINOGRAD=0 or
-  // not; a wrong transform is off by O(1)), and the same bits at 1 and 2 threads (tiles sit on
-  // even rows whatever the banding).
+  // batch of 1 cut into row bands at 2 threads. Against float64 loops to the tolerances the
+  // direct float32 kernels are held to (1e-5, 1e-4 for the filter gradient's long sums; both
+  // paths are off by up to ~3e-6 here; a wrong transform is off by O(1)), and the same bits at
+  // 1 and 2 threads for the forward pass and input gradient (tiles sit on even rows whatever
+  // the banding; the filter gradient, like the direct one, sums per-thread parts).
   const std::vector<Case> cases = {
       {"32 -> 64 same (the CNN's layer)",
        {3, 14, 14, 32},
@@ -393,16 +395,35 @@ TEST_CASE("conv's Winograd F(2x2, 3x3) path: tiles, channel tails, bands, thread
     std::vector<double> y = reference_conv(xv, wv, p);
     for (std::size_t i = 0; i < y.size(); ++i) y[i] = std::max(0.0, y[i] + bv[i % bv.size()]);
     const std::vector<double> dx = reference_input_grad(gv, wv, p);
-    const std::vector<std::int64_t> in{c.x[1], c.x[2]};
+    const std::vector<double> dw = reference_filter_grad(xv, gv, p);
+    // The fused backward of sum(gy * relu(conv(x, w) + b)): gz = gy where the output is positive.
+    std::vector<double> gz = gv, db(bv.size(), 0.0);
+    for (std::size_t i = 0; i < gz.size(); ++i) {
+      if (!(y[i] > 0.0)) gz[i] = 0.0;
+      db[i % db.size()] += gz[i];
+    }
+    const std::vector<double> fused_dx = reference_input_grad(gz, wv, p);
+    const std::vector<double> fused_dw = reference_filter_grad(xv, gz, p);
+    const std::vector<std::int64_t> in{c.x[1], c.x[2]}, k{3, 3};
     const Tensor xf = x.astype(DType::f32), wf = w.astype(DType::f32), bf = b.astype(DType::f32);
+    const Tensor gyf = gy.astype(DType::f32);
     std::vector<std::vector<double>> runs;
     for (const int threads : {1, 2}) {
       CAPTURE(threads);
       set_num_threads(threads);
       const Tensor yf = conv_bias_act(xf, wf, bf, c.options, FusedActivation::relu);
       check_close(values(yf), y, 1e-5, "forward");
-      const Tensor dxf = conv_backward_input(gy.astype(DType::f32), wf, in, c.options);
+      const Tensor dxf = conv_backward_input(gyf, wf, in, c.options);
       check_close(values(dxf), dx, 1e-5, "input grad");
+      check_close(values(conv_backward_filter(xf, gyf, k, c.options)), dw, 1e-4, "filter grad");
+      auto loss = [&](const Tree& q) {
+        return sum(gyf * conv_bias_act(q["x"].tensor(), q["w"].tensor(), q["b"].tensor(), c.options,
+                                       FusedActivation::relu));
+      };
+      const Tree all = grad(loss, Tree{{"x", xf}, {"w", wf}, {"b", bf}});
+      check_close(values(all["x"].tensor()), fused_dx, 1e-5, "fused dx");
+      check_close(values(all["w"].tensor()), fused_dw, 1e-4, "fused dw");
+      check_close(values(all["b"].tensor()), db, 1e-4, "fused db");
       runs.push_back(values(yf));
       runs.push_back(values(dxf));
     }
