@@ -36,9 +36,15 @@ std::int64_t BlockWidthF64() {
   return 2 * std::int64_t(hn::Lanes(hn::ScalableTag<double>()));
 }
 
+// Element (r, k) of A: row-major [M, K], or (kTransA) stored transposed as [K, M].
+template <bool kTransA, class T>
+HWY_INLINE T ElementOfA(const T* HWY_RESTRICT a, std::int64_t lda, std::int64_t r, std::int64_t k) {
+  return kTransA ? a[k * lda + r] : a[r * lda + k];
+}
+
 #if HWY_HAVE_SCALABLE
 // Sizeless vectors (SVE, RVV) cannot live in arrays: one row of the tile at a time.
-template <int R, class T>
+template <int R, bool kTransA, class T>
 HWY_INLINE void Tile(const T* HWY_RESTRICT a, std::int64_t lda, const T* HWY_RESTRICT b,
                      std::int64_t ldb, T* HWY_RESTRICT c, std::int64_t ldc, std::int64_t k_size) {
   const hn::ScalableTag<T> d;
@@ -47,7 +53,7 @@ HWY_INLINE void Tile(const T* HWY_RESTRICT a, std::int64_t lda, const T* HWY_RES
     auto acc0 = hn::Zero(d), acc1 = hn::Zero(d);
     for (std::int64_t k = 0; k < k_size; ++k) {
       const T* row = b + k * ldb;
-      const auto ar = hn::Set(d, a[r * lda + k]);
+      const auto ar = hn::Set(d, ElementOfA<kTransA>(a, lda, r, k));
       acc0 = hn::MulAdd(ar, hn::LoadU(d, row), acc0);
       acc1 = hn::MulAdd(ar, hn::LoadU(d, row + L), acc1);
     }
@@ -57,7 +63,7 @@ HWY_INLINE void Tile(const T* HWY_RESTRICT a, std::int64_t lda, const T* HWY_RES
 }
 #else
 // Rows [0, R) of A times the column block of B at b: C's R x 2L block at c.
-template <int R, class T>
+template <int R, bool kTransA, class T>
 HWY_INLINE void Tile(const T* HWY_RESTRICT a, std::int64_t lda, const T* HWY_RESTRICT b,
                      std::int64_t ldb, T* HWY_RESTRICT c, std::int64_t ldc, std::int64_t k_size) {
   const hn::ScalableTag<T> d;
@@ -73,7 +79,7 @@ HWY_INLINE void Tile(const T* HWY_RESTRICT a, std::int64_t lda, const T* HWY_RES
     }
     const V b0 = hn::LoadU(d, row), b1 = hn::LoadU(d, row + L);
     for (int r = 0; r < R; ++r) {
-      const V ar = hn::Set(d, a[r * lda + k]);
+      const V ar = hn::Set(d, ElementOfA<kTransA>(a, lda, r, k));
       acc0[r] = hn::MulAdd(ar, b0, acc0[r]);
       acc1[r] = hn::MulAdd(ar, b1, acc1[r]);
     }
@@ -86,13 +92,13 @@ HWY_INLINE void Tile(const T* HWY_RESTRICT a, std::int64_t lda, const T* HWY_RES
 #endif
 
 // A tile of `rows` (1..kMaxTile) rows.
-template <class T>
+template <bool kTransA, class T>
 void TileOf(std::int64_t rows, const T* a, std::int64_t lda, const T* b, std::int64_t ldb, T* c,
             std::int64_t ldc, std::int64_t k) {
   switch (rows) {
-#define ELEGY_SMALL_M_TILE(R)                                        \
-  case R:                                                            \
-    if constexpr (R <= kMaxTile) Tile<R>(a, lda, b, ldb, c, ldc, k); \
+#define ELEGY_SMALL_M_TILE(R)                                                 \
+  case R:                                                                     \
+    if constexpr (R <= kMaxTile) Tile<R, kTransA>(a, lda, b, ldb, c, ldc, k); \
     break;
     ELEGY_SMALL_M_TILE(1)
     ELEGY_SMALL_M_TILE(2)
@@ -122,8 +128,23 @@ void Multiply(const T* a, std::int64_t lda, const T* b, std::int64_t ldb, T* c, 
   for (std::int64_t j = n0; j < n1; j += width) {
     for (std::int64_t t = 0; t < tiles; ++t) {
       const std::int64_t r0 = m * t / tiles, r1 = m * (t + 1) / tiles;
-      TileOf(r1 - r0, a + r0 * lda, lda, b + j, ldb, c + r0 * ldc + j, ldc, k);
+      TileOf<false>(r1 - r0, a + r0 * lda, lda, b + j, ldb, c + r0 * ldc + j, ldc, k);
     }
+  }
+}
+
+// Rows [m0, m1) of C = Aᵀ B with A stored [K, M] (dW = xᵀ dy): the same tiles, now row tiles
+// outside and column blocks inside, so each tile's rows of C are written whole and in order
+// (C is the large operand here; A's columns and B stay in L1/L2).
+template <class T>
+void MultiplyAt(const T* a, std::int64_t lda, const T* b, std::int64_t ldb, T* c, std::int64_t ldc,
+                std::int64_t k, std::int64_t m0, std::int64_t m1, std::int64_t n) {
+  const std::int64_t width = 2 * std::int64_t(hn::Lanes(hn::ScalableTag<T>()));
+  const std::int64_t m = m1 - m0, tiles = (m + kMaxTile - 1) / kMaxTile;
+  for (std::int64_t t = 0; t < tiles; ++t) {
+    const std::int64_t r0 = m0 + m * t / tiles, r1 = m0 + m * (t + 1) / tiles;
+    for (std::int64_t j = 0; j < n; j += width)
+      TileOf<true>(r1 - r0, a + r0, lda, b + j, ldb, c + r0 * ldc + j, ldc, k);
   }
 }
 
@@ -236,6 +257,17 @@ void MultiplyF64(const double* a, std::int64_t lda, const double* b, std::int64_
   Multiply(a, lda, b, ldb, c, ldc, m, k, n0, n1);
 }
 
+void MultiplyAtF32(const float* a, std::int64_t lda, const float* b, std::int64_t ldb, float* c,
+                   std::int64_t ldc, std::int64_t k, std::int64_t m0, std::int64_t m1,
+                   std::int64_t n) {
+  MultiplyAt(a, lda, b, ldb, c, ldc, k, m0, m1, n);
+}
+void MultiplyAtF64(const double* a, std::int64_t lda, const double* b, std::int64_t ldb, double* c,
+                   std::int64_t ldc, std::int64_t k, std::int64_t m0, std::int64_t m1,
+                   std::int64_t n) {
+  MultiplyAt(a, lda, b, ldb, c, ldc, k, m0, m1, n);
+}
+
 }  // namespace elegy::kernels::gemm_small_m::HWY_NAMESPACE
 HWY_AFTER_NAMESPACE();
 
@@ -248,6 +280,8 @@ HWY_EXPORT(MultiplyF32);
 HWY_EXPORT(MultiplyF64);
 HWY_EXPORT(MultiplyTransposedF32);
 HWY_EXPORT(MultiplyTransposedF64);
+HWY_EXPORT(MultiplyAtF32);
+HWY_EXPORT(MultiplyAtF64);
 
 std::int64_t max_rows() {
   // One thread, [M,784]x[784,512] with B warm in cache: 2.4x OpenBLAS's speed at M = 8, 1.26x at
@@ -280,6 +314,17 @@ void multiply_transposed(const double* a, std::int64_t lda, const double* b, std
                          double* c, std::int64_t ldc, std::int64_t m, std::int64_t k,
                          std::int64_t n0, std::int64_t n1) {
   HWY_DYNAMIC_DISPATCH(MultiplyTransposedF64)(a, lda, b, ldb, c, ldc, m, k, n0, n1);
+}
+
+void multiply_at(const float* a, std::int64_t lda, const float* b, std::int64_t ldb, float* c,
+                 std::int64_t ldc, std::int64_t k, std::int64_t m0, std::int64_t m1,
+                 std::int64_t n) {
+  HWY_DYNAMIC_DISPATCH(MultiplyAtF32)(a, lda, b, ldb, c, ldc, k, m0, m1, n);
+}
+void multiply_at(const double* a, std::int64_t lda, const double* b, std::int64_t ldb, double* c,
+                 std::int64_t ldc, std::int64_t k, std::int64_t m0, std::int64_t m1,
+                 std::int64_t n) {
+  HWY_DYNAMIC_DISPATCH(MultiplyAtF64)(a, lda, b, ldb, c, ldc, k, m0, m1, n);
 }
 
 }  // namespace elegy::kernels::gemm_small_m

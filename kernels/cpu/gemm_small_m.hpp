@@ -34,4 +34,14 @@ void multiply_transposed(const double* a, std::int64_t lda, const double* b, std
                          double* c, std::int64_t ldc, std::int64_t m, std::int64_t k,
                          std::int64_t n0, std::int64_t n1);
 
+// Rows [m0, m1) of C[M, N] = Aᵀ B with A stored [K, M] (row stride lda) and B row-major [K, N],
+// N a multiple of block_width, K small (a batch: dW = xᵀ dy). OpenBLAS zeroes C, packs both
+// operands and then adds into C; here each element is computed in registers and stored once.
+void multiply_at(const float* a, std::int64_t lda, const float* b, std::int64_t ldb, float* c,
+                 std::int64_t ldc, std::int64_t k, std::int64_t m0, std::int64_t m1,
+                 std::int64_t n);
+void multiply_at(const double* a, std::int64_t lda, const double* b, std::int64_t ldb, double* c,
+                 std::int64_t ldc, std::int64_t k, std::int64_t m0, std::int64_t m1,
+                 std::int64_t n);
+
 }  // namespace elegy::kernels::gemm_small_m

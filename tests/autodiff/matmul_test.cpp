@@ -195,6 +195,33 @@ TEST_CASE("matmul with a short A (elegy's own kernel, no packing) matches a floa
   set_num_threads(saved_threads);
 }
 
+TEST_CASE("matmul of a transposed A over a shallow K (dW = xᵀ dy) matches a float64 loop") {
+  // Aᵀ B with A stored [K, M], K up to 64 and B's width a multiple of two vectors runs elegy's
+  // row tiles (gemm_small_m's multiply_at) over blocks of rows: row tiles of every height, the
+  // last block short, K of 1 and past a vector, A and B row strides wider than their rows, 1-3
+  // threads; K = 65 and other widths stay with OpenBLAS.
+  const int saved_threads = num_threads();
+  for (const int threads : {1, 2, 3}) {
+    set_num_threads(threads);
+    for (DType dt : {DType::f32, DType::f64}) {
+      for (std::int64_t m : {1, 11, 12, 13, 25, 100, 784}) {
+        for (std::int64_t k : {1, 17, 32, 64, 65}) {
+          for (std::int64_t n : {16, 32, 512}) {
+            CAPTURE(threads);
+            CAPTURE(m);
+            CAPTURE(k);
+            CAPTURE(n);
+            check_matmul(transpose(rand({k, m}, 80, dt)), rand({k, n}, 81, dt));
+            check_matmul(transpose(slice(rand({k, m + 5}, 82, dt), 2, m + 2, 1, 1)),
+                         slice(rand({k, n + 32}, 83, dt), 0, n, 1, 1));
+          }
+        }
+      }
+    }
+  }
+  set_num_threads(saved_threads);
+}
+
 TEST_CASE("matmul reads transposed, strided and broadcast operands") {
   for (DType dt : {DType::f32, DType::f64}) {
     const Tensor a = rand({65, 33}, 40, dt), b = rand({65, 17}, 41, dt);
