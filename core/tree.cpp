@@ -3,6 +3,9 @@
 #include <atomic>
 #include <ostream>
 #include <sstream>
+#include <vector>
+
+#include "elegy/core/thread_pool.hpp"  // FunctionRef
 
 namespace elegy {
 namespace {
@@ -215,9 +218,26 @@ const Tree::List& Tree::elements() const {
   return *std::get<std::shared_ptr<List>>(node_);
 }
 
+namespace {
+
+// The leaves in flatten order, without building their paths (leaves() runs several times per
+// training step; the paths cost a string per node).
+void collect_leaves(const Tree& t, std::vector<Tensor>& out) {
+  if (t.is_leaf()) {
+    out.push_back(t.tensor());
+  } else if (t.is_map()) {
+    for (const auto& [k, v] : t.items()) collect_leaves(v, out);
+  } else if (t.is_list()) {
+    for (const Tree& v : t.elements()) collect_leaves(v, out);
+  }
+}
+
+}  // namespace
+
 std::vector<Tensor> Tree::leaves() const {
   std::vector<Tensor> out;
-  for (auto& [path, t] : flatten_with_paths()) out.push_back(t);
+  out.reserve(num_leaves());
+  collect_leaves(*this, out);
   return out;
 }
 
@@ -242,6 +262,23 @@ void flatten_into(const Tree& t, const std::string& prefix,
     for (std::size_t i = 0; i < t.size(); ++i)
       flatten_into(t.elements()[i], join(prefix, std::to_string(i)), out);
   }
+}
+
+// The same structure with leaf t replaced by fn(t), in flatten order; no paths.
+Tree rebuild_leaves(const Tree& t, FunctionRef<Tensor(const Tensor&)> fn) {
+  if (t.is_leaf()) return Tree(fn(t.tensor()));
+  if (t.is_map()) {
+    Tree::Map m;
+    for (const auto& [k, v] : t.items()) m.emplace(k, rebuild_leaves(v, fn));
+    return Tree::from_map(std::move(m));
+  }
+  if (t.is_list()) {
+    Tree::List l;
+    l.reserve(t.size());
+    for (const Tree& v : t.elements()) l.push_back(rebuild_leaves(v, fn));
+    return Tree::from_list(std::move(l));
+  }
+  return Tree();
 }
 
 Tree rebuild(const Tree& t, const std::string& prefix,
@@ -300,11 +337,11 @@ Tree Tree::unflatten(std::span<const Tensor> leaves) const {
   if (leaves.size() != expected)
     fail("Tree::unflatten", "got ", leaves.size(), " leaves for a structure with ", expected);
   std::size_t next = 0;
-  return rebuild(*this, "", [&](const std::string&, const Tensor&) { return leaves[next++]; });
+  return rebuild_leaves(*this, [&](const Tensor&) { return leaves[next++]; });
 }
 
 Tree Tree::map(const std::function<Tensor(const Tensor&)>& fn) const {
-  return rebuild(*this, "", [&](const std::string&, const Tensor& t) { return fn(t); });
+  return rebuild_leaves(*this, [&](const Tensor& t) { return fn(t); });
 }
 
 Tree Tree::map_with_path(const std::function<Tensor(const std::string&, const Tensor&)>& fn) const {
@@ -317,7 +354,7 @@ Tree Tree::map2(const std::function<Tensor(const Tensor&, const Tensor&)>& fn, c
   if (!d.empty()) fail(op, "the two trees differ in structure ", d);
   const std::vector<Tensor> lb = b.leaves();
   std::size_t next = 0;
-  return rebuild(a, "", [&](const std::string&, const Tensor& t) { return fn(t, lb[next++]); });
+  return rebuild_leaves(a, [&](const Tensor& t) { return fn(t, lb[next++]); });
 }
 
 std::string Tree::structure_difference(const Tree& a, const Tree& b) {

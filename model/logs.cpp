@@ -1,5 +1,7 @@
 #include "elegy/model/logs.hpp"
 
+#include <algorithm>
+
 namespace elegy {
 
 void check_logs(const char* step, const StepLogs& logs) {
@@ -25,7 +27,13 @@ States detached(const States& states) {
   States out = states;
   for (const std::string& field : states.fields()) {
     if (field == "rng") continue;
-    out = out.update(field, states[field].map([](const Tensor& t) { return t.detached(); }));
+    // Only fields that hold traced tensors are rebuilt (net_params inside grad_step, say):
+    // rebuilding every field of every step was a quarter of a training step's allocations.
+    const Tree& tree = states[field];
+    const std::vector<Tensor> leaves = tree.leaves();
+    if (std::none_of(leaves.begin(), leaves.end(), [](const Tensor& t) { return t.node(); }))
+      continue;
+    out = out.update(field, tree.map([](const Tensor& t) { return t.detached(); }));
   }
   return out;
 }

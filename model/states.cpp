@@ -7,9 +7,14 @@ namespace {
 const Tree kNone;
 }
 
+const States::Fields& States::map() const {
+  static const Fields kEmpty;
+  return fields_ ? *fields_ : kEmpty;
+}
+
 const Tree& States::operator[](std::string_view field) const {
-  auto it = fields_.find(field);
-  if (it == fields_.end()) {
+  auto it = map().find(field);
+  if (it == map().end()) {
     std::string present;
     for (const auto& f : fields()) present += (present.empty() ? "" : ", ") + f;
     fail("States", "no field '", field, "' (fields present: {", present,
@@ -20,25 +25,27 @@ const Tree& States::operator[](std::string_view field) const {
 
 bool States::has(std::string_view field) const {
   if (field == "rng") return has_rng();
-  auto it = fields_.find(field);
-  return it != fields_.end() && !it->second.is_none();
+  auto it = map().find(field);
+  return it != map().end() && !it->second.is_none();
 }
 
 std::vector<std::string> States::fields() const {
   std::vector<std::string> out;
   if (rng_) out.push_back("rng");
-  for (const auto& [k, v] : fields_) out.push_back(k);
+  for (const auto& [k, v] : map()) out.push_back(k);
   return out;
 }
 
 States States::update(std::string_view field, Tree value) const {
   ELEGY_CHECK(field != "rng", "States::update", "set the rng with update_rng(RngSeq)");
-  States s = *this;
-  auto it = s.fields_.find(field);
-  if (it == s.fields_.end())
-    s.fields_.emplace(std::string(field), std::move(value));
+  auto fields = std::make_shared<Fields>(map());
+  auto it = fields->find(field);
+  if (it == fields->end())
+    fields->emplace(std::string(field), std::move(value));
   else
     it->second = std::move(value);
+  States s = *this;
+  s.fields_ = std::move(fields);
   return s;
 }
 
@@ -58,7 +65,7 @@ States States::maybe_update(std::initializer_list<std::pair<std::string_view, Tr
 States States::maybe_update(const States& other) const {
   States s = *this;
   if (!s.rng_ && other.rng_) s.rng_ = other.rng_;
-  for (const auto& [k, v] : other.fields_)
+  for (const auto& [k, v] : other.map())
     if (!s.has(k)) s = s.update(k, v);
   return s;
 }
@@ -76,8 +83,8 @@ States States::update_rng(RngSeq rng) const {
 }
 
 const Tree& States::field_or_none(std::string_view field) const {
-  auto it = fields_.find(field);
-  return it == fields_.end() ? kNone : it->second;
+  auto it = map().find(field);
+  return it == map().end() ? kNone : it->second;
 }
 
 std::ostream& operator<<(std::ostream& os, const States& s) {
@@ -87,7 +94,7 @@ std::ostream& operator<<(std::ostream& os, const States& s) {
     os << "rng=" << s.rng_->key();
     first = false;
   }
-  for (const auto& [k, v] : s.fields_) {
+  for (const auto& [k, v] : s.map()) {
     os << (first ? "" : ", ") << k << "=" << v;
     first = false;
   }

@@ -5,6 +5,7 @@
 
 #include <initializer_list>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -40,7 +41,8 @@ class RngSeq {
 class States {
  public:
   States() = default;
-  States(std::initializer_list<std::pair<const std::string, Tree>> fields) : fields_(fields) {}
+  States(std::initializer_list<std::pair<const std::string, Tree>> fields)
+      : fields_(std::make_shared<const Fields>(fields)) {}
 
   // The field's tree; Error naming the field and listing the fields present when it is absent.
   const Tree& operator[](std::string_view field) const;
@@ -70,8 +72,12 @@ class States {
   friend std::ostream& operator<<(std::ostream& os, const States& s);
 
  private:
+  using Fields = std::map<std::string, Tree, std::less<>>;
+  const Fields& map() const;
   const Tree& field_or_none(std::string_view field) const;
-  std::map<std::string, Tree, std::less<>> fields_;
+  // Shared between copies, never modified once built (a modifier builds a new map): copying a
+  // States, which every step does several times, copies one pointer. Null: no fields.
+  std::shared_ptr<const Fields> fields_;
   std::optional<RngSeq> rng_;
 };
 
