@@ -1,5 +1,6 @@
 #include "elegy/model/states.hpp"
 
+#include <algorithm>
 #include <ostream>
 
 namespace elegy {
@@ -7,26 +8,43 @@ namespace {
 const Tree kNone;
 }
 
+States::States(std::initializer_list<std::pair<const std::string, Tree>> fields) {
+  // As a std::map built from the list: sorted by name, the first of repeated names kept.
+  auto sorted = std::make_shared<Fields>(fields.begin(), fields.end());
+  std::stable_sort(sorted->begin(), sorted->end(),
+                   [](const auto& a, const auto& b) { return a.first < b.first; });
+  sorted->erase(std::unique(sorted->begin(), sorted->end(),
+                            [](const auto& a, const auto& b) { return a.first == b.first; }),
+                sorted->end());
+  fields_ = std::move(sorted);
+}
+
 const States::Fields& States::map() const {
   static const Fields kEmpty;
   return fields_ ? *fields_ : kEmpty;
 }
 
+const Tree* States::find(std::string_view field) const {
+  for (const auto& [k, v] : map())
+    if (k == field) return &v;
+  return nullptr;
+}
+
 const Tree& States::operator[](std::string_view field) const {
-  auto it = map().find(field);
-  if (it == map().end()) {
+  const Tree* found = find(field);
+  if (!found) {
     std::string present;
     for (const auto& f : fields()) present += (present.empty() ? "" : ", ") + f;
     fail("States", "no field '", field, "' (fields present: {", present,
          "}); add it with states.update(\"", field, "\", value)");
   }
-  return it->second;
+  return *found;
 }
 
 bool States::has(std::string_view field) const {
   if (field == "rng") return has_rng();
-  auto it = map().find(field);
-  return it != map().end() && !it->second.is_none();
+  const Tree* found = find(field);
+  return found && !found->is_none();
 }
 
 std::vector<std::string> States::fields() const {
@@ -38,12 +56,18 @@ std::vector<std::string> States::fields() const {
 
 States States::update(std::string_view field, Tree value) const {
   ELEGY_CHECK(field != "rng", "States::update", "set the rng with update_rng(RngSeq)");
-  auto fields = std::make_shared<Fields>(map());
-  auto it = fields->find(field);
-  if (it == fields->end())
-    fields->emplace(std::string(field), std::move(value));
-  else
-    it->second = std::move(value);
+  auto fields = std::make_shared<Fields>();
+  fields->reserve(map().size() + 1);
+  bool placed = false;
+  for (const auto& [k, v] : map()) {
+    if (!placed && field <= k) {
+      fields->emplace_back(std::string(field), std::move(value));
+      placed = true;
+      if (k == field) continue;
+    }
+    fields->emplace_back(k, v);
+  }
+  if (!placed) fields->emplace_back(std::string(field), std::move(value));
   States s = *this;
   s.fields_ = std::move(fields);
   return s;
@@ -83,8 +107,8 @@ States States::update_rng(RngSeq rng) const {
 }
 
 const Tree& States::field_or_none(std::string_view field) const {
-  auto it = map().find(field);
-  return it == map().end() ? kNone : it->second;
+  const Tree* found = find(field);
+  return found ? *found : kNone;
 }
 
 std::ostream& operator<<(std::ostream& os, const States& s) {

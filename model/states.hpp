@@ -4,7 +4,6 @@
 #pragma once
 
 #include <initializer_list>
-#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -41,8 +40,7 @@ class RngSeq {
 class States {
  public:
   States() = default;
-  States(std::initializer_list<std::pair<const std::string, Tree>> fields)
-      : fields_(std::make_shared<const Fields>(fields)) {}
+  States(std::initializer_list<std::pair<const std::string, Tree>> fields);
 
   // The field's tree; Error naming the field and listing the fields present when it is absent.
   const Tree& operator[](std::string_view field) const;
@@ -72,8 +70,11 @@ class States {
   friend std::ostream& operator<<(std::ostream& os, const States& s);
 
  private:
-  using Fields = std::map<std::string, Tree, std::less<>>;
+  // Sorted by name. A vector, not a map: a States has a handful of fields, and each modifier
+  // copies them (one allocation instead of one per field).
+  using Fields = std::vector<std::pair<std::string, Tree>>;
   const Fields& map() const;
+  const Tree* find(std::string_view field) const;  // null when absent
   const Tree& field_or_none(std::string_view field) const;
   // Shared between copies, never modified once built (a modifier builds a new map): copying a
   // States, which every step does several times, copies one pointer. Null: no fields.
