@@ -12,6 +12,7 @@
 #include "elegy/autodiff/kernel_call.hpp"
 #include "elegy/autodiff/ops_shape.hpp"
 #include "elegy/autodiff/tape.hpp"
+#include "elegy/kernels/conv_algorithm.hpp"
 
 namespace elegy {
 
@@ -183,6 +184,13 @@ Tensor conv_with_epilogue(const char* op, const Tensor& x, const Tensor& w, cons
 }
 
 }  // namespace
+
+void set_conv_winograd(bool enabled) {
+  kernels::conv_winograd::set_winograd_enabled(enabled);
+}
+bool conv_winograd() {
+  return kernels::conv_winograd::winograd_enabled();
+}
 
 Tensor conv(const Tensor& x, const Tensor& w, const ConvOptions& options) {
   return conv_with_epilogue("conv", x, w, Tensor(), options, FusedActivation::none);

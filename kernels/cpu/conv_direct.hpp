@@ -47,12 +47,17 @@ void pad_rows(const ConvGeometry& g, const Source<T>& x, std::int64_t n, std::in
   const std::int64_t C = g.channels;
   if (wp == 0) wp = padded_width(g);
   const std::int64_t lo = std::clamp<std::int64_t>(g.pad_lo[2], 0, wp);
-  const std::int64_t hi = std::clamp<std::int64_t>(g.pad_lo[2] + g.in[2], lo, wp);
+  // Never past the padded image, even when a wider wp or more rows are asked for and x reaches
+  // further (a crop): what the conv does not read must be zero, not x (a NaN there would reach
+  // Winograd's filter gradient through a product with zero).
+  const std::int64_t hi =
+      std::clamp<std::int64_t>(g.pad_lo[2] + g.in[2], lo, std::min(wp, padded_width(g)));
+  const std::int64_t last_row = padded_rows(g, g.out[1]);
   const T* xn = x.data + n * x.n;
   for (std::int64_t r = 0; r < rows; ++r) {
     T* dst = pad + r * wp * C;
     const std::int64_t ih = oh0 + r - g.pad_lo[1];
-    if (ih < 0 || ih >= g.in[1]) {
+    if (ih < 0 || ih >= g.in[1] || oh0 + r >= last_row) {
       std::fill(dst, dst + wp * C, T(0));
       continue;
     }

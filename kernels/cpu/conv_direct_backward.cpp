@@ -184,7 +184,9 @@ void conv_direct_backward_kernel(const KernelArgs& a) {
   // One part per thread, whole images each; parts beyond the first sum into their own slots
   // (every part, for a transformed filter gradient).
   const std::int64_t parts = std::clamp<std::int64_t>(num_threads(), 1, g.batch);
-  const std::int64_t dw_slot_size = winograd_dw ? conv_winograd::kTransformedTaps * C * co : K * co;
+  const std::int64_t dw_slot_size = !dw           ? 0
+                                    : winograd_dw ? conv_winograd::kTransformedTaps * C * co
+                                                  : K * co;
   std::vector<std::vector<T>> dw_slots(std::size_t(winograd_dw ? parts : parts - 1)),
       db_slots(std::size_t(parts - 1));
   for (auto& slot : dw_slots) slot.assign(std::size_t(dw_slot_size), T(0));

@@ -32,7 +32,13 @@ constexpr int kMaxTile = 12;
 #else
 constexpr int kMaxTile = 6;
 #endif
-#if !HWY_HAVE_SCALABLE
+
+// Sizeless vectors (SVE, RVV) cannot live in the kernels' arrays, and 1-lane SCALAR gains nothing
+// (GCC 12.2 at -O3 also over-reads the filter tiles' loads there): those targets keep the direct
+// kernels. The kernels below exist only where this is true.
+#define ELEGY_WINOGRAD_TARGET (!HWY_HAVE_SCALABLE && HWY_TARGET != HWY_SCALAR)
+
+#if ELEGY_WINOGRAD_TARGET
 
 // The band's geometry as the tile loops see it.
 struct Band {
@@ -42,6 +48,18 @@ struct Band {
   std::int64_t rows = 0;        // output rows of the band
   std::int64_t oh0 = 0, n = 0;  // first output row, image
 };
+
+// `n` (0..L) floats from p, zeros after them, reading nothing past p + n. Not MaskedLoad: on
+// several targets (NEON, EMU128, SCALAR in Highway 1.0.3) it loads the whole vector and then
+// masks, reading past the end of the buffer.
+template <class D>
+HWY_INLINE hn::Vec<D> LoadPartial(D d, const float* p, std::int64_t n) {
+  constexpr std::int64_t L = std::int64_t(HWY_LANES(float));
+  if (n >= L) return hn::LoadU(d, p);
+  HWY_ALIGN float tmp[HWY_LANES(float)] = {};
+  for (std::int64_t k = 0; k < n; ++k) tmp[k] = p[k];
+  return hn::Load(d, tmp);
+}
 
 // V[ξ][p][0 .. Cv) for tiles [t0, t0 + pt) of the band; channels past C are zero.
 inline void InputTransform(const Band& b, const float* pad, std::int64_t t0, std::int64_t pt,
@@ -54,14 +72,13 @@ inline void InputTransform(const Band& b, const float* pad, std::int64_t t0, std
     const std::int64_t t = t0 + p, tr = t / b.tiles_w, tc = t % b.tiles_w;
     const float* origin = pad + 2 * tr * row + 2 * tc * b.C;
     for (std::int64_t c = 0; c < b.Cv; c += L) {
-      const auto valid = hn::FirstN(d, std::size_t(std::min(L, b.C - c)));
+      const std::int64_t n = std::min(L, b.C - c);
       // r = d B for each of the 4 patch rows, then Bᵀ r.
       V r[4][4];
       for (int i = 0; i < 4; ++i) {
         const float* src = origin + i * row + c;
-        const V d0 = hn::MaskedLoad(valid, d, src), d1 = hn::MaskedLoad(valid, d, src + b.C);
-        const V d2 = hn::MaskedLoad(valid, d, src + 2 * b.C);
-        const V d3 = hn::MaskedLoad(valid, d, src + 3 * b.C);
+        const V d0 = LoadPartial(d, src, n), d1 = LoadPartial(d, src + b.C, n);
+        const V d2 = LoadPartial(d, src + 2 * b.C, n), d3 = LoadPartial(d, src + 3 * b.C, n);
         r[i][0] = hn::Sub(d0, d2);
         r[i][1] = hn::Add(d1, d2);
         r[i][2] = hn::Sub(d2, d1);
@@ -79,7 +96,7 @@ inline void InputTransform(const Band& b, const float* pad, std::int64_t t0, std
   }
 }
 
-#endif  // !HWY_HAVE_SCALABLE
+#endif  // ELEGY_WINOGRAD_TARGET
 
 }  // namespace elegy::kernels::conv_winograd::HWY_NAMESPACE
 HWY_AFTER_NAMESPACE();

@@ -24,6 +24,7 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
@@ -38,13 +39,11 @@ HWY_BEFORE_NAMESPACE();
 namespace elegy::kernels::conv_winograd::HWY_NAMESPACE {
 namespace hn = hwy::HWY_NAMESPACE;
 
-// Sizeless vectors (SVE, RVV) cannot live in the arrays below; those targets keep the direct
-// kernel.
 bool Supported() {
-  return !HWY_HAVE_SCALABLE;
+  return ELEGY_WINOGRAD_TARGET;
 }
 
-#if !HWY_HAVE_SCALABLE
+#if ELEGY_WINOGRAD_TARGET
 
 // M[ξ][p][0 .. 2L) = sum over c < C of V[ξ][p][c] * U[ξ][c][0 .. 2L), for the PT tiles of a
 // chunk and one block of output channels (u: the block's [16][C][2L] weights).
@@ -117,10 +116,13 @@ void OutputTransform(const conv_direct::Task<float>& t, const Band& b, std::int6
         for (std::int64_t j = 0; j < cols; ++j) {
           V out = bias ? hn::Add(y[j], bv) : y[j];
           if (t.relu) out = hn::IfThenZeroElse(hn::Lt(out, hn::Zero(d)), out);
-          if (lanes == L)
+          if (lanes == L) {
             hn::StoreU(out, d, orow + j * t.co);
-          else
-            hn::BlendedStore(out, hn::FirstN(d, std::size_t(lanes)), d, orow + j * t.co);
+          } else {  // not BlendedStore: on NEON it rewrites the neighbouring floats
+            HWY_ALIGN float tmp[HWY_LANES(float)];
+            hn::Store(out, d, tmp);
+            std::copy(tmp, tmp + lanes, orow + j * t.co);
+          }
         }
       }
     }
@@ -168,7 +170,7 @@ void RowsF32(const conv_direct::Task<float>& t, std::int64_t n, std::int64_t oh0
   }
 }
 
-#else  // HWY_HAVE_SCALABLE: never called (Supported() is false).
+#else  // never called: Supported() is false on this target
 
 void RowsF32(const conv_direct::Task<float>&, std::int64_t, std::int64_t, std::int64_t, float*) {}
 
@@ -189,8 +191,9 @@ namespace {
 // 1->32 first layer stays direct).
 constexpr std::int64_t kMinChannels = 16;
 
-bool enabled_by_environment() {
-  static const bool enabled = [] {
+// Off with ELEGY_CONV_WINOGRAD=0 in the environment, or set_winograd_enabled(false).
+std::atomic<bool>& enabled_flag() {
+  static std::atomic<bool> enabled = [] {
     const char* env = std::getenv("ELEGY_CONV_WINOGRAD");
     return !(env && std::strcmp(env, "0") == 0);
   }();
@@ -199,10 +202,17 @@ bool enabled_by_environment() {
 
 }  // namespace
 
+bool winograd_enabled() {
+  return enabled_flag().load(std::memory_order_relaxed);
+}
+void set_winograd_enabled(bool enabled) {
+  enabled_flag().store(enabled, std::memory_order_relaxed);
+}
+
 bool applies(const ConvGeometry& g) {
   return g.kernel[0] == 1 && g.kernel[1] == 3 && g.kernel[2] == 3 && g.dilation[1] == 1 &&
-         g.dilation[2] == 1 && g.channels >= kMinChannels && enabled_by_environment() &&
-         HWY_DYNAMIC_DISPATCH(Supported)();
+         g.dilation[2] == 1 && g.stride[1] == 1 && g.stride[2] == 1 && g.groups == 1 &&
+         g.channels >= kMinChannels && winograd_enabled() && HWY_DYNAMIC_DISPATCH(Supported)();
 }
 
 std::int64_t pad_elements(const ConvGeometry& g, std::int64_t rows) {

@@ -10,23 +10,26 @@
 //
 // Results differ from the direct kernel's by rounding: the transforms add and subtract inputs
 // before they are multiplied, so the error grows with the inputs' magnitudes rather than the
-// outputs' (measured in tests/autodiff/conv_winograd_test.cpp against float64). Like the direct
+// outputs' (measured in tests/autodiff/conv_test.cpp against float64). Like the direct
 // kernel, every output is computed the same way whatever the thread count or banding (tiles are
 // always aligned to even rows and columns of the image). Float64 keeps the direct kernel, and
-// ELEGY_CONV_WINOGRAD=0 in the environment turns this off for float32 too.
+// ELEGY_CONV_WINOGRAD=0 in the environment (or set_conv_winograd(false), autodiff/ops_conv.hpp)
+// turns this off for float32 too.
 #pragma once
 
 #include <cstdint>
 
+#include "elegy/kernels/conv_algorithm.hpp"
 #include "elegy/kernels/conv_geometry.hpp"
 #include "elegy/kernels/cpu/conv_direct.hpp"
 
 namespace elegy::kernels::conv_winograd {
 
 // Whether ConvDirect (or the input gradient inside ConvDirectBackward) of geometry g in float32
-// runs here: a 3x3 undilated kernel, at least kMinChannels input channels, a SIMD target with
-// fixed-size vectors, and not turned off by the environment.
+// runs here: a 3x3 undilated stride-1 kernel, at least kMinChannels input channels, a SIMD target
+// with fixed-size vectors of more than one lane, and not turned off.
 bool applies(const ConvGeometry& g);
+// applies() reads winograd_enabled() (kernels/conv_algorithm.hpp).
 
 // The transformed weights U = G g Gᵀ laid out as [co_blocks][16][C][block] (zero past Co),
 // and the bias as conv_direct::pack lays it out; `transposed` as for conv_direct::pack.

@@ -28,36 +28,36 @@ HWY_BEFORE_NAMESPACE();
 namespace elegy::kernels::conv_winograd::HWY_NAMESPACE {
 namespace hn = hwy::HWY_NAMESPACE;
 
-#if !HWY_HAVE_SCALABLE
+#if ELEGY_WINOGRAD_TARGET
 
-// Z[ξ][t][0 .. cov) = (A gy_t Aᵀ)[ξ] for the band's tiles t, gy_t the tile's 2x2 cotangents
-// (zero where the tile reaches past the band or the image; channels past co zero). With
-// A = [1 0; 1 1; 1 -1; 0 -1], the rows of A y are (y0, y0 + y1, y0 - y1, -y1), and the same
-// again along each row.
+// Z[ξ][p][0 .. cov) = (A gy_t Aᵀ)[ξ] for the band's tiles t = t0 + p, p < pt, gy_t the tile's
+// 2x2 cotangents (zero where the tile reaches past the band or the image; channels past co
+// zero). With A = [1 0; 1 1; 1 -1; 0 -1], the rows of A y are (y0, y0 + y1, y0 - y1, -y1), and
+// the same again along each row.
 void GradientTransform(const Band& b, const float* gy_image, std::int64_t wo, std::int64_t co,
-                       std::int64_t cov, std::int64_t tiles, float* z) {
+                       std::int64_t cov, std::int64_t t0, std::int64_t pt, float* z) {
   const hn::ScalableTag<float> d;
   using V = hn::Vec<decltype(d)>;
   constexpr std::int64_t L = std::int64_t(HWY_LANES(float));
-  const std::int64_t xi_step = tiles * cov;
-  for (std::int64_t t = 0; t < tiles; ++t) {
-    const std::int64_t tr = t / b.tiles_w, tc = t % b.tiles_w;
+  const std::int64_t xi_step = pt * cov;
+  for (std::int64_t p = 0; p < pt; ++p) {
+    const std::int64_t t = t0 + p, tr = t / b.tiles_w, tc = t % b.tiles_w;
     const std::int64_t oh = b.oh0 + 2 * tr, ow = 2 * tc;
     const std::int64_t rows = std::min<std::int64_t>(2, b.oh0 + b.rows - oh);
     const std::int64_t cols = std::min<std::int64_t>(2, wo - ow);
     for (std::int64_t c = 0; c < cov; c += L) {
-      const auto valid = hn::FirstN(d, std::size_t(std::clamp<std::int64_t>(co - c, 0, L)));
+      const std::int64_t n = std::clamp<std::int64_t>(co - c, 0, L);
       V y[2][2];
       for (std::int64_t i = 0; i < 2; ++i)
         for (std::int64_t j = 0; j < 2; ++j)
-          y[i][j] = i < rows && j < cols
-                        ? hn::MaskedLoad(valid, d, gy_image + ((oh + i) * wo + ow + j) * co + c)
+          y[i][j] = i < rows && j < cols && n > 0
+                        ? LoadPartial(d, gy_image + ((oh + i) * wo + ow + j) * co + c, n)
                         : hn::Zero(d);
       const V r[4][2] = {{y[0][0], y[0][1]},
                          {hn::Add(y[0][0], y[1][0]), hn::Add(y[0][1], y[1][1])},
                          {hn::Sub(y[0][0], y[1][0]), hn::Sub(y[0][1], y[1][1])},
                          {hn::Neg(y[1][0]), hn::Neg(y[1][1])}};
-      float* out = z + t * cov + c;
+      float* out = z + p * cov + c;
       for (int i = 0; i < 4; ++i) {
         hn::Store(r[i][0], d, out + (i * 4 + 0) * xi_step);
         hn::Store(hn::Add(r[i][0], r[i][1]), d, out + (i * 4 + 1) * xi_step);
@@ -129,35 +129,45 @@ void AddFilterRowsF32(const conv_direct::FilterTask<float>& t, std::int64_t n, s
   const std::int64_t cov = (t.co + 2 * L - 1) / (2 * L) * (2 * L);
   conv_direct::pad_rows(g, t.x, n, oh0, 2 * tile_rows + 2, pad, b.wp);
 
+  // The band's tiles in groups of whole tile rows, at most kGroupTiles tiles (or one row): V and
+  // Z of a group (16 x tiles x channels each) stay in L2 and the scratch stays bounded for large
+  // images. Each buffer has one tile to spare: loads never reach its end.
+  constexpr std::int64_t kGroupTiles = 256;
+  const std::int64_t group_rows = std::max<std::int64_t>(1, kGroupTiles / b.tiles_w);
+  const std::int64_t group_tiles = std::min(tile_rows, group_rows) * b.tiles_w;
   thread_local hwy::AlignedFreeUniquePtr<float[]> v_buf, z_buf;
   thread_local std::int64_t v_size = 0, z_size = 0;
-  if (v_size < kXi * tiles * b.Cv) {
-    v_size = kXi * tiles * b.Cv;
+  if (v_size < kXi * group_tiles * b.Cv + b.Cv) {
+    v_size = kXi * group_tiles * b.Cv + b.Cv;
     v_buf = hwy::AllocateAligned<float>(std::size_t(v_size));
   }
-  if (z_size < kXi * tiles * cov) {
-    z_size = kXi * tiles * cov;
+  if (z_size < kXi * group_tiles * cov + cov) {
+    z_size = kXi * group_tiles * cov + cov;
     z_buf = hwy::AllocateAligned<float>(std::size_t(z_size));
   }
-  InputTransform(b, pad, 0, tiles, v_buf.get());
-  GradientTransform(b, t.gy + n * t.gy_n, g.out[2], t.co, cov, tiles, z_buf.get());
 
   // The C rows of each ξ as register tiles of equal height (the last may be shorter).
   const std::int64_t chunks = (b.C + kMaxTile - 1) / kMaxTile;
   const std::int64_t height = (b.C + chunks - 1) / chunks;
-  for (int xi = 0; xi < kXi; ++xi) {
-    const float* v = v_buf.get() + xi * tiles * b.Cv;
-    const float* z = z_buf.get() + xi * tiles * cov;
-    for (std::int64_t c0 = 0; c0 < b.C; c0 += height) {
-      const std::int64_t pk = std::min(height, b.C - c0);
-      for (std::int64_t co0 = 0; co0 < t.co; co0 += 2 * L)
-        kProducts[std::size_t(pk - 1)](v, b.Cv, z, cov, tiles, c0, co0, std::min(2 * L, t.co - co0),
-                                       slot + (xi * b.C + c0) * t.co + co0, t.co);
+  const float* gy_image = t.gy + n * t.gy_n;
+  for (std::int64_t t0 = 0; t0 < tiles; t0 += group_tiles) {
+    const std::int64_t pt = std::min(group_tiles, tiles - t0);
+    InputTransform(b, pad, t0, pt, v_buf.get());
+    GradientTransform(b, gy_image, g.out[2], t.co, cov, t0, pt, z_buf.get());
+    for (int xi = 0; xi < kXi; ++xi) {
+      const float* v = v_buf.get() + xi * pt * b.Cv;
+      const float* z = z_buf.get() + xi * pt * cov;
+      for (std::int64_t c0 = 0; c0 < b.C; c0 += height) {
+        const std::int64_t pk = std::min(height, b.C - c0);
+        for (std::int64_t co0 = 0; co0 < t.co; co0 += 2 * L)
+          kProducts[std::size_t(pk - 1)](v, b.Cv, z, cov, pt, c0, co0, std::min(2 * L, t.co - co0),
+                                         slot + (xi * b.C + c0) * t.co + co0, t.co);
+      }
     }
   }
 }
 
-#else  // HWY_HAVE_SCALABLE: never called (conv_winograd::applies is false there).
+#else  // never called: conv_winograd::applies is false on this target
 
 void AddFilterRowsF32(const conv_direct::FilterTask<float>&, std::int64_t, std::int64_t,
                       std::int64_t, float*, float*) {}

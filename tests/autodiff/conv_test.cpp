@@ -326,6 +326,8 @@ TEST_CASE("conv's direct stride-1 path: channel blocks, tile widths, row bands, 
        {.padding = {{1, -1}, {1, 1}, {1, 1}}}},
   };
   const int saved_threads = num_threads();
+  const bool saved_winograd = conv_winograd();
+  set_conv_winograd(false);  // the direct float32 sums (the Winograd test case covers the rest)
   std::uint64_t seed = 300;
   for (const Case& c : direct) {
     CAPTURE(c.name);
@@ -354,21 +356,25 @@ TEST_CASE("conv's direct stride-1 path: channel blocks, tile widths, row bands, 
           reference_filter_grad(xv, gv, p), 1e-4, "filter grad f32");
     }
   }
+  set_conv_winograd(saved_winograd);
   set_num_threads(saved_threads);
 }
 
 TEST_CASE("conv's Winograd F(2x2, 3x3) path: tiles, channel tails, bands, threads") {
   // 3x3 stride-1 float32 convs with 16 or more input channels (and 32 or more outputs: the
   // direct path's condition) run as Winograd F(2x2, 3x3) (kernels/cpu/conv_winograd*.cpp): the
-  // forward pass, the filter gradient (standalone and inside the fused backward), and the input
-  // gradient when the output has 16 or more channels. The cases cover odd heights and
-  // widths (the last tile half outside), input channels that are not whole vectors (17, 40),
-  // partial output blocks (33, 45), SAME / VALID / asymmetric padding, a 1x1 image, and a
-  // batch of 1 cut into row bands at 2 threads. Against float64 loops to the tolerances the
-  // direct float32 kernels are held to (1e-5, 1e-4 for the filter gradient's long sums; both
-  // paths are off by up to ~3e-6 here; a wrong transform is off by O(1)), and the same bits at
-  // 1 and 2 threads for the forward pass and input gradient (tiles sit on even rows whatever
-  // the banding; the filter gradient, like the direct one, sums per-thread parts).
+  // forward pass and the filter gradient (standalone, and inside the fused backward whether or
+  // not x is differentiated), and the input gradient when its conv qualifies too (32 or more
+  // input channels). The cases cover odd heights and widths (the last tile half outside), input
+  // channels that are not whole vectors (17, 40), partial output blocks (33, 45), SAME / VALID /
+  // asymmetric padding, high padding past the kernel, a crop (negative high padding, with NaN in
+  // the cropped-away input, which must not reach any result), a 1x1 image, and a batch of 1 cut
+  // into row bands at 2 threads. Each runs with Winograd on and off (set_conv_winograd), against
+  // float64 loops to the direct float32 kernels' tolerances (the direct input gradient of
+  // 32 -> 64 is off by 1.2e-5, Winograd's by 6e-6; a wrong transform is off by O(1)); the two
+  // algorithms must differ somewhere (Winograd really ran), and the forward pass and input
+  // gradient must give the same bits at 1 and 2 threads (tiles sit on even rows whatever the
+  // banding; the filter gradient, like the direct one, sums per-thread parts).
   const std::vector<Case> cases = {
       {"32 -> 64 same (the CNN's layer)",
        {3, 14, 14, 32},
@@ -377,6 +383,11 @@ TEST_CASE("conv's Winograd F(2x2, 3x3) path: tiles, channel tails, bands, thread
       {"17 -> 33 same, odd sizes", {2, 7, 9, 17}, {3, 3, 17, 33}, {.padding = {{1, 1}, {1, 1}}}},
       {"40 -> 45 valid", {2, 8, 11, 40}, {3, 3, 40, 45}, {}},
       {"16 -> 32 asymmetric", {2, 6, 5, 16}, {3, 3, 16, 32}, {.padding = {{2, 0}, {0, 2}}}},
+      {"32 -> 32 high padding past the kernel",
+       {2, 5, 6, 32},
+       {3, 3, 32, 32},
+       {.padding = {{1, 3}, {2, 4}}}},
+      {"32 -> 32 crop, odd output", {2, 8, 9, 32}, {3, 3, 32, 32}, {.padding = {{1, -1}, {0, -2}}}},
       {"64 -> 32 on a 1x1 image", {2, 1, 1, 64}, {3, 3, 64, 32}, {.padding = {{1, 1}, {1, 1}}}},
       {"1 image in bands, 32 -> 48",
        {1, 21, 10, 32},
@@ -384,14 +395,17 @@ TEST_CASE("conv's Winograd F(2x2, 3x3) path: tiles, channel tails, bands, thread
        {.padding = {{1, 1}, {1, 1}}}},
   };
   const int saved_threads = num_threads();
+  const bool saved_winograd = conv_winograd();
   std::uint64_t seed = 700;
   for (const Case& c : cases) {
     CAPTURE(c.name);
     const Problem p = problem(c.x, c.w, c.options);
-    const Tensor x = host_uniform(c.x, seed++), w = host_uniform(c.w, seed++);
+    Tensor x = host_uniform(c.x, seed++);
+    const Tensor w = host_uniform(c.w, seed++);
     const Tensor b = host_uniform({c.w[3]}, seed++);
     const Tensor gy = host_uniform(out_shape(p, 2), seed++);
-    const std::vector<double> xv = values(x), wv = values(w), bv = values(b), gv = values(gy);
+    std::vector<double> xv = values(x);
+    const std::vector<double> wv = values(w), bv = values(b), gv = values(gy);
     std::vector<double> y = reference_conv(xv, wv, p);
     for (std::size_t i = 0; i < y.size(); ++i) y[i] = std::max(0.0, y[i] + bv[i % bv.size()]);
     const std::vector<double> dx = reference_input_grad(gv, wv, p);
@@ -404,32 +418,49 @@ TEST_CASE("conv's Winograd F(2x2, 3x3) path: tiles, channel tails, bands, thread
     }
     const std::vector<double> fused_dx = reference_input_grad(gz, wv, p);
     const std::vector<double> fused_dw = reference_filter_grad(xv, gz, p);
-    const std::vector<std::int64_t> in{c.x[1], c.x[2]}, k{3, 3};
-    const Tensor xf = x.astype(DType::f32), wf = w.astype(DType::f32), bf = b.astype(DType::f32);
-    const Tensor gyf = gy.astype(DType::f32);
-    std::vector<std::vector<double>> runs;
-    for (const int threads : {1, 2}) {
-      CAPTURE(threads);
-      set_num_threads(threads);
-      const Tensor yf = conv_bias_act(xf, wf, bf, c.options, FusedActivation::relu);
-      check_close(values(yf), y, 1e-5, "forward");
-      const Tensor dxf = conv_backward_input(gyf, wf, in, c.options);
-      check_close(values(dxf), dx, 1e-5, "input grad");
-      check_close(values(conv_backward_filter(xf, gyf, k, c.options)), dw, 1e-4, "filter grad");
-      auto loss = [&](const Tree& q) {
-        return sum(gyf * conv_bias_act(q["x"].tensor(), q["w"].tensor(), q["b"].tensor(), c.options,
-                                       FusedActivation::relu));
-      };
-      const Tree all = grad(loss, Tree{{"x", xf}, {"w", wf}, {"b", bf}});
-      check_close(values(all["x"].tensor()), fused_dx, 1e-5, "fused dx");
-      check_close(values(all["w"].tensor()), fused_dw, 1e-4, "fused dw");
-      check_close(values(all["b"].tensor()), db, 1e-4, "fused db");
-      runs.push_back(values(yf));
-      runs.push_back(values(dxf));
+    // Input the conv never reads (past a crop) becomes NaN: no result may change.
+    const std::int64_t rows_read = p.out[1] + 2 - p.lo[1], cols_read = p.out[2] + 2 - p.lo[2];
+    std::vector<float> xf_values(xv.begin(), xv.end());
+    for (std::int64_t i = 0; i < std::int64_t(xf_values.size()); ++i) {
+      const std::int64_t col = i / c.x[3] % c.x[2], row = i / (c.x[3] * c.x[2]) % c.x[1];
+      if (row >= rows_read || col >= cols_read) xf_values[std::size_t(i)] = std::nanf("");
     }
-    CHECK(runs[0] == runs[2]);
-    CHECK(runs[1] == runs[3]);
+    const std::vector<std::int64_t> in{c.x[1], c.x[2]}, k{3, 3};
+    const Tensor xf = Tensor::from_vector(xf_values, c.x);
+    const Tensor wf = w.astype(DType::f32), bf = b.astype(DType::f32);
+    const Tensor gyf = gy.astype(DType::f32);
+    std::vector<std::vector<double>> forward_runs, input_grad_runs;
+    for (const bool winograd : {true, false}) {
+      set_conv_winograd(winograd);
+      for (const int threads : {1, 2}) {
+        CAPTURE(winograd);
+        CAPTURE(threads);
+        set_num_threads(threads);
+        const Tensor yf = conv_bias_act(xf, wf, bf, c.options, FusedActivation::relu);
+        check_close(values(yf), y, 1e-5, "forward");
+        const Tensor dxf = conv_backward_input(gyf, wf, in, c.options);
+        check_close(values(dxf), dx, 3e-5, "input grad");
+        check_close(values(conv_backward_filter(xf, gyf, k, c.options)), dw, 1e-4, "filter grad");
+        auto loss = [&](const Tree& q) {
+          const Tensor& xx = q.contains("x") ? q["x"].tensor() : xf;
+          return sum(gyf * conv_bias_act(xx, q["w"].tensor(), q["b"].tensor(), c.options,
+                                         FusedActivation::relu));
+        };
+        const Tree all = grad(loss, Tree{{"x", xf}, {"w", wf}, {"b", bf}});
+        check_close(values(all["x"].tensor()), fused_dx, 3e-5, "fused dx");
+        check_close(values(all["w"].tensor()), fused_dw, 1e-4, "fused dw");
+        check_close(values(all["b"].tensor()), db, 1e-4, "fused db");
+        const Tree wb = grad(loss, Tree{{"w", wf}, {"b", bf}});
+        check_close(values(wb["w"].tensor()), fused_dw, 1e-4, "fused dw, x constant");
+        forward_runs.push_back(values(yf));
+        input_grad_runs.push_back(values(dxf));
+      }
+    }
+    CHECK(forward_runs[0] == forward_runs[1]);  // Winograd at 1 and 2 threads
+    CHECK(input_grad_runs[0] == input_grad_runs[1]);
+    CHECK(forward_runs[0] != forward_runs[2]);  // Winograd against the direct sum
   }
+  set_conv_winograd(saved_winograd);
   set_num_threads(saved_threads);
 }
 
