@@ -14,10 +14,12 @@
 #include <algorithm>
 #include <cstdint>
 
+#include "elegy/kernels/cpu/conv_winograd.hpp"
+
 #ifndef ELEGY_KERNELS_CPU_CONV_WINOGRAD_CONSTANTS_
 #define ELEGY_KERNELS_CPU_CONV_WINOGRAD_CONSTANTS_
 namespace elegy::kernels::conv_winograd {
-constexpr int kXi = 16;  // positions of a 4x4 transformed tile
+constexpr int kXi = int(kTransformedTaps);  // positions ξ of a 4x4 transformed tile
 }  // namespace elegy::kernels::conv_winograd
 #endif
 

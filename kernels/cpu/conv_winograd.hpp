@@ -51,6 +51,7 @@ std::int64_t pad_elements(const ConvGeometry& g, std::int64_t rows);
 void add_filter_rows(const conv_direct::FilterTask<float>& t, std::int64_t n, std::int64_t oh0,
                      std::int64_t oh1, float* pad, float* slot);
 void filter_from_transformed(const float* slot, std::int64_t C, std::int64_t co, float* dw);
+// Positions of a transformed 4x4 tile: a slot's first dimension.
 constexpr std::int64_t kTransformedTaps = 16;
 
 }  // namespace elegy::kernels::conv_winograd
