@@ -11,6 +11,7 @@
 #include <optional>
 
 #include "elegy/autodiff/kernel_call.hpp"
+#include "elegy/autodiff/ops_bias_act.hpp"
 #include "elegy/autodiff/ops_creation.hpp"
 #include "elegy/autodiff/tape.hpp"
 
@@ -305,10 +306,21 @@ Tensor relu(const Tensor& x) {
   autodiff::check_defined("relu", x);
   check_numeric("relu", x);
   Tensor out = run_unary("relu", Op::Relu, x, x.dtype());
-  if (autodiff::should_record(x))
+  if (!autodiff::should_record(x)) return out;
+  if (x.dtype() == DType::f32 || x.dtype() == DType::f64) {
+    // One pass of the fused ReluBackward kernel instead of a comparison, a bool mask and a
+    // where: g where relu's output is positive, which is exactly where x > 0 (0 at x == 0 and at
+    // NaN, as JAX's where(x > 0, g, 0)). relu_backward is linear in g, so higher derivatives
+    // flow as before.
+    autodiff::record(
+        "relu", out, {&x},
+        [](const Tensor& g, const Tensor& y) { return Cotangents{relu_backward(g, y)}; },
+        /*keep_output=*/true);
+  } else {
     autodiff::record("relu", out, {&x}, [x](const Tensor& g, const Tensor&) {
       return Cotangents{where(x > 0.0, g, zero_like_scalar(g))};  // 0 at x == 0, as JAX
     });
+  }
   return out;
 }
 

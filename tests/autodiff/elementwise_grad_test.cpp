@@ -186,9 +186,14 @@ TEST_CASE("mixed-dtype operands: gradients come back in each input's dtype") {
 }
 
 TEST_CASE("gradients at kinks follow JAX's conventions") {
-  // relu'(0) = 0, abs'(0) = 0, sign' = 0.
+  // relu'(0) = 0 (also at -0, and at NaN: JAX's where(x > 0, g, 0)), abs'(0) = 0, sign' = 0.
   CHECK(grad([](const Tensor& x) { return sum(relu(x)); }, vec({-1, 0, 2})).to_vector<double>() ==
         std::vector<double>{0, 0, 1});
+  for (const DType dt : {DType::f32, DType::f64}) {
+    const Tensor x = vec({-0.0, std::nan(""), 3, -2}).astype(dt);
+    CHECK(grad([](const Tensor& v) { return sum(relu(v) * 2.0); }, x).to_vector<double>() ==
+          std::vector<double>{0, 0, 2, 0});
+  }
   CHECK(grad([](const Tensor& x) { return sum(abs(x)); }, vec({-1, 0, 2})).to_vector<double>() ==
         std::vector<double>{-1, 0, 1});
   CHECK(grad([](const Tensor& x) { return sum(sign(x) * x); }, vec({-3, 2})).to_vector<double>() ==
