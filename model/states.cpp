@@ -19,13 +19,13 @@ States::States(std::initializer_list<std::pair<const std::string, Tree>> fields)
   fields_ = std::move(sorted);
 }
 
-const States::Fields& States::map() const {
+const States::Fields& States::entries() const {
   static const Fields kEmpty;
   return fields_ ? *fields_ : kEmpty;
 }
 
 const Tree* States::find(std::string_view field) const {
-  for (const auto& [k, v] : map())
+  for (const auto& [k, v] : entries())
     if (k == field) return &v;
   return nullptr;
 }
@@ -50,16 +50,16 @@ bool States::has(std::string_view field) const {
 std::vector<std::string> States::fields() const {
   std::vector<std::string> out;
   if (rng_) out.push_back("rng");
-  for (const auto& [k, v] : map()) out.push_back(k);
+  for (const auto& [k, v] : entries()) out.push_back(k);
   return out;
 }
 
 States States::update(std::string_view field, Tree value) const {
   ELEGY_CHECK(field != "rng", "States::update", "set the rng with update_rng(RngSeq)");
   auto fields = std::make_shared<Fields>();
-  fields->reserve(map().size() + 1);
+  fields->reserve(entries().size() + 1);
   bool placed = false;
-  for (const auto& [k, v] : map()) {
+  for (const auto& [k, v] : entries()) {
     if (!placed && field <= k) {
       fields->emplace_back(std::string(field), std::move(value));
       placed = true;
@@ -89,7 +89,7 @@ States States::maybe_update(std::initializer_list<std::pair<std::string_view, Tr
 States States::maybe_update(const States& other) const {
   States s = *this;
   if (!s.rng_ && other.rng_) s.rng_ = other.rng_;
-  for (const auto& [k, v] : other.map())
+  for (const auto& [k, v] : other.entries())
     if (!s.has(k)) s = s.update(k, v);
   return s;
 }
@@ -118,7 +118,7 @@ std::ostream& operator<<(std::ostream& os, const States& s) {
     os << "rng=" << s.rng_->key();
     first = false;
   }
-  for (const auto& [k, v] : s.map()) {
+  for (const auto& [k, v] : s.entries()) {
     os << (first ? "" : ", ") << k << "=" << v;
     first = false;
   }

@@ -73,10 +73,10 @@ class States {
   // Sorted by name. A vector, not a map: a States has a handful of fields, and each modifier
   // copies them (one allocation instead of one per field).
   using Fields = std::vector<std::pair<std::string, Tree>>;
-  const Fields& map() const;
+  const Fields& entries() const;
   const Tree* find(std::string_view field) const;  // null when absent
   const Tree& field_or_none(std::string_view field) const;
-  // Shared between copies, never modified once built (a modifier builds a new map): copying a
+  // Shared between copies, never modified once built (a modifier builds new entries): copying a
   // States, which every step does several times, copies one pointer. Null: no fields.
   std::shared_ptr<const Fields> fields_;
   std::optional<RngSeq> rng_;

@@ -114,18 +114,18 @@ void matmul_kernel(const KernelArgs& args) {
   auto blocks = [&](CBLAS_TRANSPOSE ta, int lda, const T* ai, CBLAS_TRANSPOSE tb, int ldb,
                     const T* bi, T* ci, int ldc) {
     const double flops = double(M) * double(N) * double(K);
-    // A short A times a row-major B: elegy's own kernel, which does not pack B (gemm_small_m.hpp),
-    // over blocks of columns spread on the pool.
-    // `count` column blocks over at most one pool thread per kSmallGemmFlops multiply-adds.
-    auto over_columns = [&](std::int64_t count, FunctionRef<void(std::int64_t, std::int64_t)> fn) {
+    // elegy's own kernels (gemm_small_m.hpp) take `count` blocks of C (columns or rows), spread
+    // over at most one pool thread per kSmallGemmFlops multiply-adds.
+    auto over_blocks = [&](std::int64_t count, FunctionRef<void(std::int64_t, std::int64_t)> fn) {
       const std::int64_t parts = std::clamp<std::int64_t>(
           std::min<std::int64_t>(num_threads(), std::int64_t(flops / kSmallGemmFlops)), 1, count);
       parallel_for(count, (count + parts - 1) / parts, fn);
     };
+    // A short A times a row-major B: no packing of B, over blocks of columns.
     const bool small_m = ta == CblasNoTrans && M <= gemm_small_m::max_rows();
     const std::int64_t width = gemm_small_m::block_width(T());
     if (small_m && tb == CblasNoTrans && N % width == 0) {
-      over_columns(N / width, [&](std::int64_t b0, std::int64_t b1) {
+      over_blocks(N / width, [&](std::int64_t b0, std::int64_t b1) {
         gemm_small_m::multiply(ai, lda, bi, ldb, ci, ldc, M, K, b0 * width, b1 * width);
       });
       return;
@@ -136,10 +136,7 @@ void matmul_kernel(const KernelArgs& args) {
     // [32,512] 89 -> 83 µs, [512,32]ᵀ x [32,512] 64 -> 56 µs, the CNN's [3136,64]ᵀ x [64,128]
     // 320 -> 279 µs.
     if (ta == CblasTrans && tb == CblasNoTrans && K <= kMaxShallowDepth && N % width == 0) {
-      const std::int64_t count = (M + kSplitAlign - 1) / kSplitAlign;
-      const std::int64_t parts = std::clamp<std::int64_t>(
-          std::min<std::int64_t>(num_threads(), std::int64_t(flops / kSmallGemmFlops)), 1, count);
-      parallel_for(count, (count + parts - 1) / parts, [&](std::int64_t b0, std::int64_t b1) {
+      over_blocks((M + kSplitAlign - 1) / kSplitAlign, [&](std::int64_t b0, std::int64_t b1) {
         gemm_small_m::multiply_at(ai, lda, bi, ldb, ci, ldc, K, b0 * kSplitAlign,
                                   std::min(M, b1 * kSplitAlign), N);
       });
@@ -148,7 +145,7 @@ void matmul_kernel(const KernelArgs& args) {
     // The same with B transposed (dx = dy Wᵀ): dot products over a K long enough to pay for
     // summing each accumulator's lanes.
     if (small_m && tb == CblasTrans && K >= kMinDotDepth) {
-      over_columns(N, [&](std::int64_t n0, std::int64_t n1) {
+      over_blocks(N, [&](std::int64_t n0, std::int64_t n1) {
         gemm_small_m::multiply_transposed(ai, lda, bi, ldb, ci, ldc, M, K, n0, n1);
       });
       return;

@@ -25,7 +25,6 @@
 #include <array>
 #include <cstdint>
 #include <cstring>
-#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -254,15 +253,11 @@ void conv_direct_kernel(const KernelArgs& a) {
   if (g.batch * g.out_positions() * t.co == 0) return;
 
   // 3x3 float32 convs with enough channels run as Winograd F(2x2, 3x3) (conv_winograd.hpp).
-  bool winograd = false;
-  if constexpr (std::is_same_v<T, float>) winograd = conv_winograd::applies(g);
-  const T* w = static_cast<const T*>(a.in[1].data);
-  const T* b = a.num_inputs > 2 ? static_cast<const T*>(a.in[2].data) : nullptr;
-  const std::int64_t b_stride = a.num_inputs > 2 ? a.in[2].strides[0] : 0;
-  conv_direct::Packed<T> packed;
-  if constexpr (std::is_same_v<T, float>)
-    if (winograd) packed = conv_winograd::pack(g, w, a.ints[2] != 0, b, b_stride, t.co, t.block);
-  if (!winograd) packed = conv_direct::pack(g, w, a.ints[2] != 0, b, b_stride, t.co, t.block);
+  const bool winograd = conv_winograd::applies(g, T());
+  const conv_direct::Packed<T> packed =
+      conv_winograd::pack_weights(winograd, g, static_cast<const T*>(a.in[1].data), a.ints[2] != 0,
+                                  a.num_inputs > 2 ? static_cast<const T*>(a.in[2].data) : nullptr,
+                                  a.num_inputs > 2 ? a.in[2].strides[0] : 0, t.co, t.block);
   t.packed = packed.weights.get();
   t.bias = packed.bias.get();
 
@@ -271,21 +266,14 @@ void conv_direct_kernel(const KernelArgs& a) {
   const conv_direct::Bands bands(g, num_threads(), winograd ? 2 : 1);
   const double band_flops = double(bands.rows * g.out[2]) * double(K) * double(t.co);
   const std::int64_t grain = std::max<std::int64_t>(1, std::int64_t(kTaskFlops / band_flops));
-  const std::int64_t pad_elems =
-      winograd ? conv_winograd::pad_elements(g, bands.rows)
-               : conv_direct::padded_rows(g, bands.rows) * conv_direct::padded_width(g) * C;
+  const std::int64_t pad_elems = conv_winograd::pad_size(winograd, g, bands.rows);
   parallel_for(bands.count(g), grain, [&](std::int64_t u0, std::int64_t u1) {
     thread_local std::vector<T> pad;
     if (std::int64_t(pad.size()) < pad_elems) pad.resize(std::size_t(pad_elems));
     for (std::int64_t u = u0; u < u1; ++u) {
       const std::int64_t n = u / bands.per_image, oh0 = (u % bands.per_image) * bands.rows;
-      const std::int64_t oh1 = std::min(g.out[1], oh0 + bands.rows);
-      if constexpr (std::is_same_v<T, float>)
-        if (winograd) {
-          conv_winograd::rows(t, n, oh0, oh1, pad.data());
-          continue;
-        }
-      conv_direct::rows(t, n, oh0, oh1, pad.data());
+      conv_winograd::output_rows(winograd, t, n, oh0, std::min(g.out[1], oh0 + bands.rows),
+                                 pad.data());
     }
   });
 }

@@ -18,7 +18,6 @@
 
 #include <algorithm>
 #include <cstdint>
-#include <type_traits>
 #include <vector>
 
 #include "elegy/core/thread_pool.hpp"
@@ -102,32 +101,6 @@ conv_direct::Source<T> image_buffer(const T* data, std::int64_t cols, std::int64
   return conv_direct::Source<T>(v);
 }
 
-// Image n's input gradient: the rows of the flipped conv (see conv_direct_backward_kernel).
-void dx_rows(const conv_direct::Task<float>& t, std::int64_t n, std::int64_t rows, float* pad,
-             bool winograd) {
-  if (winograd)
-    conv_winograd::rows(t, n, 0, rows, pad);
-  else
-    conv_direct::rows(t, n, 0, rows, pad);
-}
-void dx_rows(const conv_direct::Task<double>& t, std::int64_t n, std::int64_t rows, double* pad,
-             bool /*winograd: float32 only*/) {
-  conv_direct::rows(t, n, 0, rows, pad);
-}
-
-// Image n's filter gradient added into slot (transformed, for Winograd).
-void dw_rows(const conv_direct::FilterTask<float>& t, std::int64_t n, std::int64_t rows, float* pad,
-             float* slot, bool winograd) {
-  if (winograd)
-    conv_winograd::add_filter_rows(t, n, 0, rows, pad, slot);
-  else
-    conv_direct::add_rows(t, n, 0, rows, pad, slot);
-}
-void dw_rows(const conv_direct::FilterTask<double>& t, std::int64_t n, std::int64_t rows,
-             double* pad, double* slot, bool /*winograd: float32 only*/) {
-  conv_direct::add_rows(t, n, 0, rows, pad, slot);
-}
-
 template <class T>
 void conv_direct_backward_kernel(const KernelArgs& a) {
   const ConvGeometry& g = geometry_of(a);
@@ -157,18 +130,12 @@ void conv_direct_backward_kernel(const KernelArgs& a) {
   conv_direct::Task<T> dx_task(ops.x);  // x replaced per thread by its gz buffer
   dx_task.taps = dx_taps.data();
   // The input and filter gradients of a 3x3 float32 conv run as Winograd F(2x2, 3x3)
-  // (conv_winograd.hpp); the filter gradient then sums every part into a transformed slot.
-  bool winograd_dx = false, winograd_dw = false;
-  if constexpr (std::is_same_v<T, float>) {
-    winograd_dx = dx && conv_winograd::applies(tg);
-    winograd_dw = dw && conv_winograd::applies(g);
-  }
+  // (conv_winograd.hpp).
+  const bool winograd_dx = dx && conv_winograd::applies(tg, T());
+  const bool winograd_dw = dw && conv_winograd::applies(g, T());
   if (dx) {
-    const T* w = static_cast<const T*>(ops.w.data);
-    if constexpr (std::is_same_v<T, float>)
-      if (winograd_dx) packed = conv_winograd::pack(tg, w, true, nullptr, 0, C, block);
-    if (!winograd_dx)
-      packed = conv_direct::pack(tg, w, true, static_cast<T*>(nullptr), 0, C, block);
+    packed = conv_winograd::pack_weights(winograd_dx, tg, static_cast<const T*>(ops.w.data), true,
+                                         static_cast<const T*>(nullptr), 0, C, block);
     dx_task.g = &tg;
     dx_task.packed = packed.weights.get();
     dx_task.out = dx;
@@ -181,22 +148,16 @@ void conv_direct_backward_kernel(const KernelArgs& a) {
   dw_task.taps = dw_taps.data();
   dw_task.co = co;
 
-  // One part per thread, whole images each; parts beyond the first sum into their own slots
-  // (every part, for a transformed filter gradient).
+  // One part per thread, whole images each, summing its filter gradient into a slot of its own
+  // and its bias gradient into db (part 0) or a slot.
   const std::int64_t parts = std::clamp<std::int64_t>(num_threads(), 1, g.batch);
-  const std::int64_t dw_slot_size = !dw           ? 0
-                                    : winograd_dw ? conv_winograd::kTransformedTaps * C * co
-                                                  : K * co;
-  std::vector<std::vector<T>> dw_slots(std::size_t(winograd_dw ? parts : parts - 1)),
+  std::vector<std::vector<T>> dw_slots(dw ? std::size_t(parts) : 0),
       db_slots(std::size_t(parts - 1));
-  for (auto& slot : dw_slots) slot.assign(std::size_t(dw_slot_size), T(0));
+  for (auto& slot : dw_slots)
+    slot.assign(std::size_t(conv_winograd::filter_slot_size(winograd_dw, g, co)), T(0));
   for (auto& slot : db_slots) slot.assign(std::size_t(db ? co : 0), T(0));
-  const std::int64_t x_pad =
-      winograd_dw ? conv_winograd::pad_elements(g, g.out[1])
-                  : conv_direct::padded_rows(g, g.out[1]) * conv_direct::padded_width(g) * C;
-  const std::int64_t gz_pad =
-      winograd_dx ? conv_winograd::pad_elements(tg, tg.out[1])
-                  : conv_direct::padded_rows(tg, tg.out[1]) * conv_direct::padded_width(tg) * co;
+  const std::int64_t x_pad = conv_winograd::pad_size(winograd_dw, g, g.out[1]);
+  const std::int64_t gz_pad = conv_winograd::pad_size(winograd_dx, tg, tg.out[1]);
   parallel_for(parts, 1, [&](std::int64_t p0, std::int64_t p1) {
     thread_local std::vector<T> gz, pad_x, pad_gz;
     if (std::int64_t(gz.size()) < positions * co) gz.resize(std::size_t(positions * co));
@@ -208,33 +169,22 @@ void conv_direct_backward_kernel(const KernelArgs& a) {
     conv_direct::Task<T> input = dx_task;
     input.x = image_buffer(gz.data(), g.out[2], co);
     for (std::int64_t p = p0; p < p1; ++p) {
-      T* dw_slot = !dw           ? nullptr
-                   : winograd_dw ? dw_slots[std::size_t(p)].data()
-                   : p == 0      ? dw
-                                 : dw_slots[std::size_t(p - 1)].data();
+      T* dw_slot = dw ? dw_slots[std::size_t(p)].data() : nullptr;
       T* db_slot = p == 0 ? db : (db ? db_slots[std::size_t(p - 1)].data() : nullptr);
       for (std::int64_t n = g.batch * p / parts; n < g.batch * (p + 1) / parts; ++n) {
         const std::int64_t at = n * positions * co;
         mask_rows(gz.data(), gy + at, y ? y + at : nullptr, positions, co, db_slot);
-        if (dw) dw_rows(filter, n, g.out[1], pad_x.data(), dw_slot, winograd_dw);
-        if (dx) dx_rows(input, n, tg.out[1], pad_gz.data(), winograd_dx);
+        if (dw)
+          conv_winograd::add_filter_rows(winograd_dw, filter, n, 0, g.out[1], pad_x.data(),
+                                         dw_slot);
+        if (dx) conv_winograd::output_rows(winograd_dx, input, n, 0, tg.out[1], pad_gz.data());
       }
     }
   });
-  if (winograd_dw) {
-    for (std::size_t p = 1; p < dw_slots.size(); ++p)
-      for (std::int64_t i = 0; i < dw_slot_size; ++i)
-        dw_slots[0][std::size_t(i)] += dw_slots[p][std::size_t(i)];
-    if constexpr (std::is_same_v<T, float>)
-      conv_winograd::filter_from_transformed(dw_slots[0].data(), C, co, dw);
-  }
-  for (std::int64_t p = 1; p < parts; ++p) {
-    if (dw && !winograd_dw)
-      for (std::int64_t i = 0; i < K * co; ++i)
-        dw[i] += dw_slots[std::size_t(p - 1)][std::size_t(i)];
+  if (dw) conv_winograd::filter_from_slots(winograd_dw, dw_slots, g, co, dw);
+  for (std::int64_t p = 1; p < parts; ++p)
     if (db)
       for (std::int64_t i = 0; i < co; ++i) db[i] += db_slots[std::size_t(p - 1)][std::size_t(i)];
-  }
 }
 
 }  // namespace

@@ -17,7 +17,6 @@
 #include <algorithm>
 #include <array>
 #include <cstdint>
-#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -199,50 +198,28 @@ void conv_direct_filter_kernel(const KernelArgs& a) {
   if (g.batch * g.out_positions() == 0 || size == 0) return;
 
   // 3x3 float32 convs with enough channels sum in Winograd's transformed space
-  // (conv_winograd.hpp): every part then has a slot of its own, turned into dw at the end.
-  bool winograd = false;
-  if constexpr (std::is_same_v<T, float>) winograd = conv_winograd::applies(g);
-  const std::int64_t slot_size =
-      winograd ? conv_winograd::kTransformedTaps * g.channels * t.co : size;
-
+  // (conv_winograd.hpp). Every part sums into a slot of its own; dw comes from them at the end.
+  const bool winograd = conv_winograd::applies(g, T());
   const conv_direct::Bands bands(g, num_threads(), winograd ? 2 : 1);
   const std::int64_t units = bands.count(g);
   const double flops = double(g.batch * g.out_positions()) * double(size);
   const std::int64_t parts = std::clamp<std::int64_t>(
       std::min<std::int64_t>(num_threads(), std::int64_t(flops / kPartFlops)), 1, units);
-  std::vector<std::vector<T>> slots(std::size_t(winograd ? parts : parts - 1));
-  for (auto& s : slots) s.assign(std::size_t(slot_size), T(0));
-  const std::int64_t pad_elems = winograd ? conv_winograd::pad_elements(g, bands.rows)
-                                          : conv_direct::padded_rows(g, bands.rows) *
-                                                conv_direct::padded_width(g) * g.channels;
+  std::vector<std::vector<T>> slots(static_cast<std::size_t>(parts));
+  for (auto& s : slots)
+    s.assign(std::size_t(conv_winograd::filter_slot_size(winograd, g, t.co)), T(0));
+  const std::int64_t pad_elems = conv_winograd::pad_size(winograd, g, bands.rows);
   parallel_for(parts, 1, [&](std::int64_t p0, std::int64_t p1) {
     thread_local std::vector<T> pad;
     if (std::int64_t(pad.size()) < pad_elems) pad.resize(std::size_t(pad_elems));
-    for (std::int64_t p = p0; p < p1; ++p) {
-      T* slot = winograd ? slots[std::size_t(p)].data()
-                         : (p == 0 ? dw : slots[std::size_t(p - 1)].data());
+    for (std::int64_t p = p0; p < p1; ++p)
       for (std::int64_t u = units * p / parts; u < units * (p + 1) / parts; ++u) {
         const std::int64_t n = u / bands.per_image, oh0 = (u % bands.per_image) * bands.rows;
-        const std::int64_t oh1 = std::min(g.out[1], oh0 + bands.rows);
-        if constexpr (std::is_same_v<T, float>)
-          if (winograd) {
-            conv_winograd::add_filter_rows(t, n, oh0, oh1, pad.data(), slot);
-            continue;
-          }
-        conv_direct::add_rows(t, n, oh0, oh1, pad.data(), slot);
+        conv_winograd::add_filter_rows(winograd, t, n, oh0, std::min(g.out[1], oh0 + bands.rows),
+                                       pad.data(), slots[std::size_t(p)].data());
       }
-    }
   });
-  if constexpr (std::is_same_v<T, float>)
-    if (winograd) {
-      for (std::size_t s = 1; s < slots.size(); ++s)
-        for (std::int64_t i = 0; i < slot_size; ++i)
-          slots[0][std::size_t(i)] += slots[s][std::size_t(i)];
-      conv_winograd::filter_from_transformed(slots[0].data(), g.channels, t.co, dw);
-      return;
-    }
-  for (const auto& s : slots)
-    for (std::int64_t i = 0; i < size; ++i) dw[i] += s[std::size_t(i)];
+  conv_winograd::filter_from_slots(winograd, slots, g, t.co, dw);
 }
 
 }  // namespace

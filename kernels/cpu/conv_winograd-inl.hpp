@@ -42,13 +42,31 @@ constexpr int kMaxTile = 6;
 
 #if ELEGY_WINOGRAD_TARGET
 
-// The band's geometry as the tile loops see it.
+// Output rows [oh0, oh1) of image n as the tile loops see them.
 struct Band {
-  std::int64_t C = 0, Cv = 0;   // input channels, and rounded up to whole vectors (V's stride)
-  std::int64_t wp = 0;          // padded row width in positions (2 * tiles_w + 2)
-  std::int64_t tiles_w = 0;     // tiles per row of tiles
-  std::int64_t rows = 0;        // output rows of the band
-  std::int64_t oh0 = 0, n = 0;  // first output row, image
+  std::int64_t C, Cv;      // input channels, and rounded up to whole vectors (V's stride)
+  std::int64_t tiles_w;    // tiles per row of tiles
+  std::int64_t wp;         // padded row width in positions (2 * tiles_w + 2)
+  std::int64_t rows;       // output rows of the band
+  std::int64_t tile_rows;  // rows of tiles (the last one may be half outside)
+  std::int64_t oh0, n;     // first output row, image
+
+  Band(const ConvGeometry& g, std::int64_t image, std::int64_t first, std::int64_t last)
+      : C(g.channels),
+        Cv((C + std::int64_t(HWY_LANES(float)) - 1) / std::int64_t(HWY_LANES(float)) *
+           std::int64_t(HWY_LANES(float))),
+        tiles_w((g.out[2] + 1) / 2),
+        wp(2 * tiles_w + 2),
+        rows(last - first),
+        tile_rows((rows + 1) / 2),
+        oh0(first),
+        n(image) {}
+  std::int64_t tiles() const { return tile_rows * tiles_w; }
+  // The band's padded input (every tile's 4x4 patch) into pad, dense [2 * tile_rows + 2, wp, C].
+  template <class Source>
+  void pad(const ConvGeometry& g, const Source& x, float* pad) const {
+    conv_direct::pad_rows(g, x, n, oh0, 2 * tile_rows + 2, pad, wp);
+  }
 };
 
 // `n` (0..L) floats from p, zeros after them, reading nothing past p + n. Not MaskedLoad: on

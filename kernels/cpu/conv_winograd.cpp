@@ -134,16 +134,9 @@ void RowsF32(const conv_direct::Task<float>& t, std::int64_t n, std::int64_t oh0
   static constexpr auto kProducts = MakeProducts(std::make_integer_sequence<int, kMaxTile>());
   constexpr std::int64_t L = std::int64_t(HWY_LANES(float));
   const ConvGeometry& g = *t.g;
-  Band b;
-  b.C = g.channels;
-  b.Cv = (b.C + L - 1) / L * L;
-  b.tiles_w = (g.out[2] + 1) / 2;
-  b.wp = 2 * b.tiles_w + 2;
-  b.rows = oh1 - oh0;
-  b.oh0 = oh0;
-  b.n = n;
-  const std::int64_t tile_rows = (b.rows + 1) / 2, tiles = tile_rows * b.tiles_w;
-  conv_direct::pad_rows(g, t.x, n, oh0, 2 * tile_rows + 2, pad, b.wp);
+  const Band b(g, n, oh0, oh1);
+  const std::int64_t tiles = b.tiles();
+  b.pad(g, t.x, pad);
 
   thread_local hwy::AlignedFreeUniquePtr<float[]> v_buf, m_buf;
   thread_local std::int64_t v_size = 0;

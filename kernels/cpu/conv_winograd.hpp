@@ -17,7 +17,10 @@
 // turns this off for float32 too.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
+#include <type_traits>
+#include <vector>
 
 #include "elegy/kernels/conv_algorithm.hpp"
 #include "elegy/kernels/conv_geometry.hpp"
@@ -53,5 +56,64 @@ void add_filter_rows(const conv_direct::FilterTask<float>& t, std::int64_t n, st
 void filter_from_transformed(const float* slot, std::int64_t C, std::int64_t co, float* dw);
 // Positions of a transformed 4x4 tile: a slot's first dimension.
 constexpr std::int64_t kTransformedTaps = 16;
+
+// ---- the direct kernels' callers choose per call through these (float64: always direct) -----
+
+inline bool applies(const ConvGeometry& g, float) {
+  return conv_winograd::applies(g);
+}
+inline bool applies(const ConvGeometry&, double) {
+  return false;
+}
+
+// The weights (and bias) as the chosen kernel reads them.
+template <class T>
+conv_direct::Packed<T> pack_weights(bool winograd, const ConvGeometry& g, const T* w,
+                                    bool transposed, const T* b, std::int64_t b_stride,
+                                    std::int64_t co, std::int64_t block) {
+  if constexpr (std::is_same_v<T, float>)
+    if (winograd) return conv_winograd::pack(g, w, transposed, b, b_stride, co, block);
+  return conv_direct::pack(g, w, transposed, b, b_stride, co, block);
+}
+
+// Values of the per-thread padded copy of `rows` output rows' inputs.
+inline std::int64_t pad_size(bool winograd, const ConvGeometry& g, std::int64_t rows) {
+  return winograd ? pad_elements(g, rows)
+                  : conv_direct::padded_rows(g, rows) * conv_direct::padded_width(g) * g.channels;
+}
+
+// Output rows [oh0, oh1) of image n (conv_direct::rows or rows above).
+template <class T>
+void output_rows(bool winograd, const conv_direct::Task<T>& t, std::int64_t n, std::int64_t oh0,
+                 std::int64_t oh1, T* pad) {
+  if constexpr (std::is_same_v<T, float>)
+    if (winograd) return conv_winograd::rows(t, n, oh0, oh1, pad);
+  conv_direct::rows(t, n, oh0, oh1, pad);
+}
+
+// A filter gradient sums each thread part's images into a slot of its own: dw-shaped, or
+// transformed ([16][C][Co]) for Winograd.
+inline std::int64_t filter_slot_size(bool winograd, const ConvGeometry& g, std::int64_t co) {
+  return (winograd ? kTransformedTaps : g.taps()) * g.channels * co;
+}
+template <class T>
+void add_filter_rows(bool winograd, const conv_direct::FilterTask<T>& t, std::int64_t n,
+                     std::int64_t oh0, std::int64_t oh1, T* pad, T* slot) {
+  if constexpr (std::is_same_v<T, float>)
+    if (winograd) return conv_winograd::add_filter_rows(t, n, oh0, oh1, pad, slot);
+  conv_direct::add_rows(t, n, oh0, oh1, pad, slot);
+}
+// dw from the parts' slots, added in part order (so the result depends on the thread count but
+// never on timing), then transformed back for Winograd.
+template <class T>
+void filter_from_slots(bool winograd, std::vector<std::vector<T>>& slots, const ConvGeometry& g,
+                       std::int64_t co, T* dw) {
+  std::vector<T>& sum = slots[0];
+  for (std::size_t p = 1; p < slots.size(); ++p)
+    for (std::size_t i = 0; i < sum.size(); ++i) sum[i] += slots[p][i];
+  if constexpr (std::is_same_v<T, float>)
+    if (winograd) return conv_winograd::filter_from_transformed(sum.data(), g.channels, co, dw);
+  std::copy(sum.begin(), sum.end(), dw);
+}
 
 }  // namespace elegy::kernels::conv_winograd

@@ -117,24 +117,17 @@ void AddFilterRowsF32(const conv_direct::FilterTask<float>& t, std::int64_t n, s
   static constexpr auto kProducts = MakeFilterProducts(std::make_integer_sequence<int, kMaxTile>());
   constexpr std::int64_t L = std::int64_t(HWY_LANES(float));
   const ConvGeometry& g = *t.g;
-  Band b;
-  b.C = g.channels;
-  b.Cv = (b.C + L - 1) / L * L;
-  b.tiles_w = (g.out[2] + 1) / 2;
-  b.wp = 2 * b.tiles_w + 2;
-  b.rows = oh1 - oh0;
-  b.oh0 = oh0;
-  b.n = n;
-  const std::int64_t tile_rows = (b.rows + 1) / 2, tiles = tile_rows * b.tiles_w;
+  const Band b(g, n, oh0, oh1);
+  const std::int64_t tiles = b.tiles();
   const std::int64_t cov = (t.co + 2 * L - 1) / (2 * L) * (2 * L);
-  conv_direct::pad_rows(g, t.x, n, oh0, 2 * tile_rows + 2, pad, b.wp);
+  b.pad(g, t.x, pad);
 
   // The band's tiles in groups of whole tile rows, at most kGroupTiles tiles (or one row): V and
   // Z of a group (16 x tiles x channels each) stay in L2 and the scratch stays bounded for large
   // images. Each buffer has one tile to spare: loads never reach its end.
   constexpr std::int64_t kGroupTiles = 256;
   const std::int64_t group_rows = std::max<std::int64_t>(1, kGroupTiles / b.tiles_w);
-  const std::int64_t group_tiles = std::min(tile_rows, group_rows) * b.tiles_w;
+  const std::int64_t group_tiles = std::min(b.tile_rows, group_rows) * b.tiles_w;
   thread_local hwy::AlignedFreeUniquePtr<float[]> v_buf, z_buf;
   thread_local std::int64_t v_size = 0, z_size = 0;
   if (v_size < kXi * group_tiles * b.Cv + b.Cv) {
