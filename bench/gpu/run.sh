@@ -6,6 +6,9 @@
 #
 #   bench/gpu/run.sh [STAGE...]      stages: build test sanitize bench (default: build test bench)
 #                                    "all" = build test sanitize bench
+#   ELEGY_GPU_BUILD=bench/gpu/prebuilt bench/gpu/run.sh test bench
+#                                    runs a build staged on the development machine by
+#                                    bench/gpu/stage_prebuilt.sh (no build stage: saves minutes)
 #
 # Needs bench/gpu/debs/*.deb (made here by bench/gpu/fetch_debs.sh and carried along): they are
 # unpacked with dpkg -x into a private prefix, never into /. The machine must have nvcc, g++ and
@@ -16,6 +19,7 @@ set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 here="$repo/bench/gpu"
 build="${ELEGY_GPU_BUILD:-$repo/build-gpu}"     # /build*/ is git-ignored: kept while warm
+[[ $build == /* ]] || build="$repo/$build"
 prefix="${ELEGY_GPU_PREFIX:-/tmp/elegy-gpu-deps}"
 out="${OUT:-$build/out}"
 jobs="$(nproc)"
@@ -68,7 +72,20 @@ if [[ ! -f "$prefix/.unpacked" ]]; then
   touch "$prefix/.unpacked"
 fi
 # OpenBLAS finds libgfortran (a dependency of a dependency) through the loader path, not RPATH.
+# elegy's own layers and CUDA's libraries are on the path too: a prebuilt build's RUNPATH names
+# the folders of the machine it was built on.
 deps_path="$libdir:$libdir/openblas-pthread"
+for layer in core kernels autodiff model optim; do deps_path="$deps_path:$build/$layer"; done
+for d in /usr/local/cuda/lib64 /usr/local/cuda/lib /usr/local/cuda/targets/x86_64-linux/lib; do
+  [[ -d $d ]] && deps_path="$deps_path:$d"
+done
+if [[ -f "$build/SOURCE_DIR" ]]; then
+  # The prebuilt tests read their reference files by the source path they were built in.
+  src="$(cat "$build/SOURCE_DIR")"
+  if [[ $src != "$repo" && ! -e $src ]]; then
+    mkdir -p "$(dirname "$src")" && ln -s "$repo" "$src"
+  fi
+fi
 with_deps() { LD_LIBRARY_PATH="$deps_path${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" "$@"; }
 ninja_bin="$(command -v ninja || true)"
 [[ -n $ninja_bin ]] || ninja_bin="$prefix/usr/bin/ninja"
@@ -121,6 +138,19 @@ if wants test; then
       "$out/tests.log"
   } | tee "$out/summary.txt"
   [[ $rc -eq 0 ]] || failed "elegy_tests (details: tests.log)"
+  if [[ $rc -gt 1 ]]; then
+    # A crash or a hang ends doctest's whole run: every GPU test case then runs in its own
+    # process, so one crash hides no other result. (',' splits doctest filters: '?' matches it.)
+    say "elegy_tests ended abnormally: the GPU test cases one process each (tests_each.log)"
+    set +e
+    with_deps "$tests_bin" -ltc -tc='cuda*,*GPU*,*gpu*,*device*' 2>/dev/null |
+      grep -v -E '^(\[doctest\]|=+$)' | while IFS= read -r name; do
+        [[ -n $name ]] || continue
+        with_deps timeout 90 "$tests_bin" -tc="${name//,/?}" >>"$out/tests_each.log" 2>&1
+        echo "  exit $? : $name"
+      done | tee -a "$out/summary.txt"
+    set -e
+  fi
 fi
 
 # ---- memory checker over the CUDA tests -----------------------------------------------------------
@@ -128,7 +158,7 @@ if wants sanitize; then
   say "compute-sanitizer memcheck over the CUDA tests"
   if command -v compute-sanitizer >/dev/null && [[ -x $tests_bin ]]; then
     set +e
-    with_deps timeout 480 compute-sanitizer --tool memcheck --error-exitcode 99 \
+    with_deps timeout "${ELEGY_GPU_SANITIZE_TIMEOUT:-480}" compute-sanitizer --tool memcheck --error-exitcode 99 \
       "$tests_bin" -tc='cuda:*' >"$out/sanitize.log" 2>&1
     rc=$?
     set -e
@@ -144,7 +174,7 @@ if wants bench; then
   say "GPU microbenchmarks"
   [[ -f "$build/core/libelegy_core.so" ]] || die "no elegy libraries in $build: run the build stage first"
   micro="$build/gpu_micro"
-  g++ -O2 -std=c++20 -I"$build/include" -I"$repo/bench/peers" "$here/gpu_micro.cpp" -o "$micro" \
+  [[ -x $micro && $micro -nt "$here/gpu_micro.cpp" ]] || g++ -O2 -std=c++20 -I"$build/include" -I"$repo/bench/peers" "$here/gpu_micro.cpp" -o "$micro" \
     -L"$build/autodiff" -L"$build/kernels" -L"$build/core" \
     -lelegy_autodiff -lelegy_kernels -lelegy_core \
     -Wl,-rpath,"$build/autodiff:$build/kernels:$build/core"

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Stages a CUDA build made HERE (the development machine: same nvcc 13 as the lent GPU machine's
+# driver) into bench/gpu/prebuilt/, small enough to carry, so a lent GPU's minutes go to tests and
+# benchmarks instead of a build. bench/gpu/run.sh then runs it (stages test, sanitize, bench):
+#
+#   bench/gpu/stage_prebuilt.sh [BUILD]      BUILD: a -DELEGY_ENABLE_CUDA=ON Release build dir
+#                                            with -DELEGY_BUILD_BENCHMARKS=ON (default build-gpu)
+#   run(command="ELEGY_GPU_BUILD=bench/gpu/prebuilt bench/gpu/run.sh test bench",
+#       carry=["bench/gpu/debs", "bench/gpu/prebuilt"])
+#
+# Copies the five libraries, elegy_tests, bench_train_elegy and gpu_micro (compiled here), all
+# stripped, and records the source folder the tests were built in (their reference files are
+# read by that absolute path: run.sh links it to the copy of the repo on the GPU machine).
+set -euo pipefail
+
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+build="$(cd "${1:-$repo/build-gpu}" && pwd)"
+dest="$repo/bench/gpu/prebuilt"
+
+grep -q '^ELEGY_ENABLE_CUDA:BOOL=ON' "$build/CMakeCache.txt" ||
+  { echo "stage_prebuilt.sh: $build is not a CUDA build (-DELEGY_ENABLE_CUDA=ON)" >&2; exit 1; }
+cmake --build "$build" --target elegy_tests bench_train_elegy
+
+rm -rf "$dest" && mkdir -p "$dest/tests" "$dest/bench/train"
+for layer in core kernels autodiff model optim; do
+  mkdir -p "$dest/$layer"
+  cp -a "$build/$layer"/libelegy_"$layer".so* "$dest/$layer/"
+done
+cp "$build/tests/elegy_tests" "$dest/tests/"
+cp "$build/bench/train/bench_train_elegy" "$dest/bench/train/"
+g++ -O2 -std=c++20 -I"$build/include" -I"$repo/bench/peers" \
+  "$repo/bench/gpu/gpu_micro.cpp" -o "$dest/gpu_micro" \
+  -L"$build/autodiff" -L"$build/kernels" -L"$build/core" \
+  -lelegy_autodiff -lelegy_kernels -lelegy_core
+find "$dest" -type f \( -name '*.so.*' -o -perm -u+x \) -exec strip --strip-unneeded {} +
+echo "$repo" >"$dest/SOURCE_DIR"
+echo "stage_prebuilt.sh: $(du -sh "$dest" | cut -f1) in $dest (carry it with bench/gpu/debs)"
