@@ -21,6 +21,11 @@ inline kernels::BufferView buffer_view(const Tensor& t) {
   return v;
 }
 
+// A view of a temporary would dangle: the tensor's buffer is freed when the full expression
+// ends, before the kernel runs (on a GPU its cudaFreeAsync is ordered before the kernel, and a
+// later allocation may reuse the bytes). Keep the tensor in a named local instead.
+kernels::BufferView buffer_view(const Tensor&&) = delete;
+
 // `t` seen with `shape` (which t broadcasts to): leading dims added, stride 0 where expanded.
 inline kernels::BufferView broadcast_view(const Tensor& t, const Shape& shape) {
   kernels::BufferView v;
@@ -35,6 +40,7 @@ inline kernels::BufferView broadcast_view(const Tensor& t, const Shape& shape) {
   }
   return v;
 }
+kernels::BufferView broadcast_view(const Tensor&&, const Shape&) = delete;  // as buffer_view
 
 // t's values as a dense tensor for a kernel: t itself when already dense, else a dense copy.
 // Detached either way: the op calling it records itself on the tape.

@@ -176,9 +176,10 @@ Moments run_moments(const char* op, const Tensor& x, const NormLayout& l) {
   bool prefix = true;
   for (std::size_t i = 0; i < l.reduced.size(); ++i) prefix &= l.reduced[i] == int(i);
   const bool reduced_last = reduced_are_suffix(l, x.ndim()) || !prefix;
+  const Tensor arranged = arrange(x, l, reduced_last);  // alive until the kernel has read it
   kernels::KernelArgs args;
   args.out = buffer_view(mean_out);
-  args.in[0] = buffer_view(arrange(x, l, reduced_last));
+  args.in[0] = buffer_view(arranged);
   args.in[1] = buffer_view(var_out);
   args.num_inputs = 2;
   args.ints[0] = reduced_last ? 1 : 0;
@@ -198,11 +199,15 @@ Tensor channel_vector(const Tensor& p) {
 Tensor channel_affine(const Tensor& x, const Tensor& a, const Tensor& b) {
   const std::int64_t C = x.shape()[x.ndim() - 1];
   Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
+  // Named: a kernel's operands must outlive it (kernel_call.hpp).
+  const Tensor rows_out = views::reshape(y, Shape{x.numel() / C, C});
+  const Tensor rows_in = views::reshape(dense(x), Shape{x.numel() / C, C});
+  const Tensor a_dense = dense(a), b_dense = dense(b);
   kernels::KernelArgs args;
-  args.out = buffer_view(views::reshape(y, Shape{x.numel() / C, C}));
-  args.in[0] = buffer_view(views::reshape(dense(x), Shape{x.numel() / C, C}));
-  args.in[1] = buffer_view(dense(a));
-  args.in[2] = buffer_view(dense(b));
+  args.out = buffer_view(rows_out);
+  args.in[0] = buffer_view(rows_in);
+  args.in[1] = buffer_view(a_dense);
+  args.in[2] = buffer_view(b_dense);
   args.num_inputs = 3;
   args.device = x.device();
   kernels::run("normalize", Op::ChannelAffine, x.dtype(), args);
@@ -291,9 +296,10 @@ Tensor layer_norm(const Tensor& x, const Axes& axes, const Tensor& scale, const 
                        // Row 0: the scale (read); rows 1 and 2: dscale and doffset (written).
                        Tensor work = Tensor::empty(Shape{3, K}, x.dtype(), x.device());
                        if (scale_v.defined()) {
+                         const Tensor scale_row =
+                             views::reshape(views::slice(work, 0, 0, 1, 1), Shape{K});
                          kernels::KernelArgs copy;
-                         copy.out =
-                             buffer_view(views::reshape(views::slice(work, 0, 0, 1, 1), Shape{K}));
+                         copy.out = buffer_view(scale_row);
                          copy.in[0] = buffer_view(scale_v);
                          copy.num_inputs = 1;
                          copy.device = x.device();
@@ -302,9 +308,10 @@ Tensor layer_norm(const Tensor& x, const Axes& axes, const Tensor& scale, const 
                        }
                        const Tensor gx2 = Tensor::empty(x2.shape(), x.dtype(), x.device());
                        {
+                         const Tensor g2 = arrange(g, l, true);
                          kernels::KernelArgs args;
                          args.out = buffer_view(gx2);
-                         args.in[0] = buffer_view(arrange(g, l, true));
+                         args.in[0] = buffer_view(g2);
                          args.in[1] = buffer_view(x2);
                          args.in[2] = buffer_view(work);
                          args.num_inputs = 3;
@@ -358,11 +365,12 @@ BatchNormResult batch_norm_train(const Tensor& x, const Axes& axes, const Tensor
   }
   const Tensor y2 = Tensor::empty(x2.shape(), x.dtype(), x.device());
   {
+    const Tensor a_dense = dense(a), b_dense = dense(b);
     kernels::KernelArgs args;
     args.out = buffer_view(y2);
     args.in[0] = buffer_view(x2);
-    args.in[1] = buffer_view(dense(a));
-    args.in[2] = buffer_view(dense(b));
+    args.in[1] = buffer_view(a_dense);
+    args.in[2] = buffer_view(b_dense);
     args.num_inputs = 3;
     args.device = x.device();
     kernels::run("batch_norm_train", Op::ChannelAffine, x.dtype(), args);

@@ -47,6 +47,10 @@ say "machine"
   else
     echo "nvidia-smi: not found"
   fi
+  # The host CPU and C library: CPU test results (OpenBLAS's kernel choice, libm) depend on them.
+  lscpu 2>/dev/null | grep -E '^(Model name|CPU\(s\)|Thread|L2|L3)' || true
+  if grep -q -m1 avx512f /proc/cpuinfo; then echo "AVX-512: yes"; else echo "AVX-512: no"; fi
+  ldd --version 2>/dev/null | head -n 1 || true
 } | tee "$out/machine.txt"
 
 # ---- tools and the unpacked dependencies -------------------------------------------------------
@@ -138,6 +142,12 @@ if wants test; then
       "$out/tests.log"
   } | tee "$out/summary.txt"
   [[ $rc -eq 0 ]] || failed "elegy_tests (details: tests.log)"
+  # Every optax trajectory's worst deviation in tolerance units, to compare machines (optax.log).
+  ELEGY_OPTAX_VERBOSE=1 with_deps "$tests_bin" -tc='optimizers match optax*' -s 2>&1 |
+    grep 'MESSAGE:' | sed 's/.*MESSAGE: //' | sort -t' ' -k6 -g -r >"$out/optax.log" || true
+  echo "optax runs closest to their tolerance (optax.log):"
+  awk '{ for (i = 1; i < NF; ++i) if ($i == "worst") print "  " $(i + 1) " x: " $0 }' \
+    "$out/optax.log" | sort -g -r -k1 | head -n 3 | cut -c1-160
   if [[ $rc -gt 1 ]]; then
     # A crash or a hang ends doctest's whole run: every GPU test case then runs in its own
     # process, so one crash hides no other result. (',' splits doctest filters: '?' matches it.)

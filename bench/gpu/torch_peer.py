@@ -31,16 +31,21 @@ def median_us(fn, min_seconds=0.3, min_samples=5):
 
 def cases():
     dev = torch.device("cuda")
-    m1, m16 = 1 << 20, 16 << 20
+    m1, m16, m64 = 1 << 20, 16 << 20, 64 << 20
     a1, b1 = torch.ones(m1, device=dev), torch.ones(m1, device=dev)
     a16, b16 = torch.ones(m16, device=dev), torch.ones(m16, device=dev)
     mat, row = torch.ones(4096, 1024, device=dev), torch.ones(1024, device=dev)
     host16 = torch.ones(m16)
+    a64, b64 = torch.ones(m64, device=dev), torch.ones(m64, device=dev)
     g = torch.Generator(device=dev).manual_seed(0)
     sq = {n: torch.randn(n, n, device=dev, generator=g) for n in (1024, 4096)}
     return [
         ("add_1M", 12 * m1, lambda: a1 + b1),
         ("add_16M", 12 * m16, lambda: a16 + b16),
+        ("copy_64M", 8 * m64, lambda: a64.clone()),
+        ("add_64M", 12 * m64, lambda: a64 + b64),
+        ("exp_64M", 8 * m64, lambda: torch.exp(a64)),
+        ("sum_64M", 4 * m64, lambda: a64.sum()),
         ("mul_16M", 12 * m16, lambda: a16 * b16),
         ("exp_16M", 8 * m16, lambda: torch.exp(a16)),
         ("add_bcast_4096x1024", 8 * 4096 * 1024, lambda: mat + row),
@@ -89,6 +94,17 @@ def main():
                       file=sys.stderr)
             else:
                 print(f"  {name:24s} {'n/a':>11s} {us:11.3f}", file=sys.stderr)
+        # The bar: elementwise and reductions at >= 85% of a device-to-device copy's
+        # bandwidth at 64M elements (bytes moved per second, against elegy's own copy).
+        bytes_per = {"add_64M": 12, "exp_64M": 8, "sum_64M": 4}
+        if "copy_64M" in elegy:
+            copy_rate = 8 / elegy["copy_64M"]
+            print("\n# elegy bandwidth as a fraction of its device-to-device copy (bar: 85%)",
+                  file=sys.stderr)
+            for name, per in bytes_per.items():
+                if name in elegy:
+                    print(f"  {name:24s} {100 * (per / elegy[name]) / copy_rate:6.1f}%",
+                          file=sys.stderr)
 
 
 if __name__ == "__main__":

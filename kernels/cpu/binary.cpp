@@ -108,12 +108,24 @@ HWY_INLINE void ArithmeticLoop(const Run<3>& r) {
     }                                            \
   };
 ELEGY_COMPARE_OP(EqOp, Eq, ==)
-ELEGY_COMPARE_OP(NeOp, Ne, !=)
 ELEGY_COMPARE_OP(LtOp, Lt, <)
 ELEGY_COMPARE_OP(LeOp, Le, <=)
 ELEGY_COMPARE_OP(GtOp, Gt, >)
 ELEGY_COMPARE_OP(GeOp, Ge, >=)
 #undef ELEGY_COMPARE_OP
+
+// a != b is true when either is NaN (IEEE, C++, numpy). Highway 1.0's Ne is an *ordered*
+// compare on x86 (_CMP_NEQ_OQ: false for NaN), so it is written as not-equal's definition.
+struct NeOp {
+  template <class V>
+  HWY_INLINE auto operator()(V a, V b) const {
+    return hn::Not(hn::Eq(a, b));
+  }
+  template <class T>
+  static std::uint8_t Scalar(T a, T b) {
+    return a != b;
+  }
+};
 
 // One mask lane -> one 0/1 byte: through int32 lanes, then a saturating narrow to uint8.
 template <class D, class M>

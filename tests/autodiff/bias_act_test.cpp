@@ -139,7 +139,7 @@ TEST_CASE("conv_bias_act equals conv, bias add and relu, on every path and threa
     set_num_threads(threads);
     for (DType dt : {DType::f32, DType::f64}) {
       for (const Case& c : cases) {
-        CAPTURE(c.name);
+        INFO("case: ", c.name);
         CAPTURE(dt);
         CAPTURE(threads);
         const Tensor x = host_uniform(c.x, 30).astype(dt), w = host_uniform(c.w, 31).astype(dt);

@@ -200,7 +200,7 @@ Tensor weighted_sum(const Tensor& y, std::uint64_t seed) {
 TEST_CASE("conv matches a direct float64 loop in float64 and float32") {
   std::uint64_t seed = 1;
   for (const Case& c : cases()) {
-    CAPTURE(c.name);
+    INFO("case: ", c.name);
     const Tensor x = host_uniform(c.x, seed++), w = host_uniform(c.w, seed++);
     const Problem p = problem(c.x, c.w, c.options);
     const std::vector<double> want = reference_conv(values(x), values(w), p);
@@ -217,7 +217,7 @@ TEST_CASE("conv matches a direct float64 loop in float64 and float32") {
 TEST_CASE("conv backward passes match direct loops, on strided operands too") {
   std::uint64_t seed = 100;
   for (const Case& c : cases()) {
-    CAPTURE(c.name);
+    INFO("case: ", c.name);
     const int dims = c.x.size() - 2;
     const Problem p = problem(c.x, c.w, c.options);
     const Shape ys = out_shape(p, dims);
@@ -249,7 +249,7 @@ TEST_CASE("conv with few channels over several chunks that start mid-line") {
   };
   std::uint64_t seed = 70;
   for (const Case& c : big) {
-    CAPTURE(c.name);
+    INFO("case: ", c.name);
     const Tensor x = host_uniform(c.x, seed++), w = host_uniform(c.w, seed++);
     const Problem p = problem(c.x, c.w, c.options);
     const Tensor gy = host_uniform(out_shape(p, 2), seed++);
@@ -330,7 +330,7 @@ TEST_CASE("conv's direct stride-1 path: channel blocks, tile widths, row bands, 
   set_conv_winograd(false);  // the direct float32 sums (the Winograd test case covers the rest)
   std::uint64_t seed = 300;
   for (const Case& c : direct) {
-    CAPTURE(c.name);
+    INFO("case: ", c.name);
     const int dims = c.x.size() - 2;
     const Problem p = problem(c.x, c.w, c.options);
     const Tensor x = transposed_input(c.x, seed++), w = host_uniform(c.w, seed++);
@@ -398,7 +398,8 @@ TEST_CASE("conv's Winograd F(2x2, 3x3) path: tiles, channel tails, bands, thread
   const bool saved_winograd = conv_winograd();
   std::uint64_t seed = 700;
   for (const Case& c : cases) {
-    CAPTURE(c.name);
+    const std::string case_name = c.name;  // CAPTURE of a const char* member shows the pointer
+    CAPTURE(case_name);
     const Problem p = problem(c.x, c.w, c.options);
     Tensor x = host_uniform(c.x, seed++);
     const Tensor w = host_uniform(c.w, seed++);
@@ -457,7 +458,10 @@ TEST_CASE("conv's Winograd F(2x2, 3x3) path: tiles, channel tails, bands, thread
       }
     }
     CHECK(forward_runs[0] == forward_runs[1]);  // Winograd at 1 and 2 threads
-    CHECK(input_grad_runs[0] == input_grad_runs[1]);
+    // Only where the input gradient's own conv runs Winograd too (32 or more input channels):
+    // otherwise it is an OpenBLAS product, whose Haswell/Zen kernels sum differently at 1 and
+    // 2 threads (seen on an H200 host; OPENBLAS_CORETYPE=Haswell shows it on any x86).
+    if (c.w[2] >= 32) CHECK(input_grad_runs[0] == input_grad_runs[1]);
     CHECK(forward_runs[0] != forward_runs[2]);  // Winograd against the direct sum
   }
   set_conv_winograd(saved_winograd);
@@ -484,7 +488,7 @@ TEST_CASE("conv_bias_act's fused backward (one sweep per image) matches direct l
   const int saved_threads = num_threads();
   std::uint64_t seed = 500;
   for (const Case& c : cases) {
-    CAPTURE(c.name);
+    INFO("case: ", c.name);
     const int dims = c.x.size() - 2;
     const Problem p = problem(c.x, c.w, c.options);
     const Tensor x = host_uniform(c.x, seed++), w = host_uniform(c.w, seed++);
@@ -543,7 +547,7 @@ TEST_CASE("conv of an empty batch") {
 TEST_CASE("conv gradients match finite differences") {
   std::uint64_t seed = 300;
   for (const Case& c : cases()) {
-    CAPTURE(c.name);
+    INFO("case: ", c.name);
     const ConvOptions o = c.options;
     const std::uint64_t r = seed++;
     check_gradients(
@@ -608,7 +612,7 @@ TEST_CASE("conv_transpose is conv's adjoint, by a direct scatter loop") {
   };
   std::uint64_t seed = 500;
   for (const TCase& c : tcases) {
-    CAPTURE(c.name);
+    INFO("case: ", c.name);
     const int dims = c.x.size() - 2;
     const Tensor x = host_uniform(c.x, seed++), w = host_uniform(c.w, seed++);
     const std::vector<double> xv = values(x), wv = values(w);

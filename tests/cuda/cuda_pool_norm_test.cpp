@@ -60,7 +60,10 @@ void check_call(const Call& c, const std::string& what, double rtol) {
     if (c.slots[k].dtype() == DType::i32) {
       CHECK_MESSAGE(gpu[k].to_vector<std::int32_t>() == cpu[k].to_vector<std::int32_t>(), label);
     } else {
-      check_close(gpu[k].to_vector<double>(), cpu[k].to_vector<double>(), rtol, label, rtol * 1e-3);
+      // The outputs are O(1) (normalised values, statistics of O(1) inputs): an absolute floor of
+      // rtol / 10 covers values that cancel to near 0, such as (x - mean) * rstd, where the two
+      // devices' means differ by an ulp (seen on an H200: 1e-6 off at -0.0071).
+      check_close(gpu[k].to_vector<double>(), cpu[k].to_vector<double>(), rtol, label, rtol * 0.1);
     }
   }
 }
@@ -219,7 +222,7 @@ TEST_CASE("cuda: the pool and norm ops' forward passes on GPU tensors match the 
   const Tensor scale = random_tensor(Shape{32}, DType::f32, 10);
   const Tensor offset = random_tensor(Shape{32}, DType::f32, 11);
   check_close(layer_norm(xg, -1, scale.to(kGpu), offset.to(kGpu)).to_vector<float>(),
-              layer_norm(x, -1, scale, offset).to_vector<float>(), 1e-5, "layer_norm");
+              layer_norm(x, -1, scale, offset).to_vector<float>(), 1e-5, "layer_norm", 1e-6);
   const BatchNormResult a = batch_norm_train(xg, {0, 1, 2}, scale.to(kGpu), offset.to(kGpu));
   const BatchNormResult b = batch_norm_train(x, {0, 1, 2}, scale, offset);
   check_close(a.y.to_vector<float>(), b.y.to_vector<float>(), 1e-5, "batch_norm y");

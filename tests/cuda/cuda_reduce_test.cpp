@@ -124,9 +124,12 @@ void check_float_reductions() {
   check_mask_op<T>("max", Op::Max, dt, Values::general, 997, 0.0);
   check_mask_op<T>("min", Op::Min, dt, Values::general, 997, 0.0);
   check_mask_op<T>("max of small ints", Op::Max, dt, Values::small_ints, 0, 0.0);
-  check_mask_op<T>("logsumexp", Op::LogSumExp, dt, Values::general, 0, kF32 ? 1e-5 : 1e-13);
+  // logsumexp = max + log(sum exp(x - max)) cancels near 0: an absolute slack of a few ulp of
+  // the max term (|x| <= 12 here), seen on an H200 as 5 of 100000 rows off by < 1e-6.
+  check_mask_op<T>("logsumexp", Op::LogSumExp, dt, Values::general, 0, kF32 ? 1e-5 : 1e-13,
+                   kF32 ? 4e-6 : 1e-14);
   check_mask_op<T>("logsumexp with specials", Op::LogSumExp, dt, Values::general, 389,
-                   kF32 ? 1e-5 : 1e-13);
+                   kF32 ? 1e-5 : 1e-13, kF32 ? 4e-6 : 1e-14);
 }
 
 // Integer sums and products wrap identically in any order: compared exactly.

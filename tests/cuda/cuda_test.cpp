@@ -82,7 +82,8 @@ TEST_CASE("cuda: fill and arange on the device" * doctest::skip(kNoGpu)) {
   // A strided fill writes only the viewed elements.
   const Tensor base = zeros(Shape{10}, DType::f32, kGpu);
   kernels::KernelArgs args;
-  args.out = autodiff::buffer_view(view(base, Shape{5}, Strides{2}));
+  const Tensor every_other = view(base, Shape{5}, Strides{2});
+  args.out = autodiff::buffer_view(every_other);
   args.scalar[0] = 7.0;
   args.device = kGpu;
   kernels::run("fill", Op::Fill, DType::f32, args);
@@ -136,7 +137,8 @@ TEST_CASE("cuda: strided device copies" * doctest::skip(kNoGpu)) {
   SUBCASE("the Copy kernel writes a strided destination and nothing else") {
     const Tensor target = poisoned(Shape{2 * rows * cols}, DType::f32);
     kernels::KernelArgs args;
-    args.out = autodiff::buffer_view(view(target, Shape{cols, rows}, Strides{2 * rows, 2}));
+    const Tensor target_view = view(target, Shape{cols, rows}, Strides{2 * rows, 2});
+    args.out = autodiff::buffer_view(target_view);
     args.in[0] = autodiff::buffer_view(dev_t);
     args.num_inputs = 1;
     args.device = args.in_device = kGpu;
@@ -189,12 +191,14 @@ TEST_CASE("cuda: errors name the op and the devices" * doctest::skip(kNoGpu)) {
   const Tensor a = ones(Shape{4, 4}, DType::f32, kGpu);
   const Tensor cpu = ones(Shape{4, 4}, DType::f32);
 
-  std::string msg = error_message([&] { (void)matmul(a, a); });
+  // Shape and axis errors on GPU tensors are raised before any kernel runs, as on the CPU.
+  const Tensor b = ones(Shape{3, 5}, DType::f32, kGpu);
+  std::string msg = error_message([&] { (void)matmul(a, b); });
   CHECK(contains(msg, "matmul"));
-  CHECK(contains(msg, "cuda"));
-  msg = error_message([&] { (void)log_softmax(a, -1); });
+  CHECK(contains(msg, "[4,4]"));
+  CHECK(contains(msg, "[3,5]"));
+  msg = error_message([&] { (void)log_softmax(a, 5); });
   CHECK(contains(msg, "log_softmax"));
-  CHECK(contains(msg, "cuda"));
   msg = error_message([&] { (void)add(a, cpu); });
   CHECK(contains(msg, "cuda:0"));
   CHECK(contains(msg, "cpu"));
@@ -206,7 +210,8 @@ TEST_CASE("cuda: errors name the op and the devices" * doctest::skip(kNoGpu)) {
     kernels::KernelArgs args;
     const Tensor out = Tensor::empty(Shape{4, 4}, DType::f32, kGpu);
     args.out = autodiff::buffer_view(out);
-    args.in[0] = autodiff::buffer_view(view(cpu, Shape{4, 4}, Strides{1, 4}));
+    const Tensor transposed = view(cpu, Shape{4, 4}, Strides{1, 4});
+    args.in[0] = autodiff::buffer_view(transposed);
     args.num_inputs = 1;
     args.device = kGpu;
     args.in_device = Device::cpu();

@@ -475,13 +475,38 @@ TEST_CASE_TEMPLATE("comparisons give bool for every dtype", T, float, double, st
   CHECK(wrong == 0);
 }
 
-TEST_CASE("float comparisons with NaN are false except !=") {
-  const Tensor a = tensor_of<float>({std::nan(""), 1});
-  const Tensor b = tensor_of<float>({1, std::nan("")});
-  CHECK(bool_values(a == b) == std::vector<int>{0, 0});
-  CHECK(bool_values(a < b) == std::vector<int>{0, 0});
-  CHECK(bool_values(a >= b) == std::vector<int>{0, 0});
-  CHECK(bool_values(a != b) == std::vector<int>{1, 1});
+TEST_CASE_TEMPLATE("float comparisons with NaN are false except !=", T, float, double) {
+  // 67 elements: whole vectors at every width (the SIMD compare) and a tail (the scalar one).
+  // Highway 1.0's Ne is an ordered compare on x86, false for NaN: != must not use it.
+  const T nan = std::numeric_limits<T>::quiet_NaN(), inf = std::numeric_limits<T>::infinity();
+  const std::vector<T> pool_a{nan, 1, nan, -0.0, inf, 2, -inf, nan, 0.0, 3};
+  const std::vector<T> pool_b{1, nan, nan, 0.0, inf, 2, nan, -inf, -0.0, 4};
+  std::vector<T> va(67), vb(67);
+  for (std::size_t i = 0; i < va.size(); ++i) {
+    va[i] = pool_a[i % pool_a.size()];
+    vb[i] = pool_b[(i + i / pool_b.size()) % pool_b.size()];
+  }
+  const Tensor a = Tensor::from_vector(va), b = Tensor::from_vector(vb);
+  const std::vector<int> eq = bool_values(a == b), ne = bool_values(a != b),
+                         lt = bool_values(a < b), le = bool_values(a <= b), gt = bool_values(a > b),
+                         ge = bool_values(a >= b);
+  int wrong = 0;
+  for (std::size_t i = 0; i < va.size(); ++i) {
+    wrong += eq[i] != (va[i] == vb[i]);
+    wrong += ne[i] != (va[i] != vb[i]);
+    wrong += lt[i] != (va[i] < vb[i]);
+    wrong += le[i] != (va[i] <= vb[i]);
+    wrong += gt[i] != (va[i] > vb[i]);
+    wrong += ge[i] != (va[i] >= vb[i]);
+  }
+  CHECK(wrong == 0);
+  const Tensor x = tensor_of<T>({std::nan(""), 1});
+  const Tensor y = tensor_of<T>({1, std::nan("")});
+  CHECK(bool_values(x == y) == std::vector<int>{0, 0});
+  CHECK(bool_values(x != y) == std::vector<int>{1, 1});
+  std::vector<int> self_ne;  // x != x exactly where x is NaN
+  for (T v : va) self_ne.push_back(std::isnan(v) ? 1 : 0);
+  CHECK(bool_values(not_equal(a, a)) == self_ne);
 }
 
 TEST_CASE("logical ops and bool arithmetic") {
