@@ -11,7 +11,7 @@
 // This header is the interface; the transforms (scale_by_adam, trace, clip_by_global_norm,
 // add_decayed_weights, masked, ...) are in transforms.hpp, the optimizers built from them (sgd,
 // adam, adamw, rmsprop) in aliases.hpp, and optax's schedules in schedules.hpp. Each optimizer
-// matches optax's trajectories to float32 1e-6 / float64 1e-12 (tests/optim/).
+// matches optax's trajectories to float32 2e-6 / float64 1e-12 (tests/optim/).
 #pragma once
 
 #include <cstdint>

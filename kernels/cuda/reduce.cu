@@ -190,6 +190,40 @@ __device__ typename Rd::Acc accumulate(const Plan& p, const T* base, std::int64_
   return acc;
 }
 
+// `accumulate` over a dense run (p.reduced one stride-1 run) with 16-byte loads when the piece
+// starts 16-byte aligned, two packs in flight per iteration: thread `first` of `step` takes
+// packs first, first + step, ...; the elements past the last whole pack go one by one. For the
+// value reducers (their load ignores the index). An H200 summed 64M floats at 1.1 TB/s with
+// one 4-byte load per iteration, a quarter of a device-to-device copy.
+template <class Rd, class T>
+__device__ typename Rd::Acc accumulate_dense(const T* base, std::int64_t begin, std::int64_t end,
+                                             std::int64_t first, std::int64_t step) {
+  constexpr int W = Pack<T>::kWidth;
+  typename Rd::Acc acc = Rd::identity();
+  const T* start = base + begin;
+  std::int64_t packs = 0;
+  if ((reinterpret_cast<std::uintptr_t>(start) & 15u) == 0) {
+    packs = (end - begin) / W;
+    const Pack<T>* v = reinterpret_cast<const Pack<T>*>(start);
+    std::int64_t j = first;
+    for (; j + step < packs; j += 2 * step) {
+      const Pack<T> a = v[j], b = v[j + step];
+#pragma unroll
+      for (int w = 0; w < W; ++w) acc = Rd::combine(acc, Rd::load(a.v[w], 0));
+#pragma unroll
+      for (int w = 0; w < W; ++w) acc = Rd::combine(acc, Rd::load(b.v[w], 0));
+    }
+    if (j < packs) {
+      const Pack<T> a = v[j];
+#pragma unroll
+      for (int w = 0; w < W; ++w) acc = Rd::combine(acc, Rd::load(a.v[w], 0));
+    }
+  }
+  for (std::int64_t r = begin + packs * W + first; r < end; r += step)
+    acc = Rd::combine(acc, Rd::load(start[r - begin], r));
+  return acc;
+}
+
 // LogSumExp of one output whose elements this thread visits as `accumulate` does; `all_reduce`
 // combines a value over the threads sharing the output and returns it to each of them. m is the
 // NaN-aware maximum; a row whose maximum is not finite (NaN, +inf, or all -inf) gives m itself,
@@ -235,7 +269,13 @@ __global__ void reduce_groups_kernel(Plan p, const T* in,
     } else {
       const std::int64_t begin = piece * p.piece_len;
       const std::int64_t end = begin + p.piece_len < p.count ? begin + p.piece_len : p.count;
-      result = group_all_reduce<G>(accumulate<Rd>(p, base, begin, end, lane, G), CombineWith<Rd>{});
+      constexpr bool kValue = K != Kind::ArgMax && K != Kind::ArgMin;
+      Acc acc;
+      if (kValue && p.reduced.rank == 1 && p.reduced.strides[0][0] == 1)
+        acc = accumulate_dense<Rd>(base, begin, end, lane, G);
+      else
+        acc = accumulate<Rd>(p, base, begin, end, lane, G);
+      result = group_all_reduce<G>(acc, CombineWith<Rd>{});
     }
     if (lane == 0) {
       if (partials)
@@ -336,7 +376,9 @@ void split(Plan& p, Kind kind, std::int64_t groups) {
   const std::int64_t wanted =
       std::min((p.count + kPieceLen - 1) / kPieceLen, kTargetItems / groups);
   if (wanted < 2) return;
-  p.piece_len = (p.count + wanted - 1) / wanted;
+  // Whole 64-byte lines per piece: every piece of an aligned run starts aligned (the dense
+  // path's 16-byte loads).
+  p.piece_len = ((p.count + wanted - 1) / wanted + 15) / 16 * 16;
   p.pieces = (p.count + p.piece_len - 1) / p.piece_len;
 }
 

@@ -265,6 +265,17 @@ std::vector<LayoutCase> binary_layouts() {
   cases.push_back({"every other column",
                    Shape{37, 29},
                    {{Shape{37, 29}, Strides{58, 2}}, {Shape{37, 29}, Strides{29, 1}}}});
+  // Rows of whole 16-byte packs for every dtype (the row kernel, map_rows_vec): a row vector,
+  // a column vector, rows of a wider matrix, and a row vector one element off alignment (the
+  // strided kernel again).
+  const OperandLayout m33x64{Shape{33, 64}, Strides{64, 1}};
+  cases.push_back({"[33,64] op [64]", Shape{33, 64}, {m33x64, {Shape{64}, Strides{1}}}});
+  cases.push_back({"[33,64] op [33,1]", Shape{33, 64}, {m33x64, {Shape{33, 1}, Strides{1, 1}}}});
+  cases.push_back({"[9,48] of [9,80] op [48]",
+                   Shape{9, 48},
+                   {{Shape{9, 48}, Strides{80, 1}}, {Shape{48}, Strides{1}}}});
+  cases.push_back(
+      {"[33,64] op misaligned [64]", Shape{33, 64}, {m33x64, {Shape{64}, Strides{1}, 1}}});
   return cases;
 }
 
