@@ -1,5 +1,6 @@
 #include "elegy/core/thread_pool.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
@@ -34,6 +35,25 @@ inline bool keep_spinning(int spin, std::chrono::steady_clock::time_point start)
   return (spin & 63) != 63 || std::chrono::steady_clock::now() - start < kSpinTime;
 }
 
+// The published job's chunks, in one atomic word so that claiming a chunk also checks which job
+// it belongs to: job id (26 bits), chunk count (19), next chunk (19). A worker that was slow to
+// see one job's end can then never take a chunk of the next job with the old job's count, nor
+// claim a chunk before the next job's `pending_` is set. (With separate counters both happened
+// at 16 threads: a chunk ran twice, so a parallel_for returned while a worker was still inside
+// it, or a decrement was lost and it never returned.)
+struct WorkWord {
+  static constexpr int kChunkBits = 19;
+  static constexpr std::uint64_t kChunkMask = (std::uint64_t(1) << kChunkBits) - 1;
+  static constexpr std::int64_t kMaxChunks = std::int64_t(kChunkMask);
+  static std::uint64_t make(std::uint64_t job, std::int64_t chunks) {
+    return (job << (2 * kChunkBits)) | (std::uint64_t(chunks) << kChunkBits);
+  }
+  static std::int64_t chunks(std::uint64_t w) {
+    return std::int64_t((w >> kChunkBits) & kChunkMask);
+  }
+  static std::int64_t next(std::uint64_t w) { return std::int64_t(w & kChunkMask); }
+};
+
 class ThreadPool {
  public:
   explicit ThreadPool(int n) { start(n); }
@@ -51,13 +71,15 @@ class ThreadPool {
     std::unique_lock lock(dispatch_mutex_, std::try_to_lock);
     // Another user thread is running a parallel job: do this one inline instead of queueing.
     if (!lock.owns_lock()) return fn(0, n);
-    const std::int64_t chunks = std::min<std::int64_t>(size(), (n + grain - 1) / grain);
+    const std::int64_t chunks =
+        std::min({std::int64_t(size()), (n + grain - 1) / grain, WorkWord::kMaxChunks});
+    // Everything a chunk reads is written before the release store of work_ publishes the job;
+    // a worker reads job_fn_ and job_n_ only after its claim on that word succeeded.
     job_fn_ = &fn;
     job_n_ = n;
-    job_chunks_ = chunks;
-    next_chunk_.store(0, std::memory_order_relaxed);
     pending_.store(chunks, std::memory_order_relaxed);
     error_ = nullptr;
+    work_.store(WorkWord::make(++job_id_, chunks), std::memory_order_release);
     generation_.fetch_add(1, std::memory_order_release);
     generation_.notify_all();
     work_on_chunks();
@@ -112,10 +134,16 @@ class ThreadPool {
   void work_on_chunks() {
     const bool was_inside = t_inside_pool_task;
     t_inside_pool_task = true;
-    while (true) {
-      const std::int64_t c = next_chunk_.fetch_add(1, std::memory_order_relaxed);
-      if (c >= job_chunks_) break;
-      const std::int64_t begin = job_n_ * c / job_chunks_, end = job_n_ * (c + 1) / job_chunks_;
+    std::uint64_t w = work_.load(std::memory_order_acquire);
+    while (WorkWord::next(w) < WorkWord::chunks(w)) {
+      // Claim chunk next(w) of the job `w` names; on failure w holds the current word.
+      if (!work_.compare_exchange_weak(w, w + 1, std::memory_order_acq_rel,
+                                       std::memory_order_acquire))
+        continue;
+      const std::int64_t c = WorkWord::next(w), chunks = WorkWord::chunks(w);
+      // The job cannot end (nor the next one start) before this chunk's decrement below.
+      const std::int64_t n = job_n_;
+      const std::int64_t begin = n * c / chunks, end = n * (c + 1) / chunks;
       try {
         (*job_fn_)(begin, end);
       } catch (...) {
@@ -123,6 +151,7 @@ class ThreadPool {
         if (!error_) error_ = std::current_exception();
       }
       if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) pending_.notify_all();
+      w = work_.load(std::memory_order_acquire);
     }
     t_inside_pool_task = was_inside;
   }
@@ -131,10 +160,11 @@ class ThreadPool {
   std::mutex dispatch_mutex_;
   std::atomic<std::uint64_t> generation_{0};
   std::atomic<bool> shutdown_{false};
-  std::atomic<std::int64_t> next_chunk_{0};
+  std::atomic<std::uint64_t> work_{0};  // WorkWord
   std::atomic<std::int64_t> pending_{0};
+  std::uint64_t job_id_ = 0;  // written by the dispatching thread only (under dispatch_mutex_)
   const FunctionRef<void(std::int64_t, std::int64_t)>* job_fn_ = nullptr;
-  std::int64_t job_n_ = 0, job_chunks_ = 0;
+  std::int64_t job_n_ = 0;
   std::mutex error_mutex_;
   std::exception_ptr error_;
 };

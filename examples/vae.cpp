@@ -61,7 +61,7 @@ struct VAE : Model {
   // Generation: decode latents drawn from the prior, one per input row.
   PredStep pred_step(const StepArgs& a) override {
     nn::Context ctx = nn::Context::for_step(a);
-    const Tensor& x = a.x.leaves().front();
+    const Tensor x = a.x.leaves().front();  // leaves() is a fresh vector: copy, not a reference
     const Tensor z = random::normal(ctx.next_key(), {x.shape(0), kLatent}).to(x.device());
     return ctx.pred_step(Tree(sigmoid(Decoder()(ctx, z))), a.states);
   }

@@ -201,3 +201,35 @@ TEST_CASE("FunctionRef calls the referenced callable without copying it") {
   CHECK(ref(3) == 5);
   CHECK(state == 5);
 }
+
+TEST_CASE("back-to-back jobs at more threads than cores: every chunk once, none after return") {
+  // Many short jobs in a row with 16 threads on however many cores: a worker preempted between
+  // two jobs must not take a chunk of the next job with the previous job's chunk count (a chunk
+  // then ran twice and parallel_for returned while a worker was still inside it, as seen in
+  // the CNN example on a 16-core host), nor claim one before that job's count of pending chunks
+  // is set (a lost decrement: parallel_for never returned).
+  ThreadCountGuard guard;
+  set_num_threads(16);
+  std::atomic<int> running{0};
+  std::vector<std::atomic<int>> hits(64);
+  int wrong = 0, late = 0;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(1500);
+  std::int64_t jobs = 0;
+  while (std::chrono::steady_clock::now() < deadline) {
+    for (auto& h : hits) h.store(0, std::memory_order_relaxed);
+    // Alternate the element count so consecutive jobs differ in their chunk counts too.
+    const std::int64_t n = jobs % 2 ? 64 : 7;
+    parallel_for(n, 1, [&](std::int64_t b, std::int64_t e) {
+      running.fetch_add(1);
+      for (std::int64_t i = b; i < e; ++i) hits[std::size_t(i)].fetch_add(1);
+      running.fetch_sub(1);
+    });
+    late += running.load() != 0;
+    for (std::int64_t i = 0; i < n; ++i) wrong += hits[std::size_t(i)].load() != 1;
+    ++jobs;
+  }
+  INFO(jobs, " jobs");
+  CHECK(wrong == 0);
+  CHECK(late == 0);
+  CHECK(jobs > 100);
+}
