@@ -9,5 +9,8 @@ namespace elegy::kernels::conv_winograd {
 // it for every later call (from any thread).
 bool winograd_enabled();
 void set_winograd_enabled(bool enabled);
+// Whether this CPU's best Highway target runs Winograd at all (fixed-size vectors of more than
+// one lane; not the scalar fallback, nor SVE/RVV), whatever winograd_enabled() says.
+bool winograd_supported();
 
 }  // namespace elegy::kernels::conv_winograd

@@ -59,7 +59,24 @@ class StreamOrderedAllocator final : public Allocator {
     if (nbytes == 0) nbytes = 1;
     set_device(index_);
     void* p = nullptr;
-    ELEGY_CUDA_CHECK(cudaMallocAsync(&p, nbytes, stream_), "cuda allocator");
+    cudaError_t status = cudaMallocAsync(&p, nbytes, stream_);
+    if (status == cudaErrorMemoryAllocation) {
+      // Free and retry: let the stream's queued frees complete, hand the pool's unused memory
+      // back to the driver (its free fragments may be too small for this request while a fresh
+      // mapping fits), and ask once more. (Compiled; not yet exercised on a GPU.)
+      cudaGetLastError();
+      cudaStreamSynchronize(stream_);
+      cudaMemPoolTrimTo(pool_, 0);
+      status = cudaMallocAsync(&p, nbytes, stream_);
+    }
+    if (status != cudaSuccess) {
+      const cudaError_t err = status;
+      cudaGetLastError();
+      const AllocatorStats s = stats();
+      fail("cuda allocator", "cudaMallocAsync of ", nbytes, " bytes on cuda:", index_,
+           " failed: ", cudaGetErrorName(err), " (", cudaGetErrorString(err), "); ", s.bytes_in_use,
+           " bytes in use by elegy, ", s.bytes_cached, " cached");
+    }
     // An allocation that did not grow the pool's reserved memory was served from its cache.
     const std::int64_t reserved = pool_bytes(cudaMemPoolAttrReservedMemCurrent);
     std::lock_guard lock(mutex_);

@@ -202,10 +202,14 @@ void set_winograd_enabled(bool enabled) {
   enabled_flag().store(enabled, std::memory_order_relaxed);
 }
 
+bool winograd_supported() {
+  return HWY_DYNAMIC_DISPATCH(Supported)();
+}
+
 bool applies(const ConvGeometry& g) {
   return g.kernel[0] == 1 && g.kernel[1] == 3 && g.kernel[2] == 3 && g.dilation[1] == 1 &&
          g.dilation[2] == 1 && g.stride[1] == 1 && g.stride[2] == 1 && g.groups == 1 &&
-         g.channels >= kMinChannels && winograd_enabled() && HWY_DYNAMIC_DISPATCH(Supported)();
+         g.channels >= kMinChannels && winograd_enabled() && winograd_supported();
 }
 
 std::int64_t pad_elements(const ConvGeometry& g, std::int64_t rows) {
