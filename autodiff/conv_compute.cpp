@@ -17,6 +17,7 @@
 #include "elegy/autodiff/conv_compute.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <vector>
 
 #include "elegy/core/thread_pool.hpp"
@@ -41,10 +42,11 @@ constexpr std::int64_t kChunkRows = 768;
 constexpr std::int64_t kMaxChunkElements = std::int64_t(1) << 20;
 constexpr double kMinPartFlops = 1 << 18;
 // On a GPU there is no cache to fit and every chunk costs kernel launches (im2col, GEMM,
-// epilogue; for dW a GEMM and an add): a chunk is the whole batch up to 2^26 column elements
-// (256 MiB in float32). Measured on an H200 at 768-row chunks: the CNN's forward took 1.7 ms in
-// ~250 launches, 10x PyTorch's.
-constexpr std::int64_t kMaxDeviceChunkElements = std::int64_t(1) << 26;
+// epilogue; for dW a GEMM and an add): a chunk is the whole batch up to 2^24 column elements
+// (64 MiB in float32; the CNN's largest layer at batch 64 needs 3.6M). Measured on an H200 at
+// 768-row chunks: the CNN's forward took 1.7 ms in ~250 launches, 10x PyTorch's.
+constexpr std::int64_t kMaxDeviceChunkElements = std::int64_t(1) << 24;
+std::atomic<std::int64_t> g_max_device_chunk_elements{kMaxDeviceChunkElements};
 
 // `count` matrices [rows, cols] at `offset` elements into t's data, with the given strides.
 BufferView matrices(const Tensor& t, std::int64_t offset, std::int64_t count, std::int64_t rows,
@@ -173,8 +175,9 @@ struct GroupViews {
 // least one unit.
 std::int64_t chunk_rows(const GroupViews& v, Device device, std::int64_t total, std::int64_t unit) {
   const std::int64_t row_elements = v.g.row_width() + v.co;
-  std::int64_t rows = device.is_cpu() ? std::min(kChunkRows, kMaxChunkElements / row_elements)
-                                      : kMaxDeviceChunkElements / row_elements;
+  std::int64_t rows =
+      device.is_cpu() ? std::min(kChunkRows, kMaxChunkElements / row_elements)
+                      : g_max_device_chunk_elements.load(std::memory_order_relaxed) / row_elements;
   const std::int64_t units = std::max<std::int64_t>(1, rows / unit);
   return std::min(total, units * unit);
 }
@@ -287,6 +290,10 @@ void add_into(const Tensor& acc, const Tensor& term) {
 }
 
 }  // namespace
+
+std::int64_t set_max_device_chunk_elements(std::int64_t elements) {
+  return g_max_device_chunk_elements.exchange(elements > 0 ? elements : kMaxDeviceChunkElements);
+}
 
 void forward(const Tensor& x, const Tensor& w, const Tensor& out, const ConvGeometry& g,
              const Epilogue& epilogue) {

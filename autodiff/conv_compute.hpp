@@ -20,6 +20,10 @@ struct Epilogue {
   bool active() const { return bias.defined() || act != FusedActivation::none; }
 };
 
+// Off the CPU, the most column elements one chunk may hold (default 2^24); returns the previous
+// value, <= 0 restores the default. For tests: a small cap runs the multi-chunk paths on a GPU.
+std::int64_t set_max_device_chunk_elements(std::int64_t elements);
+
 void forward(const Tensor& x, const Tensor& w, const Tensor& out, const kernels::ConvGeometry& g,
              const Epilogue& epilogue = {});
 void input_grad(const Tensor& gy, const Tensor& w, const Tensor& dx,

@@ -179,7 +179,8 @@ int default_thread_count() {
 
 struct PoolState {
   std::mutex mutex;
-  int threads = default_thread_count();
+  // Written under `mutex`, read without it by every parallel_for.
+  std::atomic<int> threads{default_thread_count()};
   std::vector<std::function<void(int)>> listeners;
   ThreadPool pool{threads};
 };
@@ -193,16 +194,16 @@ PoolState& state() {
 }  // namespace
 
 int num_threads() {
-  return state().threads;
+  return state().threads.load(std::memory_order_relaxed);
 }
 
 void set_num_threads(int n) {
   ELEGY_CHECK(n >= 1, "set_num_threads", "thread count must be >= 1, got ", n);
   PoolState& s = state();
   std::lock_guard lock(s.mutex);
-  if (n != s.threads) {
+  if (n != s.threads.load(std::memory_order_relaxed)) {
     s.pool.resize(n);
-    s.threads = n;
+    s.threads.store(n, std::memory_order_relaxed);
   }
   for (auto& l : s.listeners) l(n);
 }
@@ -210,7 +211,7 @@ void set_num_threads(int n) {
 void on_num_threads_changed(std::function<void(int)> listener) {
   PoolState& s = state();
   std::lock_guard lock(s.mutex);
-  listener(s.threads);
+  listener(s.threads.load(std::memory_order_relaxed));
   s.listeners.push_back(std::move(listener));
 }
 
@@ -219,7 +220,8 @@ void parallel_for(std::int64_t n, std::int64_t grain,
   if (n <= 0) return;
   grain = std::max<std::int64_t>(grain, 1);
   PoolState& s = state();
-  if (n <= grain || s.threads == 1 || t_inside_pool_task) return fn(0, n);
+  if (n <= grain || s.threads.load(std::memory_order_relaxed) == 1 || t_inside_pool_task)
+    return fn(0, n);
   s.pool.run(n, grain, fn);
 }
 

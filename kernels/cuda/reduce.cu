@@ -15,8 +15,10 @@
 //            elements; lanes take every 32nd (256th) element, then a shuffle tree combines them.
 // A long Sum/Prod/Max/Min with few outputs is also cut into pieces of kPieceLen elements,
 // reduced in parallel into a scratch buffer and combined in piece order by a second kernel.
-// Every combine happens in an order fixed by the shapes, so results are reproducible (no
-// atomics); float sums round differently from the CPU's pairwise order, within a few ulp of it.
+// Every combine happens in an order fixed by the shapes (and, for dense runs, by whether the data
+// starts 16-byte aligned: the vector loads group elements differently), so a call is
+// reproducible (no atomics); float sums round differently from the CPU's pairwise order, within
+// a few ulp of it.
 #include <algorithm>
 #include <cstdint>
 #include <cstdlib>

@@ -5,6 +5,9 @@
 #include <atomic>
 #include <chrono>
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <future>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -207,27 +210,40 @@ TEST_CASE("back-to-back jobs at more threads than cores: every chunk once, none 
   // two jobs must not take a chunk of the next job with the previous job's chunk count (a chunk
   // then ran twice and parallel_for returned while a worker was still inside it, as seen in
   // the CNN example on a 16-core host), nor claim one before that job's count of pending chunks
-  // is set (a lost decrement: parallel_for never returned).
+  // is set (a lost decrement: parallel_for never returned). The jobs run on their own thread so
+  // that a hang fails here, within seconds, instead of at CTest's timeout.
   ThreadCountGuard guard;
   set_num_threads(16);
   std::atomic<int> running{0};
   std::vector<std::atomic<int>> hits(64);
   int wrong = 0, late = 0;
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(1500);
   std::int64_t jobs = 0;
-  while (std::chrono::steady_clock::now() < deadline) {
-    for (auto& h : hits) h.store(0, std::memory_order_relaxed);
-    // Alternate the element count so consecutive jobs differ in their chunk counts too.
-    const std::int64_t n = jobs % 2 ? 64 : 7;
-    parallel_for(n, 1, [&](std::int64_t b, std::int64_t e) {
-      running.fetch_add(1);
-      for (std::int64_t i = b; i < e; ++i) hits[std::size_t(i)].fetch_add(1);
-      running.fetch_sub(1);
-    });
-    late += running.load() != 0;
-    for (std::int64_t i = 0; i < n; ++i) wrong += hits[std::size_t(i)].load() != 1;
-    ++jobs;
+  std::promise<void> finished;
+  std::future<void> done = finished.get_future();
+  std::thread driver([&] {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(1500);
+    while (std::chrono::steady_clock::now() < deadline) {
+      for (auto& h : hits) h.store(0, std::memory_order_relaxed);
+      // Alternate the chunk counts (7 and 16) so a stale count would matter.
+      const std::int64_t n = jobs % 2 ? 64 : 7;
+      parallel_for(n, 1, [&](std::int64_t b, std::int64_t e) {
+        running.fetch_add(1);
+        for (std::int64_t i = b; i < e; ++i) hits[std::size_t(i)].fetch_add(1);
+        running.fetch_sub(1);
+      });
+      late += running.load() != 0;
+      for (std::int64_t i = 0; i < n; ++i) wrong += hits[std::size_t(i)].load() != 1;
+      ++jobs;
+    }
+    finished.set_value();
+  });
+  if (done.wait_for(std::chrono::seconds(30)) != std::future_status::ready) {
+    std::fprintf(stderr, "parallel_for hung after %lld jobs (a lost chunk decrement)\n",
+                 static_cast<long long>(jobs));
+    std::fflush(stderr);
+    std::_Exit(1);  // the driver thread cannot be joined
   }
+  driver.join();
   INFO(jobs, " jobs");
   CHECK(wrong == 0);
   CHECK(late == 0);

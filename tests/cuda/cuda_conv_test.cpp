@@ -5,6 +5,7 @@
 // CPU. Skipped when no GPU is visible.
 #include <doctest/doctest.h>
 
+#include <elegy/autodiff/conv_compute.hpp>
 #include <elegy/kernels/conv_geometry.hpp>
 
 #include "cuda/cuda_checks.hpp"
@@ -175,11 +176,18 @@ TEST_CASE("cuda: conv ops match the CPU end to end" * doctest::skip(kNoGpu)) {
       check_close(host<double>(gpu.astype(DType::f64)), host<double>(cpu.astype(DType::f64)), tol,
                   what, tol);
     };
-    same(conv(x.to(kGpu), w.to(kGpu), o), y, "conv");
-    same(conv_backward_input(gy.to(kGpu), w.to(kGpu), in, o), conv_backward_input(gy, w, in, o),
-         "conv_backward_input");
-    same(conv_backward_filter(x.to(kGpu), gy.to(kGpu), k, o), conv_backward_filter(x, gy, k, o),
-         "conv_backward_filter");
+    // The whole batch as one chunk (the default), then chunks of a few rows (im2col from a
+    // middle row, dW summed over chunks, dx by whole images).
+    for (const std::int64_t cap : {std::int64_t(0), std::int64_t(64)}) {
+      INFO("device chunk cap ", cap);
+      const std::int64_t saved = autodiff::conv::set_max_device_chunk_elements(cap);
+      same(conv(x.to(kGpu), w.to(kGpu), o), y, "conv");
+      same(conv_backward_input(gy.to(kGpu), w.to(kGpu), in, o), conv_backward_input(gy, w, in, o),
+           "conv_backward_input");
+      same(conv_backward_filter(x.to(kGpu), gy.to(kGpu), k, o), conv_backward_filter(x, gy, k, o),
+           "conv_backward_filter");
+      autodiff::conv::set_max_device_chunk_elements(saved);
+    }
     const Tensor wt = random_tensor({3, 3, 4, 5}, 4, dt);
     const ConvTransposeOptions t{.strides = {2, 2}, .padding = {{1, 0}, {1, 1}}};
     same(conv_transpose(x.to(kGpu), wt.to(kGpu), t), conv_transpose(x, wt, t), "conv_transpose");
