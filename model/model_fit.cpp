@@ -6,6 +6,7 @@
 #include "elegy/autodiff/ops_shape.hpp"
 #include "elegy/model/batches.hpp"
 #include "elegy/model/callbacks/progbar_logger.hpp"
+#include "elegy/model/fit_profile.hpp"
 #include "elegy/model/logs.hpp"
 #include "elegy/model/model.hpp"
 
@@ -107,16 +108,24 @@ History Model::fit(const FitOptions& o) {
     };
     std::future<GatheredBatch> next;
     if (prefetch) next = std::async(std::launch::async, gather, stream.next());
+    detail::FitProfile profile;
+    profile.start();
     for (std::int64_t step = 0; step < steps; ++step) {
       Logs batch_logs;
       cbs.on_train_batch_begin(step, batch_logs);
+      profile.mark(detail::FitProfile::kCallbacks);
       const GatheredBatch b = prefetch ? next.get() : gather(stream.next());
       if (prefetch && step + 1 < steps)
         next = std::async(std::launch::async, gather, stream.next());
+      profile.mark(detail::FitProfile::kBatch);
       const Logs logs = train_on_batch(b.x, b.y, b.sample_weight, o.class_weight);
+      profile.mark(detail::FitProfile::kStep);
       means.add(logs, b.size, running_log_names_);
       batch_logs = means.value();
+      profile.mark(detail::FitProfile::kMeans);
       cbs.on_train_batch_end(step, batch_logs);
+      profile.mark(detail::FitProfile::kCallbacks);
+      profile.step_done();
       if (stop_training) break;
     }
     Logs epoch_logs = means.value();
@@ -133,6 +142,8 @@ History Model::fit(const FitOptions& o) {
                                      cbs);
       for (const auto& [k, v] : val) epoch_logs["val_" + k] = v;
     }
+    profile.mark(detail::FitProfile::kValidation);
+    profile.report(epoch);
     epochs_done_ = epoch + 1;
     // Callbacks see (and may extend) the epoch's logs before History records them and the bar
     // shows them.

@@ -4,8 +4,8 @@
 # kernel microbenchmarks, then whole training steps (bench/gpu/train.py: elegy vs PyTorch eager
 # and, when installed with a GPU backend, JAX jit).
 #
-#   bench/gpu/run.sh [STAGE...]      stages: build test sanitize bench (default: build test bench)
-#                                    "all" = build test sanitize bench
+#   bench/gpu/run.sh [STAGE...]      stages: build test sanitize bench mains
+#                                    (default: build test bench); "all" = all five
 #   ELEGY_GPU_BUILD=bench/gpu/prebuilt bench/gpu/run.sh test bench
 #                                    runs a build staged on the development machine by
 #                                    bench/gpu/stage_prebuilt.sh (no build stage: saves minutes)
@@ -31,9 +31,10 @@ failed() { printf '[gpu/run.sh] FAILED: %s\n' "$*" >&2; status=1; }
 
 stages=("$@")
 [[ ${#stages[@]} -eq 0 ]] && stages=(build test bench)
-[[ " ${stages[*]} " == *" all "* ]] && stages=(build test sanitize bench)
+[[ " ${stages[*]} " == *" all "* ]] && stages=(build test sanitize bench mains)
 for s in "${stages[@]}"; do
-  [[ $s =~ ^(build|test|sanitize|bench)$ ]] || die "unknown stage '$s' (build test sanitize bench all)"
+  [[ $s =~ ^(build|test|sanitize|bench|mains)$ ]] ||
+    die "unknown stage '$s' (build test sanitize bench mains all)"
 done
 wants() { [[ " ${stages[*]} " == *" $1 "* ]]; }
 mkdir -p "$out" "$build"
@@ -218,6 +219,36 @@ if wants bench; then
     2>"$out/train.log"; then
     tail -n 30 "$out/train.log"
     failed "bench/gpu/train.py (details: train.log)"
+  fi
+fi
+
+# ---- sample mains on the GPU ----------------------------------------------------------------
+if wants mains; then
+  # The examples' fit loops with --device cuda, 2 epochs each, with ELEGY_FIT_PROFILE=1 (where
+  # each step's time goes) at the default thread count and at 2 threads: on the H200 host fit
+  # took 10x the bare step (2026-12-04). Data: Fashion-MNIST from the debs when carried, else
+  # the 10k-image subset stage_prebuilt.sh --with-t10k puts in the build.
+  data_dir="$prefix/usr/share/datasets/fashion-mnist"
+  [[ -d $data_dir ]] || data_dir="$build/fmnist-t10k"
+  if [[ ! -d $data_dir ]]; then
+    failed "mains: no Fashion-MNIST (fetch_debs.sh --with-fashion-mnist or stage_prebuilt.sh --with-t10k)"
+  else
+    for main in mlp cnn; do
+      bin="$build/examples/$main"
+      [[ -x $bin ]] || { failed "mains: no $bin (build the examples)"; continue; }
+      for threads in default 2; do
+        say "$main --device cuda, threads $threads"
+        env_threads=()
+        [[ $threads == default ]] || env_threads=(ELEGY_NUM_THREADS="$threads")
+        set +e
+        env "${env_threads[@]}" ELEGY_FIT_PROFILE=1 LD_LIBRARY_PATH="$deps_path" timeout 120 \
+          "$bin" --device cuda --epochs 2 --data "$data_dir" >"$out/main-$main-$threads.txt" 2>&1
+        rc=$?
+        set -e
+        tr '\r' '\n' <"$out/main-$main-$threads.txt" | grep -E 'fit profile|test accuracy|error' || true
+        [[ $rc -eq 0 ]] || failed "$main --device cuda (threads $threads) exit status $rc"
+      done
+    done
   fi
 fi
 

@@ -3,8 +3,12 @@
 # driver) into bench/gpu/prebuilt/, small enough to carry, so a lent GPU's minutes go to tests and
 # benchmarks instead of a build. bench/gpu/run.sh then runs it (stages test, sanitize, bench):
 #
-#   bench/gpu/stage_prebuilt.sh [BUILD]      BUILD: a -DELEGY_ENABLE_CUDA=ON Release build dir
-#                                            with -DELEGY_BUILD_BENCHMARKS=ON (default build-gpu)
+#   bench/gpu/stage_prebuilt.sh [BUILD] [--with-t10k]
+#                                            BUILD: a -DELEGY_ENABLE_CUDA=ON Release build dir
+#                                            with -DELEGY_BUILD_BENCHMARKS=ON (default build-gpu);
+#                                            its examples are staged when built (the mains
+#                                            stage); --with-t10k adds Fashion-MNIST's 10k test
+#                                            images as a small training set for them (4.4 MB)
 #   run(command="ELEGY_GPU_BUILD=bench/gpu/prebuilt bench/gpu/run.sh test bench",
 #       carry=["bench/gpu/debs", "bench/gpu/prebuilt"])
 #
@@ -14,12 +18,19 @@
 set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-build="$(cd "${1:-$repo/build-gpu}" && pwd)"
+with_t10k=0
+args=()
+for a in "$@"; do
+  if [[ $a == --with-t10k ]]; then with_t10k=1; else args+=("$a"); fi
+done
+build="$(cd "${args[0]:-$repo/build-gpu}" && pwd)"
 dest="$repo/bench/gpu/prebuilt"
 
 grep -q '^ELEGY_ENABLE_CUDA:BOOL=ON' "$build/CMakeCache.txt" ||
   { echo "stage_prebuilt.sh: $build is not a CUDA build (-DELEGY_ENABLE_CUDA=ON)" >&2; exit 1; }
-cmake --build "$build" --target elegy_tests bench_train_elegy
+targets=(elegy_tests bench_train_elegy)
+grep -q '^ELEGY_BUILD_EXAMPLES:BOOL=ON' "$build/CMakeCache.txt" && targets+=(mlp cnn vae)
+cmake --build "$build" --target "${targets[@]}"
 
 rm -rf "$dest" && mkdir -p "$dest/tests" "$dest/bench/train"
 for layer in core kernels autodiff model optim; do
@@ -32,6 +43,22 @@ g++ -O2 -std=c++20 -I"$build/include" -I"$repo/bench/peers" \
   "$repo/bench/gpu/gpu_micro.cpp" -o "$dest/gpu_micro" \
   -L"$build/autodiff" -L"$build/kernels" -L"$build/core" \
   -lelegy_autodiff -lelegy_kernels -lelegy_core
+for main in mlp cnn vae; do
+  if [[ -x "$build/examples/$main" ]]; then
+    mkdir -p "$dest/examples" && cp "$build/examples/$main" "$dest/examples/"
+  fi
+done
+if [[ $with_t10k -eq 1 ]]; then
+  # The 10k test images doubling as the training set: the 60k set (26 MB) does not fit the
+  # device tool's 64 MiB carry beside the build and the debs.
+  src=/usr/share/datasets/fashion-mnist
+  [[ -f $src/t10k-images-idx3-ubyte.gz ]] ||
+    { echo "stage_prebuilt.sh: no $src (apt-get install dataset-fashion-mnist)" >&2; exit 1; }
+  mkdir -p "$dest/fmnist-t10k"
+  cp "$src"/t10k-*-idx*-ubyte.gz "$dest/fmnist-t10k/"
+  ln -sf t10k-images-idx3-ubyte.gz "$dest/fmnist-t10k/train-images-idx3-ubyte.gz"
+  ln -sf t10k-labels-idx1-ubyte.gz "$dest/fmnist-t10k/train-labels-idx1-ubyte.gz"
+fi
 find "$dest" -type f \( -name '*.so.*' -o -perm -u+x \) -exec strip --strip-unneeded {} +
 echo "$repo" >"$dest/SOURCE_DIR"
 echo "stage_prebuilt.sh: $(du -sh "$dest" | cut -f1) in $dest (carry it with bench/gpu/debs)"
