@@ -35,7 +35,7 @@ cmake --build "$build" --target "${targets[@]}"
 rm -rf "$dest" && mkdir -p "$dest/tests" "$dest/bench/train"
 for layer in core kernels autodiff model optim; do
   mkdir -p "$dest/$layer"
-  cp -a "$build/$layer"/libelegy_"$layer".so* "$dest/$layer/"
+  cp -a "$build/$layer/libelegy_$layer".so* "$dest/$layer/"
 done
 cp "$build/tests/elegy_tests" "$dest/tests/"
 cp "$build/bench/train/bench_train_elegy" "$dest/bench/train/"
