@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <type_traits>
 
 #include "elegy/core/host_device.hpp"
 #include "elegy/kernels/buffer_view.hpp"
@@ -41,12 +42,19 @@ struct Layout {
       for (int k = 0; k < N; ++k) offsets[k] += idx * strides[k][i];
     }
   }
-  // Offsets of flat element `index` (row-major over sizes).
-  ELEGY_HOST_DEVICE void element_offsets(std::int64_t index, std::int64_t (&offsets)[N]) const {
+  // Offsets of flat element `index` (row-major over sizes). The index is split in Index
+  // arithmetic: a GPU kernel passes std::uint32_t where the size allows, since 32-bit division
+  // is several times cheaper there than 64-bit (an H200 ran a row-broadcast add at 1.1 TB/s with
+  // 64-bit). Sizes must fit Index. Never deduced: 64-bit unless a caller names another type.
+  template <class Index = std::int64_t>
+  ELEGY_HOST_DEVICE void element_offsets(std::type_identity_t<Index> index,
+                                         std::int64_t (&offsets)[N]) const {
     for (int k = 0; k < N; ++k) offsets[k] = 0;
     for (int i = rank - 1; i >= 0; --i) {
-      const std::int64_t idx = index % sizes[i];
-      index /= sizes[i];
+      const Index size = Index(sizes[i]);
+      const Index next = index / size;
+      const std::int64_t idx = std::int64_t(index - next * size);
+      index = next;
       for (int k = 0; k < N; ++k) offsets[k] += idx * strides[k][i];
     }
   }

@@ -17,9 +17,13 @@ class FitProfile {
  public:
   enum Part { kBatch, kStep, kMeans, kCallbacks, kValidation, kParts };
 
+  // One per epoch.
   FitProfile() {
-    const char* env = std::getenv("ELEGY_FIT_PROFILE");
-    enabled_ = env && std::strcmp(env, "0") != 0;
+    static const bool enabled = [] {
+      const char* env = std::getenv("ELEGY_FIT_PROFILE");
+      return env && std::strcmp(env, "0") != 0;
+    }();
+    enabled_ = enabled;
   }
 
   // Adds the time since the previous mark (or since start()) to `part`.
@@ -34,8 +38,8 @@ class FitProfile {
   }
   void step_done() { ++steps_; }
 
-  // Prints the epoch's figures and starts the next epoch from zero.
-  void report(int epoch) {
+  // Prints the epoch's figures.
+  void report(int epoch) const {
     if (!enabled_) return;
     const double per = steps_ ? 1e3 / double(steps_) : 0.0;
     std::fprintf(stderr,
@@ -44,7 +48,6 @@ class FitProfile {
                  epoch + 1, static_cast<long long>(steps_), seconds_[kBatch] * per,
                  seconds_[kStep] * per, seconds_[kMeans] * per, seconds_[kCallbacks] * per,
                  seconds_[kValidation] * 1e3);
-    *this = FitProfile();
   }
 
  private:

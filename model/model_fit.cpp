@@ -190,15 +190,23 @@ History Model::fit_from_loader(const FitOptions& o) {
     cbs.on_epoch_begin(epoch, begin_logs);
     RunningMeans means;
     data::EpochRange range = data::prefetched_epoch(source, epoch, source.prefetch_depth());
+    detail::FitProfile profile;
+    profile.start();
     for (std::int64_t step = 0; !steps || step < *steps; ++step) {
       std::optional<data::DataBatch> b = range.next();
+      profile.mark(detail::FitProfile::kBatch);
       if (!b) break;
       Logs batch_logs;
       cbs.on_train_batch_begin(step, batch_logs);
+      profile.mark(detail::FitProfile::kCallbacks);
       const Logs logs = train_on_batch(b->x, b->y, b->sample_weight, o.class_weight);
+      profile.mark(detail::FitProfile::kStep);
       means.add(logs, b->size(), running_log_names_);
       batch_logs = means.value();
+      profile.mark(detail::FitProfile::kMeans);
       cbs.on_train_batch_end(step, batch_logs);
+      profile.mark(detail::FitProfile::kCallbacks);
+      profile.step_done();
       if (stop_training) break;
     }
     Logs epoch_logs = means.value();
@@ -214,6 +222,8 @@ History Model::fit_from_loader(const FitOptions& o) {
                                      cbs);
       for (const auto& [k, v] : val) epoch_logs["val_" + k] = v;
     }
+    profile.mark(detail::FitProfile::kValidation);
+    profile.report(epoch);
     epochs_done_ = epoch + 1;
     cbs.on_epoch_end(epoch, epoch_logs);
     history_ = history->history;

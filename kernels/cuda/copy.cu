@@ -180,7 +180,7 @@ void fill(const KernelArgs& a) {
   std::memcpy(&bits, &value, sizeof(T));
   const cudaStream_t s = prepare(a.device);
   auto* out = static_cast<Bits<T>*>(a.out.data);
-  if (l.rank <= 1 && (l.rank == 0 || l.strides[0][0] == 1) && aligned16(out)) {
+  if (l.rank == 1 && l.strides[0][0] == 1 && aligned16(out)) {
     Pack<Bits<T>> pattern;
     for (auto& lane : pattern.v) lane = bits;
     fill_dense_kernel<Bits<T>>

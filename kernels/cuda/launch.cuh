@@ -61,6 +61,20 @@ __device__ __forceinline__ auto apply(const F& f, const T (&x)[2]) {
   return f(x[0], x[1]);
 }
 
+// f applied lane by lane to N packs.
+template <class T, int N, class F>
+__device__ __forceinline__ Pack<T> apply_packs(const F& f, const Pack<T> (&x)[N]) {
+  Pack<T> r;
+#pragma unroll
+  for (int j = 0; j < Pack<T>::kWidth; ++j) {
+    T lane[N];
+#pragma unroll
+    for (int k = 0; k < N; ++k) lane[k] = x[k].v[j];
+    r.v[j] = apply(f, lane);
+  }
+  return r;
+}
+
 // out[i] = f(in_0[i], ..., in_N-1[i]) over dense, 16-byte aligned operands of one type.
 template <class T, int N, class F>
 __global__ void map_contiguous_vec(std::int64_t n, T* out, Inputs<T, N> in, F f) {
@@ -72,15 +86,7 @@ __global__ void map_contiguous_vec(std::int64_t n, T* out, Inputs<T, N> in, F f)
     Pack<T> x[N];
 #pragma unroll
     for (int k = 0; k < N; ++k) x[k] = reinterpret_cast<const Pack<T>*>(in.p[k])[v];
-    Pack<T> r;
-#pragma unroll
-    for (int j = 0; j < W; ++j) {
-      T lane[N];
-#pragma unroll
-      for (int k = 0; k < N; ++k) lane[k] = x[k].v[j];
-      r.v[j] = apply(f, lane);
-    }
-    reinterpret_cast<Pack<T>*>(out)[v] = r;
+    reinterpret_cast<Pack<T>*>(out)[v] = apply_packs(f, x);
   }
   // The n % W tail: one element for each of the first threads.
   const std::int64_t t = nvec * W + first;
@@ -129,15 +135,8 @@ __global__ void map_rows_vec(std::uint32_t packs, std::uint32_t row_packs, Layou
         for (int j = 0; j < W; ++j) x[k].v[j] = value;
       }
     }
-    Pack<T> r;
-#pragma unroll
-    for (int j = 0; j < W; ++j) {
-      T lane[N];
-#pragma unroll
-      for (int k = 0; k < N; ++k) lane[k] = x[k].v[j];
-      r.v[j] = apply(f, lane);
-    }
-    *reinterpret_cast<Pack<T>*>(out + std::int64_t(row) * l.strides[0][0] + col) = r;
+    *reinterpret_cast<Pack<T>*>(out + std::int64_t(row) * l.strides[0][0] + col) =
+        apply_packs(f, x);
   }
 }
 
@@ -156,24 +155,6 @@ bool rows_vectorizable(const Layout<N + 1>& l, const T* out, const Inputs<T, N>&
   return true;
 }
 
-// Layout::element_offsets with the index split in Index arithmetic: 32-bit division is several
-// times cheaper than 64-bit on the GPU, and the per-element divisions are what a broadcast or
-// transposed map spends its time on (an H200 ran a row-broadcast add at 1.1 TB/s with 64-bit).
-template <class Index, int M>
-__device__ __forceinline__ void element_offsets(const Layout<M>& l, Index index,
-                                                std::int64_t (&offsets)[M]) {
-#pragma unroll
-  for (int k = 0; k < M; ++k) offsets[k] = 0;
-  for (int i = l.rank - 1; i >= 0; --i) {
-    const Index size = Index(l.sizes[i]);
-    const Index next = index / size;
-    const std::int64_t idx = std::int64_t(index - next * size);
-    index = next;
-#pragma unroll
-    for (int k = 0; k < M; ++k) offsets[k] += idx * l.strides[k][i];
-  }
-}
-
 // out[...] = f(in...) over any layout: operand 0 of `l` is the output, k+1 is input k. Index is
 // std::uint32_t when n fits, else std::int64_t.
 template <class Index, class Out, class In, int N, class F>
@@ -181,7 +162,7 @@ __global__ void map_strided(Layout<N + 1> l, Index n, Out* out, Inputs<In, N> in
   const Index step = Index(gridDim.x) * blockDim.x;
   for (Index i = Index(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += step) {
     std::int64_t off[N + 1];
-    element_offsets(l, i, off);
+    l.template element_offsets<Index>(i, off);
     In lane[N];
 #pragma unroll
     for (int k = 0; k < N; ++k) lane[k] = in.p[k][off[k + 1]];
