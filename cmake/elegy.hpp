@@ -18,6 +18,7 @@
 #include "elegy/autodiff/ops_shape.hpp"
 #include "elegy/autodiff/ops_xent.hpp"
 #include "elegy/core/allocator.hpp"
+#include "elegy/core/cpu_quota.hpp"
 #include "elegy/core/device.hpp"
 #include "elegy/core/dtype.hpp"
 #include "elegy/core/error.hpp"

@@ -9,6 +9,7 @@
 #include <thread>
 #include <vector>
 
+#include "elegy/core/cpu_quota.hpp"
 #include "elegy/core/error.hpp"
 
 namespace elegy {
@@ -174,7 +175,7 @@ int default_thread_count() {
     const int n = std::atoi(env);
     if (n > 0) return n;
   }
-  return std::max(1u, std::thread::hardware_concurrency());
+  return available_cpus();
 }
 
 struct PoolState {

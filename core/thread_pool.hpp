@@ -29,8 +29,8 @@ class FunctionRef<R(Args...)> {
   R (*call_)(void*, Args...);
 };
 
-// Number of threads kernels use (caller included). Default: the hardware's core count, or the
-// ELEGY_NUM_THREADS environment variable.
+// Number of threads kernels use (caller included). Default: the ELEGY_NUM_THREADS environment
+// variable, else the CPUs this process may use (available_cpus(): affinity mask and cgroup quota).
 int num_threads();
 // Changes the pool size and tells every listener (the BLAS backend keeps OpenBLAS in step).
 void set_num_threads(int n);

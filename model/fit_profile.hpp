@@ -1,8 +1,9 @@
 // ELEGY_FIT_PROFILE=1: where fit's time goes, per epoch, on stderr. Each step of fit is cut into
-// waiting for the batch (gathered on the host, or prefetched), train_on_batch (the step itself,
-// including its read-back of the logs), the running means of the logs, and the callbacks (the
-// progress bar among them); validation is timed as a whole. For comparing the loop with the
-// bare step of bench/train (on a GPU host fit's steps measured 10x the bare step's time).
+// waiting for the batch (gathered on the host, or prefetched), train_on_batch's three parts
+// (copying the batch in, running the step: on a GPU the time to enqueue its kernels, and reading
+// its logs back: on a GPU the wait for the device), the running means of the logs, and the
+// callbacks (the progress bar among them); validation is timed as a whole. For comparing the loop
+// with the bare step of bench/train (on a GPU host fit's steps measured 10x the bare step's time).
 #pragma once
 
 #include <chrono>
@@ -15,16 +16,25 @@ namespace elegy::detail {
 
 class FitProfile {
  public:
-  enum Part { kBatch, kStep, kMeans, kCallbacks, kValidation, kParts };
+  enum Part { kBatch, kCopyIn, kStep, kLogs, kMeans, kCallbacks, kValidation, kParts };
 
-  // One per epoch.
+  // One per epoch; while it lives, train_on_batch on this thread marks its parts in it.
   FitProfile() {
     static const bool enabled = [] {
       const char* env = std::getenv("ELEGY_FIT_PROFILE");
       return env && std::strcmp(env, "0") != 0;
     }();
     enabled_ = enabled;
+    if (enabled_) {
+      previous_ = current();
+      current() = this;
+    }
   }
+  ~FitProfile() {
+    if (enabled_) current() = previous_;
+  }
+  FitProfile(const FitProfile&) = delete;
+  FitProfile& operator=(const FitProfile&) = delete;
 
   // Adds the time since the previous mark (or since start()) to `part`.
   void mark(Part part) {
@@ -32,6 +42,10 @@ class FitProfile {
     const auto now = Clock::now();
     seconds_[part] += std::chrono::duration<double>(now - last_).count();
     last_ = now;
+  }
+  // mark() on the profile of this thread's running epoch, if any (train_on_batch's parts).
+  static void mark_current(Part part) {
+    if (FitProfile* p = current()) p->mark(part);
   }
   void start() {
     if (enabled_) last_ = Clock::now();
@@ -43,16 +57,21 @@ class FitProfile {
     if (!enabled_) return;
     const double per = steps_ ? 1e3 / double(steps_) : 0.0;
     std::fprintf(stderr,
-                 "[fit profile] epoch %d: %lld steps; per step: batch %.3f ms, train_on_batch %.3f "
-                 "ms, running means %.3f ms, callbacks %.3f ms; validation %.1f ms\n",
+                 "[fit profile] epoch %d: %lld steps; per step (ms): batch %.3f, copy in %.3f, "
+                 "step %.3f, logs %.3f, running means %.3f, callbacks %.3f; validation %.1f ms\n",
                  epoch + 1, static_cast<long long>(steps_), seconds_[kBatch] * per,
-                 seconds_[kStep] * per, seconds_[kMeans] * per, seconds_[kCallbacks] * per,
-                 seconds_[kValidation] * 1e3);
+                 seconds_[kCopyIn] * per, seconds_[kStep] * per, seconds_[kLogs] * per,
+                 seconds_[kMeans] * per, seconds_[kCallbacks] * per, seconds_[kValidation] * 1e3);
   }
 
  private:
   using Clock = std::chrono::steady_clock;
+  static FitProfile*& current() {
+    static thread_local FitProfile* p = nullptr;
+    return p;
+  }
   bool enabled_ = false;
+  FitProfile* previous_ = nullptr;
   Clock::time_point last_{};
   double seconds_[kParts] = {};
   std::int64_t steps_ = 0;

@@ -3,6 +3,7 @@
 
 #include "elegy/autodiff/grad.hpp"
 #include "elegy/autodiff/ops_creation.hpp"
+#include "elegy/model/fit_profile.hpp"
 #include "elegy/model/logs.hpp"
 #include "elegy/model/metrics/running_means.hpp"
 #include "elegy/model/nn/context.hpp"
@@ -267,6 +268,7 @@ Logs Model::train_on_batch(const Tree& x, const Tree& y, std::optional<Tensor> s
   init_on_batch(x, y, sample_weight, class_weight);
   StepArgs a = batch_args(x, y, sample_weight, class_weight, /*initializing=*/false,
                           /*training=*/true);
+  detail::FitProfile::mark_current(detail::FitProfile::kCopyIn);
   // Donation: while the step runs, `a` holds the only copy of the model's states, so the default
   // train_step can update the parameters and optimizer states in place (donated_update). `a`
   // always holds valid states: the old ones until the optimizer has run, then the new params and
@@ -289,6 +291,7 @@ Logs Model::train_on_batch(const Tree& x, const Tree& y, std::optional<Tensor> s
     states_ = std::move(a.states);
     throw;
   }
+  detail::FitProfile::mark_current(detail::FitProfile::kStep);
   try {
     Logs logs = to_logs("train_step", r.logs);  // before states change: a bad log changes nothing
     states_ = detached(r.states);

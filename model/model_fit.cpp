@@ -119,7 +119,7 @@ History Model::fit(const FitOptions& o) {
         next = std::async(std::launch::async, gather, stream.next());
       profile.mark(detail::FitProfile::kBatch);
       const Logs logs = train_on_batch(b.x, b.y, b.sample_weight, o.class_weight);
-      profile.mark(detail::FitProfile::kStep);
+      profile.mark(detail::FitProfile::kLogs);
       means.add(logs, b.size, running_log_names_);
       batch_logs = means.value();
       profile.mark(detail::FitProfile::kMeans);
@@ -200,7 +200,7 @@ History Model::fit_from_loader(const FitOptions& o) {
       cbs.on_train_batch_begin(step, batch_logs);
       profile.mark(detail::FitProfile::kCallbacks);
       const Logs logs = train_on_batch(b->x, b->y, b->sample_weight, o.class_weight);
-      profile.mark(detail::FitProfile::kStep);
+      profile.mark(detail::FitProfile::kLogs);
       means.add(logs, b->size(), running_log_names_);
       batch_logs = means.value();
       profile.mark(detail::FitProfile::kMeans);

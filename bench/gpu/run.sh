@@ -4,11 +4,12 @@
 # kernel microbenchmarks, then whole training steps (bench/gpu/train.py: elegy vs PyTorch eager
 # and, when installed with a GPU backend, JAX jit).
 #
-#   bench/gpu/run.sh [STAGE...]      stages: build test sanitize bench mains
-#                                    (default: build test bench); "all" = all five
-#   ELEGY_GPU_BUILD=bench/gpu/prebuilt bench/gpu/run.sh test bench
+#   bench/gpu/run.sh [STAGE...]      stages: build test sanitize bench mains host
+#                                    (default: build test bench); "all" = all six
+#   ELEGY_GPU_BUILD=bench/gpu/prebuilt.tar.xz bench/gpu/run.sh test bench
 #                                    runs a build staged on the development machine by
-#                                    bench/gpu/stage_prebuilt.sh (no build stage: saves minutes)
+#                                    bench/gpu/stage_prebuilt.sh (no build stage: saves minutes);
+#                                    the folder bench/gpu/prebuilt works too (5x the bytes)
 #
 # Needs bench/gpu/debs/*.deb (made here by bench/gpu/fetch_debs.sh and carried along): they are
 # unpacked with dpkg -x into a private prefix, never into /. The machine must have nvcc, g++ and
@@ -21,6 +22,16 @@ here="$repo/bench/gpu"
 build="${ELEGY_GPU_BUILD:-$repo/build-gpu}"     # /build*/ is git-ignored: kept while warm
 [[ $build == /* ]] || build="$repo/$build"
 prefix="${ELEGY_GPU_PREFIX:-/tmp/elegy-gpu-deps}"
+if [[ $build == *.tar.xz ]]; then
+  # stage_prebuilt.sh's archive: unpacked once per machine.
+  unpacked=/tmp/elegy-prebuilt
+  if [[ ! -f $unpacked/.from || $(cat "$unpacked/.from") != "$(stat -c %Y "$build")" ]]; then
+    rm -rf "$unpacked" && mkdir -p "$unpacked"
+    tar -xJf "$build" -C "$unpacked"
+    stat -c %Y "$build" >"$unpacked/.from"
+  fi
+  build="$unpacked/prebuilt"
+fi
 out="${OUT:-$build/out}"
 jobs="$(nproc)"
 status=0
@@ -31,10 +42,10 @@ failed() { printf '[gpu/run.sh] FAILED: %s\n' "$*" >&2; status=1; }
 
 stages=("$@")
 [[ ${#stages[@]} -eq 0 ]] && stages=(build test bench)
-[[ " ${stages[*]} " == *" all "* ]] && stages=(build test sanitize bench mains)
+[[ " ${stages[*]} " == *" all "* ]] && stages=(build test sanitize bench mains host)
 for s in "${stages[@]}"; do
-  [[ $s =~ ^(build|test|sanitize|bench|mains)$ ]] ||
-    die "unknown stage '$s' (build test sanitize bench mains all)"
+  [[ $s =~ ^(build|test|sanitize|bench|mains|host)$ ]] ||
+    die "unknown stage '$s' (build test sanitize bench mains host all)"
 done
 wants() { [[ " ${stages[*]} " == *" $1 "* ]]; }
 mkdir -p "$out" "$build"
@@ -52,6 +63,13 @@ say "machine"
   lscpu 2>/dev/null | grep -E '^(Model name|CPU\(s\)|Thread|L2|L3)' || true
   if grep -q -m1 avx512f /proc/cpuinfo; then echo "AVX-512: yes"; else echo "AVX-512: no"; fi
   ldd --version 2>/dev/null | head -n 1 || true
+  # What the scheduler lets this process use (elegy's default pool size follows it).
+  echo "nproc: $(nproc), online: $(getconf _NPROCESSORS_ONLN), affinity: $(taskset -pc $$ 2>/dev/null | sed 's/.*: //')"
+  echo "cgroup: $(tr '\n' ' ' </proc/self/cgroup)"
+  for f in /sys/fs/cgroup/cpu.max /sys/fs/cgroup/cpu/cpu.cfs_quota_us /sys/fs/cgroup/cpuset.cpus.effective; do
+    [[ -r $f ]] && echo "$f: $(cat "$f")"
+  done
+  true
 } | tee "$out/machine.txt"
 
 # ---- tools and the unpacked dependencies -------------------------------------------------------
@@ -91,6 +109,12 @@ if [[ -f "$build/SOURCE_DIR" ]]; then
     mkdir -p "$(dirname "$src")" && ln -s "$repo" "$src"
   fi
 fi
+# The whole Fashion-MNIST, when carried (stage_prebuilt.sh --with-fashion-mnist) or unpacked from
+# the debs (fetch_debs.sh --with-fashion-mnist): the training benchmarks' data and the mains'.
+fmnist=""
+for d in "$here/fmnist" "$prefix/usr/share/datasets/fashion-mnist"; do
+  [[ -f $d/train-images-idx3-ubyte.gz ]] && { fmnist="$d"; break; }
+done
 with_deps() { LD_LIBRARY_PATH="$deps_path${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" "$@"; }
 ninja_bin="$(command -v ninja || true)"
 [[ -n $ninja_bin ]] || ninja_bin="$prefix/usr/bin/ninja"
@@ -207,9 +231,8 @@ if wants bench; then
 
   say "training steps: elegy vs PyTorch eager and JAX jit (peer/elegy > 1: elegy faster)"
   train_bin="$build/bench/train/bench_train_elegy"
-  fmnist="$prefix/usr/share/datasets/fashion-mnist"  # there when fetch_debs.sh --with-fashion-mnist
   train_args=(--build "$build" --out "$out" --library-path "$deps_path")
-  [[ -d $fmnist ]] && train_args+=(--fashion-mnist "$fmnist")
+  [[ -n $fmnist ]] && train_args+=(--fashion-mnist "$fmnist")
   if [[ ! -x $train_bin ]]; then
     failed "no $train_bin: run the build stage first"
   elif ! python3 -c 'import numpy, torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)' \
@@ -224,31 +247,50 @@ fi
 
 # ---- sample mains on the GPU ----------------------------------------------------------------
 if wants mains; then
-  # The examples' fit loops with --device cuda, 2 epochs each, with ELEGY_FIT_PROFILE=1 (where
-  # each step's time goes) at the default thread count and at 2 threads: on the H200 host fit
-  # took 10x the bare step (2026-12-04). Data: Fashion-MNIST from the debs when carried, else
-  # the 10k-image subset stage_prebuilt.sh --with-t10k puts in the build.
-  data_dir="$prefix/usr/share/datasets/fashion-mnist"
-  [[ -d $data_dir ]] || data_dir="$build/fmnist-t10k"
-  if [[ ! -d $data_dir ]]; then
-    failed "mains: no Fashion-MNIST (fetch_debs.sh --with-fashion-mnist or stage_prebuilt.sh --with-t10k)"
+  # The examples' fit loops, one epoch each, with ELEGY_FIT_PROFILE=1 (where each step's time
+  # goes), on the GPU and on the host's CPU, at 2 threads, at every online CPU and at the default
+  # (elegy's available_cpus()): on the H200 host fit took 10x the bare step on both devices
+  # (2026-12-04). Data: the full Fashion-MNIST when carried (stage_prebuilt.sh
+  # --with-fashion-mnist puts it in bench/gpu/fmnist), else the debs' copy, else the 10k subset.
+  data_dir="$fmnist"
+  [[ -z $data_dir && -f $build/fmnist-t10k/train-images-idx3-ubyte.gz ]] && data_dir="$build/fmnist-t10k"
+  if [[ -z $data_dir ]]; then
+    failed "mains: no Fashion-MNIST (stage_prebuilt.sh --with-fashion-mnist or --with-t10k)"
   else
+    echo "data: $data_dir"
+    online="$(getconf _NPROCESSORS_ONLN)"
     for main in mlp cnn; do
       bin="$build/examples/$main"
       [[ -x $bin ]] || { failed "mains: no $bin (build the examples)"; continue; }
-      for threads in default 2; do
-        say "$main --device cuda, threads $threads"
-        env_threads=()
-        [[ $threads == default ]] || env_threads=(ELEGY_NUM_THREADS="$threads")
-        set +e
-        env "${env_threads[@]}" ELEGY_FIT_PROFILE=1 LD_LIBRARY_PATH="$deps_path" timeout 120 \
-          "$bin" --device cuda --epochs 2 --data "$data_dir" >"$out/main-$main-$threads.txt" 2>&1
-        rc=$?
-        set -e
-        tr '\r' '\n' <"$out/main-$main-$threads.txt" | grep -E 'fit profile|test accuracy|error' || true
-        [[ $rc -eq 0 ]] || failed "$main --device cuda (threads $threads) exit status $rc"
+      for device in cuda cpu; do
+        for threads in default 2 "$online"; do
+          say "$main --device $device, threads $threads"
+          env_threads=()
+          [[ $threads == default ]] || env_threads=(ELEGY_NUM_THREADS="$threads")
+          log="$out/main-$main-$device-$threads.txt"
+          set +e
+          env "${env_threads[@]}" ELEGY_FIT_PROFILE=1 LD_LIBRARY_PATH="$deps_path" timeout 120 \
+            "$bin" --device "$device" --epochs "${ELEGY_GPU_MAIN_EPOCHS:-1}" --data "$data_dir" \
+            >"$log" 2>&1
+          rc=$?
+          set -e
+          tr '\r' '\n' <"$log" | grep -E 'fit profile|test accuracy|rror' | cut -c1-230 || true
+          [[ $rc -eq 0 ]] || failed "$main --device $device (threads $threads) exit status $rc"
+        done
       done
     done
+  fi
+fi
+
+# ---- the host's scheduling costs ---------------------------------------------------------------
+if wants host; then
+  say "thread pool latency after idle gaps, std::async's cost (bench_pool_latency)"
+  pool_bin="$build/bench/bench_pool_latency"
+  if [[ -x $pool_bin ]]; then
+    with_deps "$pool_bin" 2 4 8 "$(getconf _NPROCESSORS_ONLN)" | tee "$out/pool_latency.txt" ||
+      failed "bench_pool_latency"
+  else
+    failed "no $pool_bin (build with -DELEGY_BUILD_BENCHMARKS=ON)"
   fi
 fi
 
