@@ -4,6 +4,7 @@
 #pragma once
 
 #include <array>
+#include <cstdint>
 
 #include "elegy/kernels/buffer_view.hpp"
 #include "elegy/kernels/op.hpp"
@@ -35,6 +36,13 @@ KernelFn lookup(const char* what, Op op, Device device, DType dtype);
 // Error for reading the values of a meta tensor (they do not exist).
 [[noreturn]] void fail_meta_read(const char* what);
 
+// How many kernels this thread has run (looked up and called, meta tensors excepted): on a GPU
+// each is a launch with its host-side cost, so ELEGY_FIT_PROFILE reports the count per step.
+inline std::uint64_t& kernels_run_by_this_thread() {
+  static thread_local std::uint64_t count = 0;
+  return count;
+}
+
 // Looks up and runs; `what` is the user-facing op name for errors (e.g. "log_softmax"). On the
 // meta device nothing runs (outputs have shapes, no values); copying a meta tensor's values
 // to a real device is an Error.
@@ -44,6 +52,7 @@ inline void run(const char* what, Op op, DType dtype, const KernelArgs& args) {
   if (args.in_device.is_meta()) [[unlikely]]
     fail_meta_read(what);
   lookup(what, op, args.device, dtype)(args);
+  ++kernels_run_by_this_thread();
 }
 
 // Registration entry points, one per kernel family (kernels/cpu/*.cpp, kernels/cuda/*.cu).

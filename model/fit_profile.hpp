@@ -2,7 +2,8 @@
 // waiting for the batch (gathered on the host, or prefetched), train_on_batch's three parts
 // (copying the batch in, running the step: on a GPU the time to enqueue its kernels, and reading
 // its logs back: on a GPU the wait for the device), the running means of the logs, and the
-// callbacks (the progress bar among them); validation is timed as a whole. For comparing the loop
+// callbacks (the progress bar among them); validation is timed as a whole. It also counts the
+// kernels each step runs on fit's thread (on a GPU, launches). For comparing the loop
 // with the bare step of bench/train (on a GPU host fit's steps measured 10x the bare step's time).
 #pragma once
 
@@ -11,6 +12,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+
+#include "elegy/kernels/dispatch.hpp"
 
 namespace elegy::detail {
 
@@ -42,13 +45,18 @@ class FitProfile {
     const auto now = Clock::now();
     seconds_[part] += std::chrono::duration<double>(now - last_).count();
     last_ = now;
+    const std::uint64_t kernels = kernels::kernels_run_by_this_thread();
+    kernels_[part] += kernels - last_kernels_;
+    last_kernels_ = kernels;
   }
   // mark() on the profile of this thread's running epoch, if any (train_on_batch's parts).
   static void mark_current(Part part) {
     if (FitProfile* p = current()) p->mark(part);
   }
   void start() {
-    if (enabled_) last_ = Clock::now();
+    if (!enabled_) return;
+    last_ = Clock::now();
+    last_kernels_ = kernels::kernels_run_by_this_thread();
   }
   void step_done() { ++steps_; }
 
@@ -56,12 +64,16 @@ class FitProfile {
   void report(int epoch) const {
     if (!enabled_) return;
     const double per = steps_ ? 1e3 / double(steps_) : 0.0;
-    std::fprintf(stderr,
-                 "[fit profile] epoch %d: %lld steps; per step (ms): batch %.3f, copy in %.3f, "
-                 "step %.3f, logs %.3f, running means %.3f, callbacks %.3f; validation %.1f ms\n",
-                 epoch + 1, static_cast<long long>(steps_), seconds_[kBatch] * per,
-                 seconds_[kCopyIn] * per, seconds_[kStep] * per, seconds_[kLogs] * per,
-                 seconds_[kMeans] * per, seconds_[kCallbacks] * per, seconds_[kValidation] * 1e3);
+    std::fprintf(
+        stderr,
+        "[fit profile] epoch %d: %lld steps; per step (ms): batch %.3f, copy in %.3f, "
+        "step %.3f, logs %.3f, running means %.3f, callbacks %.3f; validation %.1f ms; "
+        "kernels per step: %.1f in the step, %.1f in all\n",
+        epoch + 1, static_cast<long long>(steps_), seconds_[kBatch] * per, seconds_[kCopyIn] * per,
+        seconds_[kStep] * per, seconds_[kLogs] * per, seconds_[kMeans] * per,
+        seconds_[kCallbacks] * per, seconds_[kValidation] * 1e3, kernels_per_step(kStep),
+        kernels_per_step(kBatch) + kernels_per_step(kCopyIn) + kernels_per_step(kStep) +
+            kernels_per_step(kLogs) + kernels_per_step(kMeans) + kernels_per_step(kCallbacks));
   }
 
  private:
@@ -70,10 +82,15 @@ class FitProfile {
     static thread_local FitProfile* p = nullptr;
     return p;
   }
+  double kernels_per_step(Part part) const {
+    return steps_ ? double(kernels_[part]) / double(steps_) : 0.0;
+  }
   bool enabled_ = false;
   FitProfile* previous_ = nullptr;
   Clock::time_point last_{};
   double seconds_[kParts] = {};
+  std::uint64_t kernels_[kParts] = {};
+  std::uint64_t last_kernels_ = 0;
   std::int64_t steps_ = 0;
 };
 

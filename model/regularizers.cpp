@@ -1,5 +1,7 @@
 #include "elegy/model/regularizers.hpp"
 
+#include <vector>
+
 #include "elegy/autodiff/ops_creation.hpp"
 #include "elegy/autodiff/ops_elementwise.hpp"
 #include "elegy/autodiff/ops_reduce.hpp"
@@ -12,19 +14,23 @@ losses::Loss GlobalL1L2(double l1, double l2, std::string name) {
               l1, " and ", l2);
   return losses::Loss(std::move(name),
                       [l1, l2](const LossArgs& a) {
+                        std::vector<Tensor> floats;
+                        for (const Tensor& p : a.net_params.leaves())
+                          if (is_floating(p.dtype())) floats.push_back(p);
+                        if (floats.empty() || (l1 == 0.0 && l2 == 0.0)) return scalar(0.0);
                         Tensor total;
-                        for (const Tensor& p : a.net_params.leaves()) {
-                          if (!is_floating(p.dtype())) continue;
-                          Tensor term;
-                          if (l1 > 0.0) term = l1 * sum(abs(p));
-                          if (l2 > 0.0)
-                            term =
-                                term.defined() ? term + l2 * sum(square(p)) : l2 * sum(square(p));
-                          if (!term.defined()) continue;
-                          term = term.astype(DType::f32);
+                        if (l1 > 0.0)
+                          for (const Tensor& p : floats) {
+                            const Tensor term = (l1 * sum(abs(p))).astype(DType::f32);
+                            total = total.defined() ? total + term : term;
+                          }
+                        if (l2 > 0.0) {
+                          // One node for all the parameters: the regularizer runs every step,
+                          // and on a GPU each kernel of the composed form is a launch.
+                          const Tensor term = (l2 * sum_of_squares(floats)).astype(DType::f32);
                           total = total.defined() ? total + term : term;
                         }
-                        return total.defined() ? total : scalar(0.0);
+                        return total;
                       },
                       {.reduction = losses::Reduction::sum});
 }

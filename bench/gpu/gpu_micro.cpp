@@ -84,6 +84,10 @@ int main(int argc, char** argv) {
   const Tensor sq4096 = random::normal(Key(2), Shape{4096, 4096}, DType::f32, kGpu);
   Tensor sink;
 
+  // Four elements: the GPU's work is nothing, so the time is the host's cost of one op
+  // (checks, allocation, launch): what a small model's training step is made of.
+  const Tensor a4 = ones(Shape{4}, DType::f32, kGpu), b4 = ones(Shape{4}, DType::f32, kGpu);
+  run_case("add_4_host_per_op", 12.0 * 4, [&] { sink = add(a4, b4); });
   run_case("add_1M", 12.0 * m1, [&] { sink = add(a1, b1); });
   run_case("add_16M", 12.0 * m16, [&] { sink = add(a16, b16); });
   run_case("copy_64M", 8.0 * m64, [&] { sink = device_copy(a64); });

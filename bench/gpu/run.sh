@@ -193,7 +193,8 @@ if wants sanitize; then
   say "compute-sanitizer memcheck over the CUDA tests"
   if command -v compute-sanitizer >/dev/null && [[ -x $tests_bin ]]; then
     set +e
-    with_deps timeout "${ELEGY_GPU_SANITIZE_TIMEOUT:-480}" compute-sanitizer --tool memcheck --error-exitcode 99 \
+    # ELEGY_CUDA_CACHE=0: freed blocks go back to the driver, so memcheck sees a use after free.
+    ELEGY_CUDA_CACHE=0 with_deps timeout "${ELEGY_GPU_SANITIZE_TIMEOUT:-480}" compute-sanitizer --tool memcheck --error-exitcode 99 \
       "$tests_bin" -tc='cuda:*' -tce='cuda: an allocation past*' >"$out/sanitize.log" 2>&1
     rc=$?
     set -e
@@ -262,8 +263,9 @@ if wants mains; then
     for main in mlp cnn; do
       bin="$build/examples/$main"
       [[ -x $bin ]] || { failed "mains: no $bin (build the examples)"; continue; }
-      for device in cuda cpu; do
-        for threads in default 2 "$online"; do
+      # ELEGY_GPU_MAIN_DEVICES / ELEGY_GPU_MAIN_THREADS narrow the matrix (e.g. "cuda", "default").
+      for device in ${ELEGY_GPU_MAIN_DEVICES:-cuda cpu}; do
+        for threads in ${ELEGY_GPU_MAIN_THREADS:-default 2 $online}; do
           say "$main --device $device, threads $threads"
           env_threads=()
           [[ $threads == default ]] || env_threads=(ELEGY_NUM_THREADS="$threads")

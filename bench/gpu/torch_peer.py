@@ -32,6 +32,7 @@ def median_us(fn, min_seconds=0.3, min_samples=5):
 def cases():
     dev = torch.device("cuda")
     m1, m16, m64 = 1 << 20, 16 << 20, 64 << 20
+    a4, b4 = torch.ones(4, device=dev), torch.ones(4, device=dev)
     a1, b1 = torch.ones(m1, device=dev), torch.ones(m1, device=dev)
     a16, b16 = torch.ones(m16, device=dev), torch.ones(m16, device=dev)
     mat, row = torch.ones(4096, 1024, device=dev), torch.ones(1024, device=dev)
@@ -40,6 +41,7 @@ def cases():
     g = torch.Generator(device=dev).manual_seed(0)
     sq = {n: torch.randn(n, n, device=dev, generator=g) for n in (1024, 4096)}
     return [
+        ("add_4_host_per_op", 12 * 4, lambda: a4 + b4),  # the host's cost of one op
         ("add_1M", 12 * m1, lambda: a1 + b1),
         ("add_16M", 12 * m16, lambda: a16 + b16),
         ("copy_64M", 8 * m64, lambda: a64.clone()),

@@ -184,7 +184,16 @@ TEST_CASE("cuda: the allocator counts allocations and reuses freed blocks" *
   { const Tensor t = Tensor::empty(Shape{bytes / 4}, DType::f32, kGpu); }
   const AllocatorStats after_two = alloc.stats();
   CHECK(after_two.num_cache_hits == after_one.num_cache_hits + 1);
-  CHECK(after_two.bytes_cached >= 0);
+  // Freed blocks stay cached (no driver call to reuse them) until empty_cache.
+  CHECK(after_two.bytes_cached >= bytes);
+  alloc.empty_cache();
+  CHECK(alloc.stats().bytes_cached == 0);
+  CHECK(alloc.stats().bytes_in_use == before.bytes_in_use);
+  // Sizes a little apart share a size class: the second is a hit.
+  { const Tensor t = Tensor::empty(Shape{1000}, DType::f32, kGpu); }
+  const AllocatorStats after_small = alloc.stats();
+  { const Tensor t = Tensor::empty(Shape{1001}, DType::f32, kGpu); }
+  CHECK(alloc.stats().num_cache_hits == after_small.num_cache_hits + 1);
 }
 
 TEST_CASE("cuda: an allocation past the GPU's memory raises an Error; the device stays usable" *
