@@ -3,6 +3,7 @@
 
 #include "elegy/autodiff/grad.hpp"
 #include "elegy/autodiff/ops_creation.hpp"
+#include "elegy/model/deferred_checks.hpp"
 #include "elegy/model/fit_profile.hpp"
 #include "elegy/model/logs.hpp"
 #include "elegy/model/metrics/running_means.hpp"
@@ -161,8 +162,10 @@ std::optional<TrainStep> Model::donated_update(GradStep& g) {
   if (!same_buffers(g.states.net_params(), donor.states.net_params()) ||
       !same_buffers(g.states.optimizer_states(), donor.states.optimizer_states()))
     return std::nullopt;
-  // A log that cannot be read must fail the step before anything is written in place.
+  // A log that cannot be read, or a deferred check that fails (labels out of range), must fail
+  // the step before anything is written in place.
   check_logs("train_step", g.logs);
+  DeferredChecks::resolve_current();
   // From here the trees below are the only holders of the old params and optimizer states
   // (train_on_batch emptied states_), so the optimizer may write over them.
   Tree params = g.states.net_params();
@@ -266,6 +269,8 @@ void Model::init_on_batch(const Tree& x, const Tree& y_true, std::optional<Tenso
 Logs Model::train_on_batch(const Tree& x, const Tree& y, std::optional<Tensor> sample_weight,
                            std::optional<Tensor> class_weight) {
   init_on_batch(x, y, sample_weight, class_weight);
+  // Label checks of GPU batches wait here, not mid-step (deferred_checks.hpp).
+  DeferredChecks checks;
   StepArgs a = batch_args(x, y, sample_weight, class_weight, /*initializing=*/false,
                           /*training=*/true);
   detail::FitProfile::mark_current(detail::FitProfile::kCopyIn);
@@ -293,6 +298,7 @@ Logs Model::train_on_batch(const Tree& x, const Tree& y, std::optional<Tensor> s
   }
   detail::FitProfile::mark_current(detail::FitProfile::kStep);
   try {
+    checks.resolve();
     Logs logs = to_logs("train_step", r.logs);  // before states change: a bad log changes nothing
     states_ = detached(r.states);
     return logs;
@@ -307,12 +313,14 @@ Logs Model::train_on_batch(const Tree& x, const Tree& y, std::optional<Tensor> s
 Logs Model::test_on_batch(const Tree& x, const Tree& y, std::optional<Tensor> sample_weight,
                           std::optional<Tensor> class_weight) {
   init_on_batch(x, y, sample_weight, class_weight);
+  DeferredChecks checks;
   const StepArgs a = batch_args(x, y, sample_weight, class_weight, /*initializing=*/false,
                                 /*training=*/false);
   TestStep r = [&] {
     NoGrad no_grad;  // evaluation never differentiates
     return call_test_step(a);
   }();
+  checks.resolve();
   Logs logs = to_logs("test_step", r.logs);
   states_ = detached(r.states);
   return logs;

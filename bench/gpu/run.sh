@@ -151,7 +151,9 @@ if wants test; then
   say "elegy_tests (all of it; --duration lists every test case that ran)"
   set +e
   # A hung test must not eat the whole call: doctest reports SIGTERM as a crash of that case.
-  with_deps timeout "${ELEGY_GPU_TEST_TIMEOUT:-400}" "$tests_bin" --duration=true \
+  # ELEGY_GPU_TEST_ARGS: extra doctest arguments (a filter such as -tc='cuda*' for a short run).
+  # shellcheck disable=SC2086
+  with_deps timeout "${ELEGY_GPU_TEST_TIMEOUT:-400}" "$tests_bin" --duration=true ${ELEGY_GPU_TEST_ARGS:-} \
     >"$out/tests.log" 2>&1
   rc=$?
   set -e
@@ -260,7 +262,7 @@ if wants mains; then
   else
     echo "data: $data_dir"
     online="$(getconf _NPROCESSORS_ONLN)"
-    for main in mlp cnn; do
+    for main in ${ELEGY_GPU_MAINS:-mlp cnn vae}; do
       bin="$build/examples/$main"
       [[ -x $bin ]] || { failed "mains: no $bin (build the examples)"; continue; }
       # ELEGY_GPU_MAIN_DEVICES / ELEGY_GPU_MAIN_THREADS narrow the matrix (e.g. "cuda", "default").

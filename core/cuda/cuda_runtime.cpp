@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstdlib>
+#include <cstring>
 #include <memory>
 #include <mutex>
 #include <string_view>
@@ -204,6 +205,90 @@ Allocator& device_allocator(int index) {
 
 CUstream_st* stream(int index) {
   return state(index).stream;
+}
+
+// A pinned slot and an event, reused: cudaMallocHost and cudaEventCreate each cost far more
+// than the copy they would serve.
+class HostRead {
+ public:
+  HostRead(int index, void* pinned, cudaEvent_t event)
+      : index_(index), pinned_(pinned), event_(event) {}
+  ~HostRead();
+  HostRead(const HostRead&) = delete;
+  HostRead& operator=(const HostRead&) = delete;
+  int index() const { return index_; }
+  void* pinned() const { return pinned_; }
+  cudaEvent_t event() const { return event_; }
+  std::size_t bytes = 0;
+
+ private:
+  int index_;
+  void* pinned_;
+  cudaEvent_t event_;
+};
+
+namespace {
+
+struct HostReadPool {
+  std::mutex mutex;
+  struct Slot {
+    int index;  // events belong to the device they were made on
+    void* pinned;
+    cudaEvent_t event;
+  };
+  std::vector<Slot> free;  // leaked at exit
+};
+
+HostReadPool& host_read_pool() {
+  static auto* pool = new HostReadPool();  // leaked: the driver may be gone at static exit
+  return *pool;
+}
+
+}  // namespace
+
+HostRead::~HostRead() {
+  // The copy may still be in flight when a failed step drops its reads: it must land first.
+  cudaEventSynchronize(event_);
+  HostReadPool& pool = host_read_pool();
+  std::lock_guard lock(pool.mutex);
+  pool.free.push_back({index_, pinned_, event_});
+}
+
+std::shared_ptr<HostRead> queue_host_read(int index, const void* device_src, std::size_t bytes,
+                                          const char* op) {
+  if (bytes > kMaxHostReadBytes)
+    fail(op, "queue_host_read of ", bytes, " bytes: at most ", kMaxHostReadBytes);
+  const cudaStream_t s = state(index).stream;
+  set_device(index);
+  HostReadPool::Slot slot{index, nullptr, nullptr};
+  {
+    HostReadPool& pool = host_read_pool();
+    std::lock_guard lock(pool.mutex);
+    for (std::size_t i = pool.free.size(); i-- > 0;) {
+      if (pool.free[i].index != index) continue;
+      slot = pool.free[i];
+      pool.free.erase(pool.free.begin() + std::ptrdiff_t(i));
+      break;
+    }
+  }
+  if (slot.pinned == nullptr) {
+    ELEGY_CUDA_CHECK(cudaMallocHost(&slot.pinned, kMaxHostReadBytes), op);
+    if (const cudaError_t e = cudaEventCreateWithFlags(&slot.event, cudaEventDisableTiming);
+        e != cudaSuccess) {
+      cudaFreeHost(slot.pinned);
+      check(int(e), "cudaEventCreateWithFlags", op);
+    }
+  }
+  auto read = std::make_shared<HostRead>(index, slot.pinned, slot.event);
+  read->bytes = bytes;
+  ELEGY_CUDA_CHECK(cudaMemcpyAsync(slot.pinned, device_src, bytes, cudaMemcpyDeviceToHost, s), op);
+  ELEGY_CUDA_CHECK(cudaEventRecord(slot.event, s), op);
+  return read;
+}
+
+void finish_host_read(HostRead& read, void* dst, const char* op) {
+  ELEGY_CUDA_CHECK(cudaEventSynchronize(read.event()), op);
+  std::memcpy(dst, read.pinned(), read.bytes);
 }
 
 void synchronize(int index) {

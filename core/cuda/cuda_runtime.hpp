@@ -2,6 +2,9 @@
 // stream per device, the device allocator, and the error check every CUDA call goes through.
 #pragma once
 
+#include <cstddef>
+#include <memory>
+
 #include "elegy/core/allocator.hpp"
 
 // Opaque stream handle, so this header does not pull in cuda_runtime.h for users.
@@ -17,6 +20,16 @@ CUstream_st* stream(int index);
 void set_device(int index);
 // Blocks until all work queued on the device's stream is done.
 void synchronize(int index);
+
+// A device -> host copy queued on the device's stream into pinned memory, with an event after
+// it: the host waits for this copy alone (not for the work queued since) when it reads. At most
+// 256 bytes. The pinned slot and the event return to a pool when the handle dies.
+class HostRead;
+std::shared_ptr<HostRead> queue_host_read(int index, const void* device_src, std::size_t bytes,
+                                          const char* op);
+// Waits for the copy and copies its bytes to `dst`.
+void finish_host_read(HostRead& read, void* dst, const char* op);
+inline constexpr std::size_t kMaxHostReadBytes = 256;
 
 // Raises elegy::Error("<op>: <call> failed: <cuda error string>") when `status` is an error.
 void check(int status, const char* call, const char* op);

@@ -3,6 +3,7 @@
 #include "elegy/model/losses/crossentropy.hpp"
 
 #include <cmath>
+#include <span>
 #include <vector>
 
 #include "elegy/autodiff/ops_creation.hpp"
@@ -12,6 +13,7 @@
 #include "elegy/autodiff/ops_shape.hpp"
 #include "elegy/autodiff/ops_xent.hpp"
 #include "elegy/core/error.hpp"
+#include "elegy/model/deferred_checks.hpp"
 
 namespace elegy::losses {
 namespace {
@@ -75,13 +77,19 @@ Tensor sparse_categorical_crossentropy(const Tensor& y_true, const Tensor& y_pre
   Tensor idx = labels.astype(DType::i64);
   // From logits on the CPU the fused op checks every label itself (an Error naming the label and
   // its index), so the two reductions here would only repeat it. Elsewhere one read-back of
-  // [min, max] (one device synchronisation, not two).
+  // [min, max], which inside a Model step on a GPU does not stop the host (check_later: the
+  // step checks it before it writes anything).
   const bool op_checks = from_logits && idx.device().is_cpu();
   if (check_bounds && idx.numel() > 0 && !op_checks) {
-    const std::vector<std::int64_t> range = stack({min(idx), max(idx)}).to_vector<std::int64_t>();
-    const std::int64_t lo = range[0], hi = range[1];
-    ELEGY_CHECK(lo >= 0 && hi < k, who, "label values must be in [0, ", k, ") for y_pred ",
-                describe(y_pred), ", got ", lo < 0 ? lo : hi);
+    check_later(
+        stack({min(idx), max(idx)}),
+        [k, pred = describe(y_pred)](std::span<const std::int64_t> range) {
+          const std::int64_t lo = range[0], hi = range[1];
+          ELEGY_CHECK(lo >= 0 && hi < k, "sparse_categorical_crossentropy",
+                      "label values must be in [0, ", k, ") for y_pred ", pred, ", got ",
+                      lo < 0 ? lo : hi);
+        },
+        who);
   }
   // From logits: one fused op, forward and backward (ops_xent.hpp).
   if (from_logits) return softmax_cross_entropy_with_integer_labels(y_pred, idx);

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 
 #include "cuda/cuda_checks.hpp"
 
@@ -183,6 +184,13 @@ TEST_CASE("cuda: the allocator counts allocations and reuses freed blocks" *
   // The same size again comes from the pool the first one went back to.
   { const Tensor t = Tensor::empty(Shape{bytes / 4}, DType::f32, kGpu); }
   const AllocatorStats after_two = alloc.stats();
+  const char* cache_env = std::getenv("ELEGY_CUDA_CACHE");
+  if (cache_env && std::string(cache_env) == "0") {
+    // Freed blocks went straight back to the driver (as under compute-sanitizer).
+    CHECK(after_two.num_cache_hits == after_one.num_cache_hits);
+    CHECK(after_two.bytes_cached == 0);
+    return;
+  }
   CHECK(after_two.num_cache_hits == after_one.num_cache_hits + 1);
   // Freed blocks stay cached (no driver call to reuse them) until empty_cache.
   CHECK(after_two.bytes_cached >= bytes);

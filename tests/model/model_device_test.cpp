@@ -104,3 +104,59 @@ TEST_CASE("cuda: a model on the GPU trains as on the CPU" * doctest::skip(!cuda_
   const Tree pred = gpu.predict({.x = d.x, .verbose = 0});
   CHECK(max_abs_diff(cpu.predict({.x = d.x, .verbose = 0}), pred) < 1e-4);
 }
+
+TEST_CASE("cuda: out-of-range labels fail the GPU step with the loss's Error; nothing changes" *
+          doctest::skip(!cuda_available())) {
+  // On a GPU the label check is deferred (no sync between forward and backward) and run before
+  // the donated optimizer update writes in place, or the test step's states are kept.
+  const Data d;
+  for (bool donate : {true, false}) {
+    CAPTURE(donate);
+    Model model({.module = nn::AnyModule(SmallNet()),
+                 .loss = {losses::SparseCategoricalCrossentropy({.from_logits = true})},
+                 .metrics = {metrics::SparseCategoricalAccuracy()},
+                 .optimizer = optim::adam(1e-2),
+                 .device = Device::cuda(),
+                 .donate_states = donate});
+    const Tensor x = d.x.slice(0, 8);
+    REQUIRE(x.shape(0) == 8);
+    model.train_on_batch(x, d.y.slice(0, 8));  // initialised, one good step
+    const States before = model.states();
+    const Tree params_before =
+        before.net_params().map([](const Tensor& t) { return t.to(Device::cpu()); });
+    const Tensor bad =
+        Tensor::from_vector(std::vector<std::int32_t>{0, 1, 2, 3, 0, 1, 2, 0}, Shape{8});
+    for (int pass = 0; pass < 2; ++pass) {
+      std::string message;
+      try {
+        if (pass == 0)
+          model.train_on_batch(x, bad);
+        else
+          model.test_on_batch(x, bad);
+      } catch (const Error& e) {
+        message = e.what();
+      }
+      CAPTURE(message);
+      CHECK(message.find("label values must be in [0, 3)") != std::string::npos);
+      CHECK(message.find(", got 3") != std::string::npos);
+      CHECK(max_abs_diff(model.states().net_params(), params_before) == 0.0);
+      CHECK(Tree::structure_difference(model.states().optimizer_states(), before.optimizer_states())
+                .empty());
+    }
+    // The model still trains.
+    const Logs logs = model.train_on_batch(x, d.y.slice(0, 8));
+    CHECK(std::isfinite(logs.at("loss")));
+  }
+}
+
+TEST_CASE("cuda: PendingRead brings a device tensor's values back" *
+          doctest::skip(!cuda_available())) {
+  const Tensor t =
+      arange(5, DType::i64).to(Device::cuda()) * scalar(3.0, DType::i64, Device::cuda());
+  PendingRead read(t, "test");
+  CHECK(read.values() == std::vector<std::int64_t>{0, 3, 6, 9, 12});
+  CHECK(read.values() == std::vector<std::int64_t>{0, 3, 6, 9, 12});  // once is enough
+  // A strided source is made dense first.
+  const Tensor m = reshape(arange(6, DType::i64), {2, 3}).to(Device::cuda());
+  CHECK(PendingRead(transpose(m), "test").values() == std::vector<std::int64_t>{0, 3, 1, 4, 2, 5});
+}

@@ -1,0 +1,52 @@
+// check_later and DeferredChecks on the CPU: checks run at once there (the deferral is for GPU
+// tensors, tests/model/model_device_test.cpp), scopes nest, and an out-of-range label of the
+// probability form of the sparse cross-entropy still fails a CPU Model step with nothing changed.
+#include <doctest/doctest.h>
+
+#include <string>
+#include <vector>
+
+#include <elegy/elegy.hpp>
+
+using namespace elegy;
+
+TEST_CASE("check_later runs CPU checks at once, in a scope or not") {
+  const Tensor t = Tensor::from_vector(std::vector<std::int64_t>{4, -2}, Shape{2});
+  std::vector<std::int64_t> seen;
+  auto record = [&](std::span<const std::int64_t> v) { seen.assign(v.begin(), v.end()); };
+  check_later(t, record, "test");
+  CHECK(seen == std::vector<std::int64_t>{4, -2});
+  seen.clear();
+  {
+    DeferredChecks scope;
+    check_later(t, record, "test");
+    CHECK(seen == std::vector<std::int64_t>{4, -2});
+    scope.resolve();  // nothing pending
+  }
+  DeferredChecks::resolve_current();  // no scope: nothing to do
+  CHECK_THROWS_WITH_AS(
+      check_later(
+          t, [](std::span<const std::int64_t>) { fail("test", "bad values"); }, "test"),
+      doctest::Contains("bad values"), Error);
+  CHECK_THROWS_WITH_AS(PendingRead(t.astype(DType::f32), "reader"),
+                       doctest::Contains("reader: PendingRead takes at most 32 int64"), Error);
+}
+
+TEST_CASE("an out-of-range label fails a CPU step of the probability loss; nothing changes") {
+  struct Net : nn::Module {
+    Tensor call(nn::Context& ctx, const Tensor& x) override {
+      return softmax(nn::Linear(3)(ctx, x));
+    }
+  };
+  Model model({.module = nn::AnyModule(Net()),
+               .loss = {losses::SparseCategoricalCrossentropy()},
+               .optimizer = optim::adam(1e-2)});
+  const Tensor x = random::normal(Key(1), {4, 5});
+  model.train_on_batch(x, Tensor::from_vector(std::vector<std::int32_t>{0, 1, 2, 0}, Shape{4}));
+  const std::vector<float> w =
+      model.states().net_params()["linear"]["w"].tensor().to_vector<float>();
+  const Tensor bad = Tensor::from_vector(std::vector<std::int32_t>{0, 5, 2, 0}, Shape{4});
+  CHECK_THROWS_WITH_AS(model.train_on_batch(x, bad),
+                       doctest::Contains("label values must be in [0, 3)"), Error);
+  CHECK(model.states().net_params()["linear"]["w"].tensor().to_vector<float>() == w);
+}
