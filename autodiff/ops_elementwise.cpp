@@ -10,6 +10,7 @@
 #include <cmath>
 #include <optional>
 
+#include "elegy/autodiff/device_constants.hpp"
 #include "elegy/autodiff/kernel_call.hpp"
 #include "elegy/autodiff/ops_bias_act.hpp"
 #include "elegy/autodiff/ops_creation.hpp"
@@ -123,9 +124,10 @@ Needs needs(const Binary& p) {
 // ---------------------------------------------------------------- weak typing of numbers
 
 // A 0-d tensor holding `value` (already checked to fit `dtype`). On the CPU the value is
-// written directly: `x * 2.0` should not pay for a second kernel dispatch.
+// written directly: `x * 2.0` should not pay for a second kernel dispatch; on an accelerator it
+// is a shared constant, filled once (device_constants.hpp).
 Tensor number(double value, DType dtype, Device device) {
-  if (!device.is_cpu()) return scalar(value, dtype, device);
+  if (!device.is_cpu()) return autodiff::device_constant(value, dtype, device);
   Tensor t = Tensor::empty(Shape{}, dtype, device);
   visit_dtype(dtype, [&](auto tag) {
     using T = decltype(tag);

@@ -1,0 +1,59 @@
+#include "elegy/autodiff/device_constants.hpp"
+
+#include <cstdint>
+#include <cstring>
+#include <mutex>
+#include <unordered_map>
+
+#include "elegy/autodiff/ops_creation.hpp"
+#include "elegy/core/error.hpp"
+
+namespace elegy::autodiff {
+namespace {
+
+struct Key {
+  std::uint64_t bits;
+  DType dtype;
+  Device device;
+  bool operator==(const Key&) const = default;
+};
+
+struct KeyHash {
+  std::size_t operator()(const Key& k) const {
+    return std::hash<std::uint64_t>()(k.bits) ^
+           (std::size_t(k.dtype) << 3 ^ std::size_t(k.device.kind) << 7 ^
+            std::size_t(k.device.index) << 9);
+  }
+};
+
+struct Cache {
+  std::mutex mutex;
+  std::unordered_map<Key, Tensor, KeyHash> constants;
+};
+
+Cache& cache() {
+  // Leaked on purpose: releasing GPU blocks at static exit can run after the driver is gone.
+  static auto* c = new Cache();
+  return *c;
+}
+
+constexpr std::size_t kMaxConstants = 4096;
+
+}  // namespace
+
+Tensor device_constant(double value, DType dtype, Device device) {
+  ELEGY_CHECK(!device.is_cpu(), "device_constant", "CPU scalars are written directly");
+  Key key{0, dtype, device};
+  std::memcpy(&key.bits, &value, sizeof(value));  // -0.0 and each NaN payload apart
+  Cache& c = cache();
+  {
+    std::lock_guard lock(c.mutex);
+    if (auto it = c.constants.find(key); it != c.constants.end()) return it->second;
+  }
+  Tensor t = scalar(value, dtype, device);
+  std::lock_guard lock(c.mutex);
+  if (c.constants.size() >= kMaxConstants) c.constants.clear();
+  return c.constants.emplace(key, t).first->second;
+}
+
+}  // namespace elegy::autodiff

@@ -1,0 +1,46 @@
+// Scalars on accelerators are made once per (device, dtype, value bits) and shared (on the meta
+// device here, so the cache is tested without a GPU; with one, values are read back too).
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <limits>
+
+#include <elegy/elegy.hpp>
+
+#include "elegy/autodiff/device_constants.hpp"
+
+using namespace elegy;
+using elegy::autodiff::device_constant;
+
+TEST_CASE("device constants are shared per device, dtype and value bits") {
+  const Device meta = Device::meta();
+  const Tensor a = device_constant(2.0, DType::f32, meta);
+  CHECK(a.ndim() == 0);
+  CHECK(a.dtype() == DType::f32);
+  CHECK(a.device() == meta);
+  CHECK(device_constant(2.0, DType::f32, meta).storage() == a.storage());
+  CHECK(device_constant(2.0, DType::f64, meta).storage() != a.storage());
+  CHECK(device_constant(3.0, DType::f32, meta).storage() != a.storage());
+  // -0.0 == 0.0 as numbers, but they are different constants.
+  CHECK(device_constant(-0.0, DType::f32, meta).storage() !=
+        device_constant(0.0, DType::f32, meta).storage());
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  CHECK(device_constant(nan, DType::f32, meta).storage() ==
+        device_constant(nan, DType::f32, meta).storage());
+  // `x * 2.0` on the device takes the shared constant: a second product allocates only its
+  // output.
+  const Tensor x = ones(Shape{3}, DType::f32, meta);
+  CHECK((x * 2.0).shape() == Shape{3});
+  CHECK_THROWS_AS(device_constant(1.0, DType::f32, Device::cpu()), Error);
+}
+
+TEST_CASE("cuda: shared constants hold their values through ops and training" *
+          doctest::skip(!cuda_available())) {
+  const Device gpu = Device::cuda();
+  const Tensor x = Tensor::from_vector(std::vector<float>{1, 2, 3}, Shape{3}).to(gpu);
+  CHECK((x * 2.0).to(Device::cpu()).to_vector<float>() == std::vector<float>{2, 4, 6});
+  CHECK((x * 2.0 + 2.0).to(Device::cpu()).to_vector<float>() == std::vector<float>{4, 6, 8});
+  CHECK(device_constant(2.0, DType::f32, gpu).to(Device::cpu()).item<float>() == 2.0f);
+  CHECK(device_constant(-0.0, DType::f32, gpu).to(Device::cpu()).item<float>() == 0.0f);
+  CHECK(std::signbit(device_constant(-0.0, DType::f32, gpu).to(Device::cpu()).item<float>()));
+}
