@@ -18,22 +18,19 @@ PendingRead::PendingRead(const Tensor& t, const char* op) : op_(op) {
     if (!values_.empty())
       device_read_ = cuda::queue_host_read(device.index, source_.raw_data(),
                                            values_.size() * sizeof(std::int64_t), op);
-    ready_ = values_.empty();
     return;
   }
 #endif
   (void)device;
   values_ = t.to_vector<std::int64_t>();
-  ready_ = true;
 }
 
 const std::vector<std::int64_t>& PendingRead::values() {
 #ifdef ELEGY_WITH_CUDA
-  if (!ready_) {
+  if (device_read_) {
     cuda::finish_host_read(*static_cast<cuda::HostRead*>(device_read_.get()), values_.data(), op_);
     device_read_.reset();
     source_ = Tensor();
-    ready_ = true;
   }
 #endif
   return values_;

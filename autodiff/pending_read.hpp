@@ -21,9 +21,8 @@ class PendingRead {
 
  private:
   const char* op_;
-  Tensor source_;  // alive until the copy has landed
-  std::vector<std::int64_t> values_;
-  bool ready_ = false;
+  Tensor source_;                      // alive until the copy has landed
+  std::vector<std::int64_t> values_;   // final once device_read_ is empty
   std::shared_ptr<void> device_read_;  // cuda::HostRead while the copy is in flight
 };
 

@@ -12,15 +12,14 @@ namespace elegy {
 Tensor sum_of_squares(std::span<const Tensor> xs) {
   constexpr const char* kOp = "sum_of_squares";
   ELEGY_CHECK(!xs.empty(), kOp, "needs at least one tensor");
-  autodiff::check_defined(kOp, xs[0]);
-  DType dtype = xs[0].dtype();
+  DType dtype = DType::f32;
   bool traced = false;
   for (std::size_t i = 0; i < xs.size(); ++i) {
     autodiff::check_defined(kOp, xs[i]);
     ELEGY_CHECK(is_floating(xs[i].dtype()), kOp, "tensor ", i, " is ", describe(xs[i]),
                 "; sum_of_squares takes float tensors");
     autodiff::check_same_device(kOp, xs[0], xs[i]);
-    dtype = promote_types(dtype, xs[i].dtype());
+    dtype = i == 0 ? xs[0].dtype() : promote_types(dtype, xs[i].dtype());
     traced = traced || xs[i].node() != nullptr;
   }
   Tensor total;

@@ -70,9 +70,10 @@ std::optional<std::string> cgroup_path(bool v2) {
   return std::nullopt;
 }
 
-// The tightest limit among the cgroup at `path` (below `mount`) and its ancestors. Inside a
-// container the path may name the host's hierarchy while the mount shows the container's own
-// cgroup as its root, so every suffix is tried too.
+// The tightest limit among the cgroup at `path` (below `mount`) and its ancestors, up to the
+// mount's root. Inside a container the path may name the host's hierarchy while the mount shows
+// the container's own cgroup as its root: the path's folders are then missing and the root's
+// limit (the container's) is the one read.
 template <class ReadLimit>
 std::optional<double> tightest_limit(const std::string& mount, std::string path,
                                      ReadLimit read_limit) {

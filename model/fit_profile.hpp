@@ -64,16 +64,14 @@ class FitProfile {
   void report(int epoch) const {
     if (!enabled_) return;
     const double per = steps_ ? 1e3 / double(steps_) : 0.0;
-    std::fprintf(
-        stderr,
-        "[fit profile] epoch %d: %lld steps; per step (ms): batch %.3f, copy in %.3f, "
-        "step %.3f, logs %.3f, running means %.3f, callbacks %.3f; validation %.1f ms; "
-        "kernels per step: %.1f in the step, %.1f in all\n",
-        epoch + 1, static_cast<long long>(steps_), seconds_[kBatch] * per, seconds_[kCopyIn] * per,
-        seconds_[kStep] * per, seconds_[kLogs] * per, seconds_[kMeans] * per,
-        seconds_[kCallbacks] * per, seconds_[kValidation] * 1e3, kernels_per_step(kStep),
-        kernels_per_step(kBatch) + kernels_per_step(kCopyIn) + kernels_per_step(kStep) +
-            kernels_per_step(kLogs) + kernels_per_step(kMeans) + kernels_per_step(kCallbacks));
+    std::fprintf(stderr,
+                 "[fit profile] epoch %d: %lld steps; per step (ms): batch %.3f, copy in %.3f, "
+                 "step %.3f, logs %.3f, running means %.3f, callbacks %.3f; validation %.1f ms; "
+                 "kernels per step: %.1f in the step, %.1f in all\n",
+                 epoch + 1, static_cast<long long>(steps_), seconds_[kBatch] * per,
+                 seconds_[kCopyIn] * per, seconds_[kStep] * per, seconds_[kLogs] * per,
+                 seconds_[kMeans] * per, seconds_[kCallbacks] * per, seconds_[kValidation] * 1e3,
+                 kernels_per_step(kStep), all_kernels_per_step());
   }
 
  private:
@@ -84,6 +82,12 @@ class FitProfile {
   }
   double kernels_per_step(Part part) const {
     return steps_ ? double(kernels_[part]) / double(steps_) : 0.0;
+  }
+  // Every part of a step (validation is not one).
+  double all_kernels_per_step() const {
+    double total = 0.0;
+    for (int part = 0; part < kValidation; ++part) total += kernels_per_step(Part(part));
+    return total;
   }
   bool enabled_ = false;
   FitProfile* previous_ = nullptr;

@@ -211,20 +211,20 @@ CUstream_st* stream(int index) {
 // than the copy they would serve.
 class HostRead {
  public:
-  HostRead(int index, void* pinned, cudaEvent_t event)
-      : index_(index), pinned_(pinned), event_(event) {}
+  HostRead(int index, void* pinned, cudaEvent_t event, std::size_t bytes)
+      : index_(index), pinned_(pinned), event_(event), bytes_(bytes) {}
   ~HostRead();
   HostRead(const HostRead&) = delete;
   HostRead& operator=(const HostRead&) = delete;
-  int index() const { return index_; }
   void* pinned() const { return pinned_; }
   cudaEvent_t event() const { return event_; }
-  std::size_t bytes = 0;
+  std::size_t bytes() const { return bytes_; }
 
  private:
-  int index_;
+  int index_;  // the pool slot's device
   void* pinned_;
   cudaEvent_t event_;
+  std::size_t bytes_;
 };
 
 namespace {
@@ -279,8 +279,7 @@ std::shared_ptr<HostRead> queue_host_read(int index, const void* device_src, std
       check(int(e), "cudaEventCreateWithFlags", op);
     }
   }
-  auto read = std::make_shared<HostRead>(index, slot.pinned, slot.event);
-  read->bytes = bytes;
+  auto read = std::make_shared<HostRead>(index, slot.pinned, slot.event, bytes);
   ELEGY_CUDA_CHECK(cudaMemcpyAsync(slot.pinned, device_src, bytes, cudaMemcpyDeviceToHost, s), op);
   ELEGY_CUDA_CHECK(cudaEventRecord(slot.event, s), op);
   return read;
@@ -288,7 +287,7 @@ std::shared_ptr<HostRead> queue_host_read(int index, const void* device_src, std
 
 void finish_host_read(HostRead& read, void* dst, const char* op) {
   ELEGY_CUDA_CHECK(cudaEventSynchronize(read.event()), op);
-  std::memcpy(dst, read.pinned(), read.bytes);
+  std::memcpy(dst, read.pinned(), read.bytes());
 }
 
 void synchronize(int index) {

@@ -83,11 +83,11 @@ Tensor sparse_categorical_crossentropy(const Tensor& y_true, const Tensor& y_pre
   if (check_bounds && idx.numel() > 0 && !op_checks) {
     check_later(
         stack({min(idx), max(idx)}),
-        [k, pred = describe(y_pred)](std::span<const std::int64_t> range) {
+        // y_pred is described only when the check fails: not a string built every step.
+        [k, who, y_pred](std::span<const std::int64_t> range) {
           const std::int64_t lo = range[0], hi = range[1];
-          ELEGY_CHECK(lo >= 0 && hi < k, "sparse_categorical_crossentropy",
-                      "label values must be in [0, ", k, ") for y_pred ", pred, ", got ",
-                      lo < 0 ? lo : hi);
+          ELEGY_CHECK(lo >= 0 && hi < k, who, "label values must be in [0, ", k, ") for y_pred ",
+                      describe(y_pred), ", got ", lo < 0 ? lo : hi);
         },
         who);
   }

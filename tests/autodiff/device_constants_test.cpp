@@ -28,9 +28,12 @@ TEST_CASE("device constants are shared per device, dtype and value bits") {
   CHECK(device_constant(nan, DType::f32, meta).storage() ==
         device_constant(nan, DType::f32, meta).storage());
   // `x * 2.0` on the device takes the shared constant: a second product allocates only its
-  // output.
+  // output (without the cache, its 0-d operand too).
   const Tensor x = ones(Shape{3}, DType::f32, meta);
-  CHECK((x * 2.0).shape() == Shape{3});
+  CHECK((x * 7.5).shape() == Shape{3});
+  const std::int64_t before = meta_allocator().stats().num_allocs;
+  CHECK((x * 7.5).shape() == Shape{3});
+  CHECK(meta_allocator().stats().num_allocs - before == 1);
   CHECK_THROWS_AS(device_constant(1.0, DType::f32, Device::cpu()), Error);
 }
 
