@@ -2,6 +2,7 @@
 // index_add are each other's backward rule, so gradients of any order flow through them.
 #include "elegy/autodiff/ops_index.hpp"
 
+#include "elegy/autodiff/deferred_checks.hpp"
 #include "elegy/autodiff/kernel_call.hpp"
 #include "elegy/autodiff/ops_creation.hpp"
 #include "elegy/autodiff/ops_elementwise.hpp"
@@ -21,13 +22,31 @@ void check_integer_indices(const char* op, const Tensor& indices) {
               describe(indices));
 }
 
-// The CPU kernels check indices as they read them; kernels on other devices cannot raise an
-// Error, so their indices are checked here, on a host copy, before launching.
-void check_indices_on_host(const char* op, const Tensor& indices, std::int64_t n, int axis) {
-  if (indices.device().is_cpu() || indices.device().is_meta()) return;
-  for (std::int64_t k : indices.to_vector<std::int64_t>())
-    ELEGY_CHECK(k >= -n && k < n, op, "index ", k, " is out of range for axis ", axis, " of size ",
-                n);
+// Who checks that the indices lie in [-n, n).
+enum class IndexCheck {
+  // The CPU kernels check them as they read them (an Error before any output is written). On a
+  // GPU a kernel cannot raise without the host waiting for it, so there [min, max] is checked
+  // with check_range_later: at once outside a Model step, before the step writes anything inside
+  // one, never stopping the host between the forward and backward passes. The kernel is told the
+  // caller checks (ints[1] = 1) and makes any bad index harmless meanwhile (a zero, no write).
+  checked,
+  // A backward rule's indices: the forward op has checked these very indices already.
+  done_by_forward,
+};
+
+// Sets args.ints[1] for the kernel: 1 when the caller has arranged the check (see IndexCheck).
+void arrange_index_check(const char* op, const Tensor& indices, std::int64_t n, int axis,
+                         IndexCheck check, kernels::KernelArgs& args) {
+  const Device device = indices.device();
+  if (device.is_cpu() || device.is_meta()) return;
+  args.ints[1] = 1;
+  if (check == IndexCheck::done_by_forward || indices.numel() == 0) return;
+  check_range_later(
+      indices, -n, n,
+      [op, n, axis](std::int64_t lo, std::int64_t hi) {
+        fail(op, "index ", lo < -n ? lo : hi, " is out of range for axis ", axis, " of size ", n);
+      },
+      op);
 }
 
 // x.shape[:axis] + indices.shape + x.shape[axis+1:]
@@ -64,7 +83,14 @@ Tensor one_hot(const Tensor& labels, std::int64_t depth, DType dtype) {
   return out;  // labels are integers: nothing to differentiate
 }
 
-Tensor take(const Tensor& x, const Tensor& indices, int axis) {
+namespace {
+
+// take and index_add, each the other's backward rule, with who checks the indices.
+Tensor take_checked(const Tensor& x, const Tensor& indices, int axis, IndexCheck check);
+Tensor index_add_checked(const Tensor& x, const Tensor& indices, const Tensor& updates, int axis,
+                         IndexCheck check);
+
+Tensor take_checked(const Tensor& x, const Tensor& indices, int axis, IndexCheck check) {
   check_defined("take", x);
   check_defined("take", indices, "indices");
   check_same_device("take", x, indices);
@@ -72,9 +98,9 @@ Tensor take(const Tensor& x, const Tensor& indices, int axis) {
   ELEGY_CHECK(x.ndim() > 0, "take", "cannot index the 0-d ", describe(x));
   axis = normalize_axis("take", axis, x.ndim());
   Tensor out = Tensor::empty(gathered_shape("take", x, indices, axis), x.dtype(), x.device());
-  check_indices_on_host("take", indices, x.shape()[axis], axis);
   if (indices.numel() > 0) {
     kernels::KernelArgs args;
+    arrange_index_check("take", indices, x.shape()[axis], axis, check, args);
     args.out = buffer_view(out);
     args.in[0] = buffer_view(x);
     args.in[1] = buffer_view(indices);
@@ -84,16 +110,17 @@ Tensor take(const Tensor& x, const Tensor& indices, int axis) {
     kernels::run("take", kernels::Op::Take, x.dtype(), args);
   }
   if (is_floating(x.dtype()) && autodiff::should_record(x)) {
-    autodiff::record("take", out, {&x},
-                     [indices, axis, shape = x.shape()](const Tensor& g, const Tensor&) {
-                       return autodiff::Cotangents{
-                           index_add(zeros(shape, g.dtype(), g.device()), indices, g, axis)};
-                     });
+    autodiff::record(
+        "take", out, {&x}, [indices, axis, shape = x.shape()](const Tensor& g, const Tensor&) {
+          return autodiff::Cotangents{index_add_checked(
+              zeros(shape, g.dtype(), g.device()), indices, g, axis, IndexCheck::done_by_forward)};
+        });
   }
   return out;
 }
 
-Tensor index_add(const Tensor& x, const Tensor& indices, const Tensor& updates, int axis) {
+Tensor index_add_checked(const Tensor& x, const Tensor& indices, const Tensor& updates, int axis,
+                         IndexCheck check) {
   check_defined("index_add", x);
   check_defined("index_add", indices, "indices");
   check_defined("index_add", updates, "updates");
@@ -108,7 +135,6 @@ Tensor index_add(const Tensor& x, const Tensor& indices, const Tensor& updates, 
               "updates ", describe(updates), " do not broadcast to ", expected,
               ", the shape take(x, indices, ", axis, ") has for x ", describe(x), " and indices ",
               describe(indices));
-  check_indices_on_host("index_add", indices, x.shape()[axis], axis);
 
   // As x.at[i].add(u) in JAX: the result keeps x's dtype.
   const Tensor upd = updates.dtype() == x.dtype() ? updates : astype(updates, x.dtype());
@@ -128,14 +154,25 @@ Tensor index_add(const Tensor& x, const Tensor& indices, const Tensor& updates, 
     args.in[1] = buffer_view(indices);
     args.num_inputs = 2;
     args.ints[0] = axis;
+    arrange_index_check("index_add", indices, x.shape()[axis], axis, check, args);
     kernels::run("index_add", kernels::Op::ScatterAdd, x.dtype(), args);
   }
   if (is_floating(x.dtype()) && autodiff::should_record(x, upd)) {
     autodiff::record("index_add", out, {&x, &upd}, [indices, axis](const Tensor& g, const Tensor&) {
-      return autodiff::Cotangents{g, take(g, indices, axis)};
+      return autodiff::Cotangents{g, take_checked(g, indices, axis, IndexCheck::done_by_forward)};
     });
   }
   return out;
+}
+
+}  // namespace
+
+Tensor take(const Tensor& x, const Tensor& indices, int axis) {
+  return take_checked(x, indices, axis, IndexCheck::checked);
+}
+
+Tensor index_add(const Tensor& x, const Tensor& indices, const Tensor& updates, int axis) {
+  return index_add_checked(x, indices, updates, axis, IndexCheck::checked);
 }
 
 }  // namespace elegy

@@ -4,6 +4,7 @@
 #pragma once
 
 #include "elegy/autodiff/axes.hpp"
+#include "elegy/autodiff/deferred_checks.hpp"
 #include "elegy/autodiff/grad.hpp"
 #include "elegy/autodiff/ops_bias_act.hpp"
 #include "elegy/autodiff/ops_conv.hpp"
@@ -33,7 +34,6 @@
 #include "elegy/model/data/datasets.hpp"
 #include "elegy/model/data/loader.hpp"
 #include "elegy/model/data/readers.hpp"
-#include "elegy/model/deferred_checks.hpp"
 #include "elegy/model/model.hpp"
 #include "elegy/model/nn.hpp"
 #include "elegy/model/states.hpp"

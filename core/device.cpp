@@ -26,6 +26,14 @@ int cuda_device_count() {
 #endif
 }
 
+std::uint64_t cuda_host_waits() {
+#ifdef ELEGY_WITH_CUDA
+  return cuda::host_waits();
+#else
+  return 0;
+#endif
+}
+
 bool cuda_available() {
   return cuda_device_count() > 0;
 }

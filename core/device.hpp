@@ -30,6 +30,10 @@ bool cuda_available();
 int cuda_device_count();
 // True when the CUDA backend was compiled into this build (GPU present or not).
 bool cuda_compiled();
+// How many times the host has waited for a GPU (stream synchronisations, finished host reads)
+// since the process started; 0 in a build without CUDA. What a test reads around a training step
+// to prove that the step does not stop the host before its logs.
+std::uint64_t cuda_host_waits();
 
 std::ostream& operator<<(std::ostream& os, Device d);  // "cpu", "cuda:0"
 

@@ -1,9 +1,9 @@
 // Model's default steps (Elegy 0.7.4's call graph) and the *_on_batch methods.
 #include "elegy/model/model.hpp"
 
+#include "elegy/autodiff/deferred_checks.hpp"
 #include "elegy/autodiff/grad.hpp"
 #include "elegy/autodiff/ops_creation.hpp"
-#include "elegy/model/deferred_checks.hpp"
 #include "elegy/model/fit_profile.hpp"
 #include "elegy/model/logs.hpp"
 #include "elegy/model/metrics/running_means.hpp"

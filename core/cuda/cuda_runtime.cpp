@@ -3,6 +3,7 @@
 #include <cuda_runtime.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
@@ -47,6 +48,15 @@ void set_device(int index) {
 }
 
 namespace {
+
+std::atomic<std::uint64_t>& host_wait_count() {
+  static std::atomic<std::uint64_t> count{0};
+  return count;
+}
+
+void note_host_wait() {
+  host_wait_count().fetch_add(1, std::memory_order_relaxed);
+}
 
 struct DeviceState {
   cudaStream_t stream = nullptr;
@@ -286,12 +296,22 @@ std::shared_ptr<HostRead> queue_host_read(int index, const void* device_src, std
 }
 
 void finish_host_read(HostRead& read, void* dst, const char* op) {
+  note_host_wait();
   ELEGY_CUDA_CHECK(cudaEventSynchronize(read.event()), op);
   std::memcpy(dst, read.pinned(), read.bytes());
 }
 
 void synchronize(int index) {
-  ELEGY_CUDA_CHECK(cudaStreamSynchronize(state(index).stream), "synchronize");
+  synchronize_stream(state(index).stream, "synchronize");
+}
+
+void synchronize_stream(CUstream_st* stream, const char* op) {
+  note_host_wait();
+  ELEGY_CUDA_CHECK(cudaStreamSynchronize(stream), op);
+}
+
+std::uint64_t host_waits() {
+  return host_wait_count().load(std::memory_order_relaxed);
 }
 
 }  // namespace elegy::cuda

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 
 #include "elegy/core/allocator.hpp"
@@ -20,6 +21,14 @@ CUstream_st* stream(int index);
 void set_device(int index);
 // Blocks until all work queued on the device's stream is done.
 void synchronize(int index);
+// The same for a stream by handle (kernel launchers hold the stream); `op` names the caller in
+// the Error a failure raises.
+void synchronize_stream(CUstream_st* stream, const char* op);
+
+// How many times elegy's host has waited for a GPU since the process started (stream
+// synchronisations and host reads finished), on any thread. Tests read it around a training
+// step to prove that the step does not stop the host before its logs are read.
+std::uint64_t host_waits();
 
 // A device -> host copy queued on the device's stream into pinned memory, with an event after
 // it: the host waits for this copy alone (not for the work queued since) when it reads. At most

@@ -84,7 +84,7 @@ void host_to_device(const KernelArgs& a, std::size_t bytes, cudaStream_t s) {
   const bool pinned = attributes(a.in[0].data).type == cudaMemoryTypeHost;
   ELEGY_CUDA_CHECK(cudaMemcpyAsync(a.out.data, a.in[0].data, bytes, cudaMemcpyHostToDevice, s),
                    kCopy);
-  if (pinned) ELEGY_CUDA_CHECK(cudaStreamSynchronize(s), kCopy);
+  if (pinned) elegy::cuda::synchronize_stream(s, kCopy);
 }
 
 template <class B>
@@ -102,7 +102,7 @@ void device_to_host(const KernelArgs& a, std::size_t bytes, cudaStream_t s) {
     ELEGY_CUDA_CHECK(cudaMemcpyAsync(a.out.data, dense.get(), bytes, cudaMemcpyDeviceToHost, s),
                      kCopy);
   }
-  ELEGY_CUDA_CHECK(cudaStreamSynchronize(s), kCopy);  // the host reads the result next
+  elegy::cuda::synchronize_stream(s, kCopy);  // the host reads the result next
 }
 
 void peer_to_peer(const KernelArgs& a, std::size_t bytes, cudaStream_t s) {
@@ -115,7 +115,7 @@ void peer_to_peer(const KernelArgs& a, std::size_t bytes, cudaStream_t s) {
   ELEGY_CUDA_CHECK(
       cudaMemcpyPeerAsync(a.out.data, a.device.index, a.in[0].data, a.in_device.index, bytes, s),
       kCopy);
-  ELEGY_CUDA_CHECK(cudaStreamSynchronize(s), kCopy);
+  elegy::cuda::synchronize_stream(s, kCopy);
 }
 
 // args.device is the CUDA device running the copy, args.in_device where the source lives; the

@@ -8,26 +8,30 @@
 //              x.shape[axis+1:].
 //   ScatterAdd keyed by the data dtype; out = dense x-shaped accumulator holding the base values;
 //              in[0] = dense updates of Take's result shape, in[1] = indices, ints[0] = axis.
-// Negative indices count from the end. Indices outside [-n, n) raise the CPU's Error (naming the
-// op, the first bad index in order, the axis and its size) before any output is touched: a
-// kernel normalises them into a dense int64 scratch and records the position of the first bad
-// one (atomicMin: the smallest position, whatever the thread order), which the host reads back.
-// That read synchronises with the stream, as the CPU's check does with the caller.
+//   ints[1]    (Take, ScatterAdd) 0: the kernel checks the indices; 1: the caller does.
+// Negative indices count from the end. Checked here (ints[1] = 0), indices outside [-n, n) raise
+// the CPU's Error (naming the op, the first bad index in order, the axis and its size) before
+// any output is touched: a kernel normalises them into a dense int64 scratch and records the
+// position of the first bad one (atomicMin: the smallest position, whatever the thread order),
+// which the host reads back. That read synchronises with the stream, as the CPU's check does
+// with the caller. The autodiff ops check on the device instead (ints[1] = 1: a [min, max] read
+// that a Model step defers, autodiff/deferred_checks.hpp), so a step never waits here; a bad
+// index then reads as zero and adds nothing until the caller's check raises.
 //
-// ScatterAdd is deterministic and bit-identical to the CPU: no atomic adds. The indices (already
-// on the host for the check) are sorted by target position, stably, into a CSR list; one thread
-// per output element then adds its updates in increasing index order, the CPU's order.
+// ScatterAdd is deterministic and bit-identical to the CPU: no atomic adds. The positions are
+// sorted by target on the device (a stable radix sort, index_sort.cuh); one thread per output
+// element of each distinct target then adds its updates in increasing position, the CPU's order.
 #include <cuda_runtime.h>
 
 #include <climits>
 #include <cstdint>
 #include <type_traits>
-#include <vector>
 
 #include "elegy/core/cuda/cuda_runtime.hpp"
 #include "elegy/core/error.hpp"
 #include "elegy/kernels/cuda/device_scratch.cuh"
 #include "elegy/kernels/cuda/families.hpp"
+#include "elegy/kernels/cuda/index_sort.cuh"
 #include "elegy/kernels/cuda/launch.cuh"
 
 namespace elegy::kernels::cuda {
@@ -71,8 +75,9 @@ __device__ std::int64_t read_index(const IndexSource& s, std::int64_t i) {
   }
 }
 
-// dense[i] = index i normalised into [0, n); an index outside [-n, n) is stored as read and the
-// smallest such i goes to *first_bad (which starts at ULLONG_MAX).
+// dense[i] = index i normalised into [0, n). An index outside [-n, n) is stored as read and the
+// smallest such i goes to *first_bad (which starts at ULLONG_MAX); with no first_bad (the caller
+// checks) it is stored as -1, which the kernels below treat as harmless.
 __global__ void normalize_indices_kernel(IndexSource s, std::int64_t n, std::int64_t* dense,
                                          unsigned long long* first_bad) {
   const std::int64_t step = std::int64_t(gridDim.x) * blockDim.x;
@@ -81,8 +86,12 @@ __global__ void normalize_indices_kernel(IndexSource s, std::int64_t n, std::int
     const std::int64_t raw = read_index(s, i);
     const std::int64_t k = raw < 0 ? raw + n : raw;
     if (k < 0 || k >= n) {
-      dense[i] = raw;
-      atomicMin(first_bad, static_cast<unsigned long long>(i));
+      if (first_bad == nullptr) {
+        dense[i] = -1;
+      } else {
+        dense[i] = raw;
+        atomicMin(first_bad, static_cast<unsigned long long>(i));
+      }
     } else {
       dense[i] = k;
     }
@@ -90,29 +99,33 @@ __global__ void normalize_indices_kernel(IndexSource s, std::int64_t n, std::int
 }
 
 // The indices of in[1] normalised on the device: `dense` holds them (count int64 values, plus
-// one word used for the check). Raises the CPU's Error for the first out-of-range index.
+// one word used for the check). When the kernel checks (ints[1] = 0), raises the CPU's Error for
+// the first out-of-range index; else bad ones are stored as -1.
 class CheckedIndices {
  public:
-  CheckedIndices(const char* op, const BufferView& indices, std::int64_t n, int axis, Device device,
-                 cudaStream_t s)
-      : source_(index_source(indices)),
-        scratch_(device, std::size_t(source_.count + 1) * sizeof(std::int64_t)) {
-    ELEGY_CHECK(is_integer(indices.dtype), op, "indices must be integers, got ", indices.dtype);
+  CheckedIndices(const char* op, const KernelArgs& a, std::int64_t n, cudaStream_t s)
+      : source_(index_source(a.in[1])),
+        scratch_(a.device, std::size_t(source_.count + 1) * sizeof(std::int64_t)) {
+    ELEGY_CHECK(is_integer(a.in[1].dtype), op, "indices must be integers, got ", a.in[1].dtype);
     if (source_.count == 0) return;
-    auto* first_bad = reinterpret_cast<unsigned long long*>(dense() + source_.count);
-    ELEGY_CUDA_CHECK(cudaMemsetAsync(first_bad, 0xFF, sizeof(*first_bad), s), op);
+    const bool caller_checks = a.ints[1] != 0;
+    auto* first_bad =
+        caller_checks ? nullptr : reinterpret_cast<unsigned long long*>(dense() + source_.count);
+    if (first_bad != nullptr)
+      ELEGY_CUDA_CHECK(cudaMemsetAsync(first_bad, 0xFF, sizeof(*first_bad), s), op);
     normalize_indices_kernel<<<blocks_for(source_.count), kThreads, 0, s>>>(source_, n, dense(),
                                                                             first_bad);
     check_launch(op);
+    if (caller_checks) return;
     unsigned long long bad = ULLONG_MAX;
     ELEGY_CUDA_CHECK(cudaMemcpyAsync(&bad, first_bad, sizeof(bad), cudaMemcpyDeviceToHost, s), op);
-    ELEGY_CUDA_CHECK(cudaStreamSynchronize(s), op);
+    elegy::cuda::synchronize_stream(s, op);
     if (bad == ULLONG_MAX) return;
     std::int64_t raw = 0;
     ELEGY_CUDA_CHECK(cudaMemcpyAsync(&raw, dense() + bad, sizeof(raw), cudaMemcpyDeviceToHost, s),
                      op);
-    ELEGY_CUDA_CHECK(cudaStreamSynchronize(s), op);
-    fail(op, "index ", raw, " is out of range for axis ", axis, " of size ", n);
+    elegy::cuda::synchronize_stream(s, op);
+    fail(op, "index ", raw, " is out of range for axis ", a.ints[0], " of size ", n);
   }
 
   std::int64_t count() const { return source_.count; }
@@ -183,7 +196,7 @@ __device__ __forceinline__ std::int64_t offset_in(const Layout<1>& l, std::int64
 }
 
 // out[o, i, j] = x[o, idx[i], j] for the dense out, one element per thread (j fastest, so the
-// writes coalesce, and the reads too when x's inner block is dense).
+// writes coalesce, and the reads too when x's inner block is dense); 0 for a bad index (-1).
 template <class T>
 __global__ void take_kernel(AxisSplit x, const T* src, const std::int64_t* idx, std::int64_t n_idx,
                             T* out) {
@@ -192,7 +205,8 @@ __global__ void take_kernel(AxisSplit x, const T* src, const std::int64_t* idx, 
   for (std::int64_t e = std::int64_t(blockIdx.x) * blockDim.x + threadIdx.x; e < n; e += step) {
     const std::int64_t j = e % x.inner_count, row = e / x.inner_count;
     const std::int64_t i = row % n_idx, o = row / n_idx;
-    out[e] = src[offset_in(x.outer, o) + idx[i] * x.axis_stride + offset_in(x.inner, j)];
+    const std::int64_t k = idx[i];
+    out[e] = k < 0 ? T(0) : src[offset_in(x.outer, o) + k * x.axis_stride + offset_in(x.inner, j)];
   }
 }
 
@@ -202,7 +216,7 @@ void take(const KernelArgs& a) {
   const int axis = int(a.ints[0]);
   const AxisSplit x = split_at(a.in[0], axis);
   const cudaStream_t s = prepare(a.device);
-  const CheckedIndices idx("take", a.in[1], x.axis_size, axis, a.device, s);
+  const CheckedIndices idx("take", a, x.axis_size, s);
   const std::int64_t n = x.outer_count * idx.count() * x.inner_count;
   if (n == 0) return;
   take_kernel<T><<<blocks_for(n), kThreads, 0, s>>>(x, static_cast<const T*>(a.in[0].data),
@@ -213,38 +227,6 @@ void take(const KernelArgs& a) {
 
 // ---- ScatterAdd ----
 
-// The indices grouped by target position: targets[u] is the u-th distinct position hit (in
-// increasing order), its contributions are order[starts[u] .. starts[u+1]) (increasing index i).
-struct TargetLists {
-  std::vector<std::int64_t> words;  // targets[U], starts[U+1], order[n_idx], uploaded as one block
-  std::int64_t distinct = 0;
-};
-
-TargetLists group_by_target(const std::vector<std::int64_t>& idx, std::int64_t axis_size) {
-  std::vector<std::int64_t> first(std::size_t(axis_size) + 1, 0);
-  for (std::int64_t p : idx) ++first[std::size_t(p) + 1];
-  for (std::size_t p = 1; p < first.size(); ++p) first[p] += first[p - 1];
-  TargetLists t;
-  for (std::size_t p = 0; p + 1 < first.size(); ++p) t.distinct += first[p + 1] > first[p];
-  const std::size_t U = std::size_t(t.distinct), n = idx.size();
-  t.words.resize(U + (U + 1) + n);
-  std::int64_t* targets = t.words.data();
-  std::int64_t* starts = targets + U;
-  std::int64_t* order = starts + U + 1;
-  std::size_t u = 0;
-  for (std::size_t p = 0; p + 1 < first.size(); ++p) {
-    if (first[p + 1] == first[p]) continue;
-    targets[u] = std::int64_t(p);
-    starts[u] = first[p];
-    ++u;
-  }
-  starts[U] = std::int64_t(n);
-  // A counting sort, stable: within one position the indices stay in increasing order.
-  std::vector<std::int64_t> next(first.begin(), first.end() - 1);
-  for (std::size_t i = 0; i < n; ++i) order[next[std::size_t(idx[i])]++] = std::int64_t(i);
-  return t;
-}
-
 template <class T>
 __device__ __forceinline__ T add_wrapping(T a, T b) {
   if constexpr (std::is_integral_v<T>)
@@ -253,25 +235,26 @@ __device__ __forceinline__ T add_wrapping(T a, T b) {
     return a + b;
 }
 
-// out[o, targets[u], j] += upd[o, i, j] for each i of target u, in increasing i; one thread per
-// (o, u, j), j fastest. out and upd are dense.
+// out[o, t, j] += upd[o, i, j] for each position i of target t, in increasing i: one thread per
+// (o, k, j), j fastest, where k is the first of t's run in the sorted list (the threads of the
+// rest of the run, and of bad indices, sorted last as target n, have nothing to do). out and upd
+// are dense.
 template <class T>
 __global__ void scatter_add_kernel(std::int64_t outer, std::int64_t axis_size, std::int64_t inner,
-                                   std::int64_t n_idx, std::int64_t distinct,
-                                   const std::int64_t* lists, const T* upd, T* out) {
-  const std::int64_t* targets = lists;
-  const std::int64_t* starts = targets + distinct;
-  const std::int64_t* order = starts + distinct + 1;
-  const std::int64_t n = outer * distinct * inner;
+                                   std::int64_t n_idx, const std::uint64_t* targets,
+                                   const std::int64_t* positions, const T* upd, T* out) {
+  const std::int64_t n = outer * n_idx * inner;
   const std::int64_t step = std::int64_t(gridDim.x) * blockDim.x;
   for (std::int64_t e = std::int64_t(blockIdx.x) * blockDim.x + threadIdx.x; e < n; e += step) {
     const std::int64_t j = e % inner, row = e / inner;
-    const std::int64_t u = row % distinct, o = row / distinct;
-    T* to = out + (o * axis_size + targets[u]) * inner + j;
+    const std::int64_t k = row % n_idx, o = row / n_idx;
+    const std::uint64_t t = targets[k];
+    if (t >= std::uint64_t(axis_size) || (k > 0 && targets[k - 1] == t)) continue;
+    T* to = out + (o * axis_size + std::int64_t(t)) * inner + j;
     const T* from = upd + o * n_idx * inner + j;
     T acc = *to;
-    for (std::int64_t k = starts[u]; k < starts[u + 1]; ++k)
-      acc = add_wrapping(acc, from[order[k] * inner]);
+    for (std::int64_t m = k; m < n_idx && targets[m] == t; ++m)
+      acc = add_wrapping(acc, from[positions[m] * inner]);
     *to = acc;
   }
 }
@@ -281,26 +264,14 @@ void scatter_add(const KernelArgs& a) {
   const int axis = int(a.ints[0]);
   const AxisSplit dst = split_at(a.out, axis);  // dense
   const cudaStream_t s = prepare(a.device);
-  const CheckedIndices idx("index_add", a.in[1], dst.axis_size, axis, a.device, s);
+  const CheckedIndices idx("index_add", a, dst.axis_size, s);
   const std::int64_t n_idx = idx.count(), inner = dst.inner_count, outer = dst.outer_count;
   if (n_idx == 0 || inner == 0 || outer == 0) return;
-  std::vector<std::int64_t> host(static_cast<std::size_t>(n_idx));
-  ELEGY_CUDA_CHECK(cudaMemcpyAsync(host.data(), idx.dense(), host.size() * sizeof(std::int64_t),
-                                   cudaMemcpyDeviceToHost, s),
-                   "index_add");
-  ELEGY_CUDA_CHECK(cudaStreamSynchronize(s), "index_add");
-  const TargetLists lists = group_by_target(host, dst.axis_size);
-  DeviceScratch device_lists(a.device, lists.words.size() * sizeof(std::int64_t));
-  // From pageable memory: staged before cudaMemcpyAsync returns, so `lists` may go out of scope.
-  ELEGY_CUDA_CHECK(
-      cudaMemcpyAsync(device_lists.get(), lists.words.data(),
-                      lists.words.size() * sizeof(std::int64_t), cudaMemcpyHostToDevice, s),
-      "index_add");
-  const std::int64_t n = outer * lists.distinct * inner;
+  const TargetOrder order(a.device, s, idx.dense(), n_idx, dst.axis_size);
+  const std::int64_t n = outer * n_idx * inner;
   scatter_add_kernel<T><<<blocks_for(n), kThreads, 0, s>>>(
-      outer, dst.axis_size, inner, n_idx, lists.distinct,
-      static_cast<const std::int64_t*>(device_lists.get()), static_cast<const T*>(a.in[0].data),
-      static_cast<T*>(a.out.data));
+      outer, dst.axis_size, inner, n_idx, order.targets(), order.positions(),
+      static_cast<const T*>(a.in[0].data), static_cast<T*>(a.out.data));
   check_launch("index_add (cuda)");
 }
 

@@ -6,6 +6,7 @@
 #include <span>
 #include <vector>
 
+#include "elegy/autodiff/deferred_checks.hpp"
 #include "elegy/autodiff/ops_creation.hpp"
 #include "elegy/autodiff/ops_elementwise.hpp"
 #include "elegy/autodiff/ops_index.hpp"
@@ -13,7 +14,6 @@
 #include "elegy/autodiff/ops_shape.hpp"
 #include "elegy/autodiff/ops_xent.hpp"
 #include "elegy/core/error.hpp"
-#include "elegy/model/deferred_checks.hpp"
 
 namespace elegy::losses {
 namespace {
@@ -81,13 +81,12 @@ Tensor sparse_categorical_crossentropy(const Tensor& y_true, const Tensor& y_pre
   // step checks it before it writes anything).
   const bool op_checks = from_logits && idx.device().is_cpu();
   if (check_bounds && idx.numel() > 0 && !op_checks) {
-    check_later(
-        stack({min(idx), max(idx)}),
+    check_range_later(
+        idx, 0, k,
         // y_pred is described only when the check fails: not a string built every step.
-        [k, who, y_pred](std::span<const std::int64_t> range) {
-          const std::int64_t lo = range[0], hi = range[1];
-          ELEGY_CHECK(lo >= 0 && hi < k, who, "label values must be in [0, ", k, ") for y_pred ",
-                      describe(y_pred), ", got ", lo < 0 ? lo : hi);
+        [k, who, y_pred](std::int64_t lo, std::int64_t hi) {
+          fail(who, "label values must be in [0, ", k, ") for y_pred ", describe(y_pred), ", got ",
+               lo < 0 ? lo : hi);
         },
         who);
   }

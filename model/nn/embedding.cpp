@@ -1,5 +1,6 @@
 #include "elegy/model/nn/embedding.hpp"
 
+#include "elegy/autodiff/deferred_checks.hpp"
 #include "elegy/autodiff/ops_index.hpp"
 #include "elegy/autodiff/ops_linalg.hpp"
 #include "elegy/autodiff/ops_reduce.hpp"
@@ -40,11 +41,15 @@ Tensor Embedding::call(Context& ctx, const Tensor& ids) {
   if (options_.lookup_style == EmbedLookupStyle::array_index)
     return take(w, ids, 0);  // take checks the ids' range itself
   if (ids.numel() > 0) {
-    // An out-of-range id would give a silent zero row: checked on the host (one small reduction).
-    const std::int64_t lo = min(ids).astype(DType::i64).item<std::int64_t>();
-    const std::int64_t hi = max(ids).astype(DType::i64).item<std::int64_t>();
-    ELEGY_CHECK(lo >= 0 && hi < vocab_size_, "nn::Embedding", "at '", ctx.path(),
-                "': ids must be in [0, ", vocab_size_, "), got values in [", lo, ", ", hi, "]");
+    // An out-of-range id would give a silent zero row: [min, max] is checked, inside a Model
+    // step on a GPU before the step writes anything (not stopping the host mid-step).
+    check_range_later(
+        ids, 0, vocab_size_,
+        [path = ctx.path(), vocab = vocab_size_](std::int64_t lo, std::int64_t hi) {
+          fail("nn::Embedding", "at '", path, "': ids must be in [0, ", vocab, "), got values in [",
+               lo, ", ", hi, "]");
+        },
+        "nn::Embedding");
   }
   return matmul(one_hot(ids, vocab_size_, w.dtype()), w);
 }

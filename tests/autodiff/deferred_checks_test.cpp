@@ -50,3 +50,27 @@ TEST_CASE("an out-of-range label fails a CPU step of the probability loss; nothi
                        doctest::Contains("label values must be in [0, 3)"), Error);
   CHECK(model.states().net_params()["linear"]["w"].tensor().to_vector<float>() == w);
 }
+
+TEST_CASE("checks of meta tensors are skipped: a one-hot embedding model has a summary") {
+  bool ran = false;
+  check_later(
+      Tensor::empty(Shape{2}, DType::i64, Device::meta()),
+      [&](std::span<const std::int64_t>) { ran = true; }, "test");
+  CHECK_FALSE(ran);
+  struct Net : nn::Module {
+    Tensor call(nn::Context& ctx, const Tensor& ids) override {
+      const Tensor e =
+          nn::Embedding(10, 4, {.lookup_style = nn::EmbedLookupStyle::one_hot})(ctx, ids);
+      return nn::Linear(3)(ctx, reshape(e, {e.shape(0), -1}));
+    }
+  };
+  Model model({.module = nn::AnyModule(Net())});
+  const std::string table =
+      model.summary(Tensor::from_vector(std::vector<std::int32_t>(10, 3), Shape{2, 5}), 2, false);
+  CHECK(table.find("Embedding") != std::string::npos);
+  // On the CPU the ids are checked as before.
+  model.init_on_batch(Tensor::from_vector(std::vector<std::int32_t>(5, 3), Shape{1, 5}));
+  CHECK_THROWS_WITH_AS(model.predict_on_batch(Tensor::from_vector(
+                           std::vector<std::int32_t>{0, 1, 2, 3, 10}, Shape{1, 5})),
+                       doctest::Contains("ids must be in [0, 10), got values in [0, 10]"), Error);
+}
