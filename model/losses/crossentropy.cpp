@@ -14,6 +14,7 @@
 #include "elegy/autodiff/ops_shape.hpp"
 #include "elegy/autodiff/ops_xent.hpp"
 #include "elegy/core/error.hpp"
+#include "elegy/model/losses/label_checks.hpp"
 
 namespace elegy::losses {
 namespace {
@@ -24,13 +25,6 @@ void check_same_shape(const char* who, const Tensor& y_true, const Tensor& y_pre
   ELEGY_CHECK(y_true.shape() == y_pred.shape(), who, "y_true ", describe(y_true), " and y_pred ",
               describe(y_pred), " must have the same shape");
   ELEGY_CHECK(is_floating(y_pred.dtype()), who, "y_pred must be float, got ", describe(y_pred));
-}
-
-// True when every value is a whole number (read on the host: float labels are rare).
-bool all_integral(const Tensor& t) {
-  for (double v : t.astype(DType::f64).to(Device::cpu()).to_vector<double>())
-    if (v != std::floor(v)) return false;
-  return true;
 }
 
 Tensor as_float(const Tensor& y, const Tensor& like) {
@@ -69,9 +63,9 @@ Tensor sparse_categorical_crossentropy(const Tensor& y_true, const Tensor& y_pre
       labels.ndim() == y_pred.ndim() ? " (one-hot labels need CategoricalCrossentropy)" : "");
   if (is_floating(labels.dtype())) {
     // Float labels are accepted when integral (Keras casts them); probabilities are not labels.
-    ELEGY_CHECK(all_integral(labels), who, "y_true ", describe(y_true),
-                " holds non-integer values: pass class indices (probabilities or one-hot labels "
-                "need CategoricalCrossentropy)");
+    check_integral_labels(who, y_true, labels,
+                          "pass class indices (probabilities or one-hot labels need "
+                          "CategoricalCrossentropy)");
   }
   const std::int64_t k = y_pred.shape(-1);
   Tensor idx = labels.astype(DType::i64);

@@ -8,6 +8,7 @@
 #include "elegy/autodiff/ops_reduce.hpp"
 #include "elegy/autodiff/ops_shape.hpp"
 #include "elegy/core/error.hpp"
+#include "elegy/model/losses/label_checks.hpp"
 #include "elegy/model/losses/regression.hpp"
 
 namespace elegy::metrics {
@@ -53,11 +54,8 @@ Tensor sparse_labels(const char* who, const Tensor& y_true, const Tensor& y_pred
                   Shape(y_pred.shape().span().first(std::size_t(y_pred.ndim() - 1))),
               who, "y_true ", describe(y_true), " does not match the rows of y_pred ",
               describe(y_pred));
-  if (is_floating(labels.dtype())) {
-    for (double v : labels.astype(DType::f64).to(Device::cpu()).to_vector<double>())
-      ELEGY_CHECK(v == std::floor(v), who, "y_true ", describe(y_true),
-                  " holds non-integer values (", v, "): pass class indices, not probabilities");
-  }
+  if (is_floating(labels.dtype()))
+    losses::check_integral_labels(who, y_true, labels, "pass class indices, not probabilities");
   return labels;
 }
 

@@ -239,7 +239,12 @@ TEST_CASE("losses: bad input is a clear Error") {
                        doctest::Contains("one-hot labels need CategoricalCrossentropy"), Error);
   CHECK_THROWS_WITH_AS(
       losses::SparseCategoricalCrossentropy()(Tensor::from_vector<double>({0.5, 1.0}, {2}), p),
-      doctest::Contains("non-integer values"), Error);
+      doctest::Contains("holds 1 non-integer value: pass class indices"), Error);
+  CHECK_THROWS_WITH_AS(
+      losses::SparseCategoricalCrossentropy()(Tensor::from_vector<double>({2.0, NAN}, {2}), p),
+      doctest::Contains("holds 1 non-integer value"), Error);
+  CHECK(losses::SparseCategoricalCrossentropy()(Tensor::from_vector<double>({2.0, -0.0}, {2}), p)
+            .defined());
   CHECK_THROWS_WITH_AS(losses::MeanSquaredError()(ones({2, 3}), ones({2, 3}), ones({3})),
                        doctest::Contains("sample_weight"), Error);
 }

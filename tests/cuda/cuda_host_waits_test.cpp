@@ -3,7 +3,8 @@
 // its indices on the device (a radix sort), so a training step of an embedding model waits for
 // the GPU only where its checks resolve and its logs are read (cuda_host_waits() counts every
 // wait). Results match the CPU bit for bit; a bad index still fails with the op's Error and
-// leaves the model as it was. Skipped when no GPU is visible.
+// leaves the model as it was. apply_if_finite reads one flag per step, not one per leaf. Skipped
+// when no GPU is visible.
 #include <doctest/doctest.h>
 
 #include <cmath>
@@ -190,4 +191,38 @@ TEST_CASE("cuda: Take and ScatterAdd told the caller checks make bad indices har
       CHECK(a[std::size_t(r * 5 + j)] == x_values[std::size_t(r * 5 + j)] + added);
     }
   }
+}
+
+TEST_CASE("cuda: apply_if_finite reads one flag per update, whatever the number of leaves" *
+          doctest::skip(kNoGpu)) {
+  const auto opt = optim::apply_if_finite(optim::sgd(1.0), 1);
+  const auto one = [] { return ones({3, 4}, DType::f32, kGpu); };
+  const Tree params{{"a", one()}, {"b", one()}, {"c", one()}, {"d", one()}};
+  const optim::OptState state = opt.init(params);
+  Tree grads = params.map([](const Tensor& p) { return p * 0.5; });
+  std::uint64_t before = cuda_host_waits();
+  optim::UpdateResult r = opt.update(grads, state, params);
+  CHECK(cuda_host_waits() - before == 1);
+  CHECK(host_floats(r.updates["c"].tensor()) == std::vector<float>(12, -0.5f));
+  std::vector<float> nan_in_c(12, 0.5f);
+  nan_in_c[5] = NAN;
+  grads["c"] = Tensor::from_vector(nan_in_c, Shape{3, 4}, kGpu);
+  before = cuda_host_waits();
+  r = opt.update(grads, state, params);
+  CHECK(cuda_host_waits() - before == 1);
+  CHECK(r.state["last_finite"].tensor().item<bool>() == false);
+  for (const char* name : {"a", "b", "c", "d"})
+    CHECK(host_floats(r.updates[name].tensor()) == std::vector<float>(12, 0.0f));
+}
+
+TEST_CASE("cuda: float labels are checked without a wait until the checks resolve" *
+          doctest::skip(kNoGpu)) {
+  const Tensor logits = random::normal(Key(8), {4, 3}).to(kGpu);
+  const Tensor labels =
+      Tensor::from_vector(std::vector<float>{0.0f, 2.5f, 1.0f, 0.5f}, Shape{4}, kGpu);
+  DeferredChecks scope;
+  const std::uint64_t before = cuda_host_waits();
+  const Tensor loss = losses::SparseCategoricalCrossentropy({.from_logits = true})(labels, logits);
+  CHECK(cuda_host_waits() == before);
+  CHECK_THROWS_WITH_AS(scope.resolve(), doctest::Contains("holds 2 non-integer values"), Error);
 }
