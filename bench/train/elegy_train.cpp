@@ -8,7 +8,10 @@
 // Cases per workload (mlp_b32, mlp_b128, mlp_b512, cnn_b64; --workloads gpu adds mlp_b1024):
 // <w>_train and <w>_infer; the low-level path also reports its phases (<w>_train:vg =
 // value_and_grad, :update, :apply) and <w>_train:fwd_tape (forward + loss recorded on a tape, no
-// backward), so the backward pass is :vg - :fwd_tape.
+// backward), so the backward pass is :vg - :fwd_tape. The Model path also reports fit's own
+// cost per step: <w>_train:fit_shuffled and :fit_ordered (one silent epoch of Model::fit over a
+// dataset of the batches repeated) and <w>_train:loop (train_on_batch over views of its rows),
+// as medians of their per-step means over interleaved repeats.
 //
 // --device cuda puts the batches and the initial parameters on the GPU (the Model path through
 // ModelOptions::device) and waits for the GPU at the end of every timed step, so a step's time
@@ -19,6 +22,8 @@
 //                   [--path model|lowlevel] [--device cpu|cuda] [--workloads cpu|gpu] ...
 // Exits nonzero when anything throws (a missing op, a mismatched parameter file, --device cuda
 // in a build without the CUDA backend or on a machine without a GPU).
+#include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <elegy/elegy.hpp>
 #include <string>
@@ -154,6 +159,58 @@ void check_same_params(const Tree& model_params, const Tree& file_params) {
                 ": model ", describe(a[i].second), " vs file ", describe(b[i].second));
 }
 
+// ---- fit's own cost ---------------------------------------------------------------------------
+
+// What Model::fit adds to train_on_batch per step: one silent epoch of `steps` steps through
+// fit, shuffled (Keras' default: each batch's rows gathered from across the dataset) and in
+// order (each batch a view of the dataset's rows), against a loop of train_on_batch over the
+// same views. The dataset repeats the benchmark's batches to a few MB, so every path reads its
+// rows from memory, not from cache, as a real epoch does. Interleaved `kRepeats` times; the
+// medians of the per-step means are printed as <name>_train:fit_shuffled, :fit_ordered and
+// :loop.
+void time_fit_per_step(const bt::Args& args, Model& model, const std::vector<Batch>& data,
+                       Device device, double step_us, const std::string& name) {
+  constexpr int kRepeats = 5;
+  // About a quarter of a second per epoch: long enough that the epoch's own start and end
+  // (callbacks, reshuffling) are a small part, as in a real epoch of hundreds of steps.
+  const int steps = int(std::clamp(250e3 / step_us, 20.0, 400.0));
+  std::vector<Tensor> xs, ys;
+  for (int i = 0; i < steps; ++i) {
+    xs.push_back(data[std::size_t(i % bt::kNumBatches)].x);
+    ys.push_back(data[std::size_t(i % bt::kNumBatches)].y);
+  }
+  const Tensor x = concatenate(xs), y = concatenate(ys);
+  const std::int64_t batch = data[0].x.shape(0);
+  using clock = std::chrono::steady_clock;
+  const auto per_step_us = [steps](clock::time_point start) {
+    return std::chrono::duration<double, std::micro>(clock::now() - start).count() / steps;
+  };
+  std::vector<double> shuffled_us, ordered_us, loop_us;
+  for (int r = 0; r < kRepeats; ++r) {
+    for (const bool shuffle : {true, false}) {
+      const auto start = clock::now();
+      model.fit(
+          {.x = x, .y = y, .batch_size = batch, .epochs = 1, .verbose = 0, .shuffle = shuffle});
+      wait_for(device);
+      (shuffle ? shuffled_us : ordered_us).push_back(per_step_us(start));
+    }
+    model.reset_metrics();
+    const auto start = clock::now();
+    for (std::int64_t i = 0; i < steps; ++i)
+      model.train_on_batch(slice(x, i * batch, (i + 1) * batch),
+                           slice(y, i * batch, (i + 1) * batch));
+    wait_for(device);
+    loop_us.push_back(per_step_us(start));
+  }
+  const auto median = [](std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    return v[v.size() / 2];
+  };
+  bt::print_row("elegy_model", name + "_train:fit_shuffled", args.threads, median(shuffled_us));
+  bt::print_row("elegy_model", name + "_train:fit_ordered", args.threads, median(ordered_us));
+  bt::print_row("elegy_model", name + "_train:loop", args.threads, median(loop_us));
+}
+
 // ---- the two paths ----------------------------------------------------------------------------
 
 void run_model_path(const bt::Args& args, const bt::Workload& w, const std::vector<Batch>& data,
@@ -187,6 +244,7 @@ void run_model_path(const bt::Args& args, const bt::Workload& w, const std::vect
     wait_for(device);
   });
   bt::print_row("elegy_model", name + "_train", args.threads, train);
+  time_fit_per_step(args, model, data, device, train, name);
   const double infer = bt::median_step_us(args, [&](long i) {
     const Batch& b = data[std::size_t(i % bt::kNumBatches)];
     const Tree out = model.predict_on_batch(b.x);

@@ -211,6 +211,23 @@ def main():
               f"{f(torch_cfgs.get(best))} ({best.split()[1] if best else '-'}) | "
               f"{f(ph('fwd', best))} | {f(ph('bwd', best))} | {f(ph('step', best))} |")
 
+    p("\nfit's own cost per step (ms; one silent epoch of Model::fit over a dataset of the "
+      "batches repeated (a few MB, read from memory as in a real epoch), shuffled as Keras "
+      "does by default or in order, vs a loop of train_on_batch over views of the same rows; "
+      "medians of 5 interleaved repeats; issue 8 asks for fit's own cost under 2%; shuffling's "
+      "gather of scattered rows is memory-bound work any shuffled loop does):\n")
+    p("| workload | thr | train_on_batch loop | fit in order | fit shuffled | in order vs loop "
+      "| shuffled vs loop |")
+    p("|---|---|---|---|---|---|---|")
+    for threads in args.threads:
+        for workload, _ in WORKLOADS:
+            get = lambda part: times.get((f"{workload}_train:{part}", threads), {}).get(
+                "elegy_model")
+            loop, ordered, shuffled = get("loop"), get("fit_ordered"), get("fit_shuffled")
+            if loop and ordered and shuffled:
+                p(f"| {workload} | {threads} | {loop / 1e3:.3f} | {ordered / 1e3:.3f} | "
+                  f"{shuffled / 1e3:.3f} | {ordered / loop - 1:+.1%} | {shuffled / loop - 1:+.1%} |")
+
     rates = [f"{t} thr: {2 * 1024 ** 3 / times[('sgemm_1024', t)]['ref'] / 1e3:.1f} GFLOP/s"
              for t in args.threads if ("sgemm_1024", t) in times]
     if rates:
