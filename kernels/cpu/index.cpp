@@ -12,7 +12,8 @@
 //              would produce), in[1] = indices, ints[0] = axis. out[.., idx[i], ..] += upd[.., i,
 //              ..].
 // Negative indices count from the end; anything outside [-n, n) raises an Error naming the op,
-// the index and the axis size before any element is touched.
+// the index and the axis size before any element is touched. (ints[1], with which the CUDA
+// kernels are told that the caller checks, is ignored: checking here costs nothing.)
 #include <cstring>
 #include <vector>
 
