@@ -33,8 +33,9 @@ Tensor log_softmax(const Tensor& x, int axis = -1);
 // Σ over the tensors of Σ x² (optax's tree_l2_norm, squared): one float scalar in the widest of
 // their dtypes, on their device. Each tensor's sum is taken in its own dtype; the sums are added
 // as one reduction. Cheaper than the composed sum(square(x)) + ... on the tape: one node whose
-// backward is 2 g x per tensor (the L2 regularizer runs it every step: its part of the mlp main's
-// step went from 54 to 41 kernels). Error when empty, non-float, or on mixed devices.
+// backward is 2 g x per tensor, and one SumSquares kernel per tensor forward (no squared
+// temporary). The L2 regularizer runs it every step. Error when empty, non-float, or on mixed
+// devices.
 Tensor sum_of_squares(std::span<const Tensor> xs);
 
 // Sums `x` down to `shape` (the reverse of broadcasting): what the tape applies to a cotangent

@@ -24,6 +24,7 @@ namespace elegy::kernels {
   X(Where)         /* out = in[0] ? in[1] : in[2]; keyed by in[1].dtype */                       \
   /* reductions: out has in's rank with size 1 on the reduced dims */                            \
   X(Sum) X(Prod) X(Max) X(Min) X(ArgMax) X(ArgMin) X(LogSumExp)                                  \
+  X(SumSquares)    /* float: sum of in[0]^2 (CPU: in dense, every dim reduced) */                \
   X(Softmax) X(LogSoftmax) /* along ints[0] (axis) */                                            \
   X(SoftmaxXent)   /* out[r] = -log_softmax(in[0][r])[in[1][r]], in[0] dense [R,K], in[1] i64 [R] */\
   X(SoftmaxXentBackward) /* out [R,K] = in[2][r] * (softmax(in[0][r]) - onehot(in[1][r])) */      \

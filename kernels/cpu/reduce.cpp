@@ -1,5 +1,5 @@
-// CPU reductions (Sum, Prod, Max, Min, LogSumExp): planning the walk and the threading. The
-// vector loops are in reduce_simd.cpp, ArgMax/ArgMin in reduce_arg.cpp.
+// CPU reductions (Sum, Prod, Max, Min, LogSumExp, SumSquares): planning the walk and the threading.
+// The vector loops are in reduce_simd.cpp, ArgMax/ArgMin in reduce_arg.cpp.
 //
 // `out` has in's rank with size 1 on the reduced dims. The reduced dims are merged into as few
 // strided groups as their strides allow (reducing all of a transposed tensor is one contiguous
@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <memory>
 
+#include "elegy/core/error.hpp"
 #include "elegy/core/thread_pool.hpp"
 #include "elegy/kernels/cpu/reduce_common.hpp"
 #include "elegy/kernels/dispatch.hpp"
@@ -264,6 +265,40 @@ void reduce_kernel(const KernelArgs& a) {
   reduce_views<K, T>(a.in[0], a.out);
 }
 
+// SumSquares of a dense float tensor over all of it: the squares summed in kChunk pieces by the
+// SIMD run loop (no squared temporary), the pieces in parallel and combined pairwise, so the
+// result depends on the size alone. What sum_of_squares (the L2 regularizer) runs per tensor.
+template <class T>
+void sum_squares_kernel(const KernelArgs& a) {
+  const BufferView& in = a.in[0];
+  ELEGY_CHECK(in.is_contiguous() && a.out.numel() == 1, "sum_of_squares",
+              "the CPU kernel reduces a dense tensor to one value, got ", in.numel(),
+              " elements (dense: ", in.is_contiguous(), ") into ", a.out.numel());
+  const std::int64_t n = in.numel();
+  T* out = static_cast<T*>(a.out.data);
+  if (n == 0) {
+    *out = T(0);
+    return;
+  }
+  const T* src = static_cast<const T*>(in.data);
+  const std::int64_t pieces = (n + kChunk - 1) / kChunk;
+  const auto partials = scratch<T>(pieces);
+  parallel_for(pieces, 1, [&](std::int64_t p0, std::int64_t p1) {
+    for (std::int64_t p = p0; p < p1; ++p) {
+      reduce::RunsTask task;
+      task.kind = Kind::Sum;
+      task.dtype = dtype_of<T>();
+      task.in = src + p * kChunk;
+      task.n = std::min(kChunk, n - p * kChunk);
+      task.out = partials.get() + p;
+      task.square = true;
+      reduce::reduce_runs(task);
+    }
+  });
+  combine_partials<Kind::Sum, T>(partials.get(), pieces, 1, 1);
+  *out = partials[0];
+}
+
 template <class T>
 void register_type(Registry& r, bool sums, bool logsumexp) {
   const DType t = dtype_of<T>();
@@ -274,6 +309,8 @@ void register_type(Registry& r, bool sums, bool logsumexp) {
   r.add(Op::Max, DeviceKind::cpu, t, reduce_kernel<Kind::Max, T>);
   r.add(Op::Min, DeviceKind::cpu, t, reduce_kernel<Kind::Min, T>);
   if (logsumexp) r.add(Op::LogSumExp, DeviceKind::cpu, t, reduce_kernel<Kind::LogSumExp, T>);
+  if constexpr (std::is_floating_point_v<T>)
+    r.add(Op::SumSquares, DeviceKind::cpu, t, sum_squares_kernel<T>);
 }
 
 }  // namespace

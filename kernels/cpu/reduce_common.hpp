@@ -163,6 +163,7 @@ struct RunsTask {
   std::int64_t n = 0, count = 1, in_step = 0;
   void* out = nullptr;
   std::int64_t out_step = 0;
+  bool square = false;  // Sum of float elements only: sum their squares (the SumSquares op)
 };
 void reduce_runs(const RunsTask& task);
 

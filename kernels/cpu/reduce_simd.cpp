@@ -144,8 +144,18 @@ struct Identity {
   }
 };
 
+struct Square {
+  template <class V>
+  HWY_INLINE V operator()(V v) const {
+    return v * v;
+  }
+};
+
 template <Kind K, class T>
-T RunValue(const T* p, std::int64_t n) {
+T RunValue(const T* p, std::int64_t n, bool square) {
+  if constexpr (K == Kind::Sum && std::is_floating_point_v<T>) {
+    if (square) return ReduceRun<Kind::Sum>(hn::ScalableTag<T>(), p, n, Square());
+  }
   if constexpr (!kHasSimd<K, T>) {
     return reduce_strided<K, T>(p, n, 1);
   } else if constexpr (K == Kind::LogSumExp) {
@@ -166,7 +176,7 @@ void Runs(const RunsTask& t) {
   const T* in = static_cast<const T*>(t.in);
   T* out = static_cast<T*>(t.out);
   for (std::int64_t i = 0; i < t.count; ++i)
-    out[i * t.out_step] = RunValue<K, T>(in + i * t.in_step, t.n);
+    out[i * t.out_step] = RunValue<K, T>(in + i * t.in_step, t.n, t.square);
 }
 
 // Column-wise reduction of `rows` rows of `width` (<= kRowTile) contiguous elements. Each row

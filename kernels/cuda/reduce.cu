@@ -1,6 +1,6 @@
-// Reductions on CUDA: Sum, Prod, Max, Min and LogSumExp over any set of axes, ArgMax and ArgMin
-// along ints[0]. As on the CPU (kernels/cpu/reduce.cpp, reduce_arg.cpp), `out` has in's rank
-// with size 1 on the reduced dims, integer sums and products wrap, Max/Min propagate NaN,
+// Reductions on CUDA: Sum, Prod, Max, Min, LogSumExp and SumSquares over any set of axes, ArgMax
+// and ArgMin along ints[0]. As on the CPU (kernels/cpu/reduce.cpp, reduce_arg.cpp), `out` has in's
+// rank with size 1 on the reduced dims, integer sums and products wrap, Max/Min propagate NaN,
 // LogSumExp subtracts the maximum first, and ArgMax/ArgMin return the int32 index of the first
 // extreme element, a NaN counting as the extreme (the first NaN wins).
 //
@@ -35,7 +35,8 @@
 namespace elegy::kernels::cuda {
 namespace {
 
-enum class Kind : std::uint8_t { Sum, Prod, Max, Min, LogSumExp, ArgMax, ArgMin };
+// SumSquares: a Sum whose elements are squared as they are loaded (partials combine as sums).
+enum class Kind : std::uint8_t { Sum, Prod, Max, Min, LogSumExp, ArgMax, ArgMin, SumSquares };
 
 constexpr const char* kind_name(Kind k) {
   switch (k) {
@@ -53,6 +54,8 @@ constexpr const char* kind_name(Kind k) {
       return "argmax (cuda)";
     case Kind::ArgMin:
       return "argmin (cuda)";
+    case Kind::SumSquares:
+      return "sum_of_squares (cuda)";
   }
   return "reduce (cuda)";
 }
@@ -94,7 +97,7 @@ struct ValueReducer {
   using Acc = T;
   using Out = T;
   __device__ static T identity() {
-    if constexpr (K == Kind::Sum) {
+    if constexpr (K == Kind::Sum || K == Kind::SumSquares) {
       return T(0);
     } else if constexpr (K == Kind::Prod) {
       return T(1);
@@ -112,10 +115,15 @@ struct ValueReducer {
         return std::numeric_limits<T>::max();
     }
   }
-  __device__ static T load(T x, std::int64_t) { return load_value<T, kBool>(x); }
+  __device__ static T load(T x, std::int64_t) {
+    if constexpr (K == Kind::SumSquares)
+      return x * x;
+    else
+      return load_value<T, kBool>(x);
+  }
   // Integer sums and products wrap (computed unsigned); Max/Min: a NaN on either side wins.
   __device__ static T combine(T a, T b) {
-    if constexpr (K == Kind::Sum) {
+    if constexpr (K == Kind::Sum || K == Kind::SumSquares) {
       if constexpr (std::is_integral_v<T>)
         return T(std::make_unsigned_t<T>(a) + std::make_unsigned_t<T>(b));
       else
@@ -479,6 +487,8 @@ void register_reduce(Registry& r) {
   add_ring<std::int64_t>(r, DType::i64);
   add_ring<float>(r, DType::f32);
   add_ring<double>(r, DType::f64);
+  r.add(Op::SumSquares, DeviceKind::cuda, DType::f32, reduce_kernel<Kind::SumSquares, float>);
+  r.add(Op::SumSquares, DeviceKind::cuda, DType::f64, reduce_kernel<Kind::SumSquares, double>);
   r.add(Op::LogSumExp, DeviceKind::cuda, DType::f32, reduce_kernel<Kind::LogSumExp, float>);
   r.add(Op::LogSumExp, DeviceKind::cuda, DType::f64, reduce_kernel<Kind::LogSumExp, double>);
 }

@@ -2,6 +2,7 @@
 // differences (and its own backward, grad of grad), mixed dtypes, untraced inputs, and errors.
 #include <doctest/doctest.h>
 
+#include <cmath>
 #include <vector>
 
 #include "grad_check.hpp"
@@ -35,6 +36,27 @@ TEST_CASE("sum_of_squares adds every element squared over all its tensors") {
   double want_mixed = 14.0;
   for (double v : b.to_vector<double>()) want_mixed += v * v;
   CHECK(mixed.item<double>() == doctest::Approx(want_mixed).epsilon(1e-14));
+}
+
+TEST_CASE("sum_of_squares over many pieces: float64 reference, any thread count, empty") {
+  // 100,003 elements: four pieces of the kernel's 32,768 and a ragged tail, summed in parallel.
+  const Tensor big = host_uniform(Shape{100003}, 7, -3.0, 3.0).astype(DType::f32);
+  double want = 0.0;
+  for (double v : big.to_vector<double>()) want += v * v;
+  const int threads = num_threads();
+  set_num_threads(1);
+  const float one = sum_of_squares(std::vector<Tensor>{big}).item<float>();
+  set_num_threads(2);
+  const float two = sum_of_squares(std::vector<Tensor>{big}).item<float>();
+  set_num_threads(threads);
+  CHECK(one == two);  // the pieces and their combining order depend on the size alone
+  CHECK(double(one) == doctest::Approx(want).epsilon(1e-6));
+  const Tensor empty = Tensor::empty(Shape{0, 3});
+  CHECK(sum_of_squares(std::vector<Tensor>{empty, big.slice(0, 2)}).item<float>() ==
+        doctest::Approx(std::pow(big.to_vector<double>()[0], 2) +
+                        std::pow(big.to_vector<double>()[1], 2))
+            .epsilon(1e-6));
+  CHECK(sum_of_squares(std::vector<Tensor>{empty}).item<float>() == 0.0f);
 }
 
 TEST_CASE("sum_of_squares' gradient is 2 g x per tensor, grad of grad included") {

@@ -248,3 +248,29 @@ TEST_CASE("cuda: hand-computed reductions" * doctest::skip(kNoGpu)) {
   CHECK(sm[0] == doctest::Approx(0.25).epsilon(1e-15));
   CHECK(sm[1] == doctest::Approx(0.75).epsilon(1e-15));
 }
+
+TEST_CASE("cuda: sum_of_squares (SumSquares kernels) matches the CPU; hand-computed" *
+          doctest::skip(kNoGpu)) {
+  const Tensor small =
+      Tensor::from_vector(std::vector<float>{1, -2, 3}, Shape{3}, kGpu);  // 1 + 4 + 9
+  CHECK(sum_of_squares(std::vector<Tensor>{small}).to(Device::cpu()).item<float>() == 14.0f);
+  // Sizes around the pieces and vector widths, a transposed view, float32 and float64.
+  for (const std::int64_t n : {1, 7, 1000, 100003, 3000017}) {
+    CAPTURE(n);
+    const std::vector<float> v = make_values<float>(n, std::uint32_t(n), Values::general, 0);
+    const Tensor cpu = Tensor::from_vector(v, Shape{n});
+    const double want = sum_of_squares(std::vector<Tensor>{cpu.astype(DType::f64)}).item<double>();
+    const double got =
+        sum_of_squares(std::vector<Tensor>{cpu.to(kGpu)}).to(Device::cpu()).item<float>();
+    CHECK(got == doctest::Approx(want).epsilon(1e-5));
+    const double got64 = sum_of_squares(std::vector<Tensor>{cpu.astype(DType::f64).to(kGpu)})
+                             .to(Device::cpu())
+                             .item<double>();
+    CHECK(got64 == doctest::Approx(want).epsilon(1e-12));
+  }
+  const Tensor m = random::normal(Key(4), {33, 70});
+  const double want = sum_of_squares(std::vector<Tensor>{transpose(m)}).item<float>();
+  CHECK(
+      sum_of_squares(std::vector<Tensor>{transpose(m.to(kGpu))}).to(Device::cpu()).item<float>() ==
+      doctest::Approx(want).epsilon(1e-5));
+}
