@@ -1,4 +1,5 @@
 // sum_of_squares: the global L2 norm's square over many tensors, as one node on the tape.
+#include <algorithm>
 #include <vector>
 
 #include "elegy/autodiff/kernel_call.hpp"
@@ -10,13 +11,14 @@
 namespace elegy {
 namespace {
 
-// Σ x² of one float tensor as one kernel (SumSquares): no squared temporary written and read
-// back, one launch instead of two on a GPU. 0-d, x's dtype.
-Tensor sum_squares_of(const Tensor& x) {
+// Σ x² of the float tensor x into element `slot` of the dense vector `sums` (x's dtype) as one
+// kernel (SumSquares): no squared temporary, and the per-tensor sums land side by side without
+// a stack (which would copy each 0-d sum by a kernel of its own: one launch each on a GPU).
+void sum_squares_into(const Tensor& x, const Tensor& sums, std::int64_t slot) {
   const Tensor dense = x.is_contiguous() ? x : x.contiguous();
-  Tensor out = Tensor::empty(Shape{}, x.dtype(), x.device());
   kernels::KernelArgs args;
-  args.out = autodiff::buffer_view(out);
+  args.out = autodiff::buffer_view(sums);
+  args.out.data = static_cast<char*>(args.out.data) + slot * std::int64_t(itemsize(sums.dtype()));
   args.out.rank = dense.ndim();  // the kernels' reduction form: in's rank, size 1 everywhere
   for (int i = 0; i < dense.ndim(); ++i) {
     args.out.sizes[i] = 1;
@@ -26,7 +28,6 @@ Tensor sum_squares_of(const Tensor& x) {
   args.num_inputs = 1;
   args.device = x.device();
   kernels::run("sum_of_squares", kernels::Op::SumSquares, x.dtype(), args);
-  return out;
 }
 
 }  // namespace
@@ -47,13 +48,23 @@ Tensor sum_of_squares(std::span<const Tensor> xs) {
   Tensor total;
   {
     autodiff::NoGrad no_grad;
-    std::vector<Tensor> sums;
-    sums.reserve(xs.size());
-    for (const Tensor& x : xs) {
-      const Tensor s = sum_squares_of(x);
-      sums.push_back(s.dtype() == dtype ? s : s.astype(dtype));
+    const std::int64_t n = std::int64_t(xs.size());
+    // Each tensor is summed in its own dtype; with mixed dtypes the narrower sums are widened.
+    const bool one_dtype =
+        std::all_of(xs.begin(), xs.end(), [&](const Tensor& x) { return x.dtype() == dtype; });
+    if (one_dtype) {
+      const Tensor sums = Tensor::empty(Shape{n}, dtype, xs[0].device());
+      for (std::int64_t i = 0; i < n; ++i) sum_squares_into(xs[std::size_t(i)], sums, i);
+      total = n == 1 ? reshape(sums, Shape{}) : sum(sums);
+    } else {
+      std::vector<Tensor> sums;
+      for (const Tensor& x : xs) {
+        const Tensor own = Tensor::empty(Shape{1}, x.dtype(), x.device());
+        sum_squares_into(x, own, 0);
+        sums.push_back(reshape(own, Shape{}).astype(dtype));
+      }
+      total = sum(stack(sums));
     }
-    total = sums.size() == 1 ? sums.front() : sum(stack(sums));
   }
   if (traced && autodiff::is_recording()) {
     std::vector<Tensor> inputs(xs.begin(), xs.end());
