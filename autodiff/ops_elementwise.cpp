@@ -439,6 +439,25 @@ Tensor div(const Tensor& a, const Tensor& b) {
   return out;
 }
 
+Tensor divide_no_nan(const Tensor& a, const Tensor& b) {
+  check_both_defined("divide_no_nan", a, b);
+  Binary p;
+  const DType t = float_dtype(promote_types(a.dtype(), b.dtype()));
+  prepare("divide_no_nan", a, b, t, p);
+  Tensor out = run_binary("divide_no_nan", Op::DivNoNan, p, t);
+  if (autodiff::should_record(*p.a, *p.b))
+    autodiff::record(
+        "divide_no_nan", out, {p.a, p.b},
+        // As div's where b != 0 (d/da = 1/b, d/db = -(1/b) * out); 0 where b == 0, where the
+        // output is the constant 0.
+        [b = *p.b, n = needs(p)](const Tensor& g, const Tensor& y) {
+          const Tensor ga = divide_no_nan(g, b);
+          return Cotangents{n.a ? ga : Tensor(), n.b ? -(ga * y) : Tensor()};
+        },
+        /*keep_output=*/true);
+  return out;
+}
+
 Tensor pow(const Tensor& a, const Tensor& b) {
   check_both_defined("pow", a, b);
   const DType t = promote_types(a.dtype(), b.dtype());

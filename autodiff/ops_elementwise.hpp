@@ -31,6 +31,9 @@ Tensor add(const Tensor& a, const Tensor& b);
 Tensor sub(const Tensor& a, const Tensor& b);
 Tensor mul(const Tensor& a, const Tensor& b);
 Tensor div(const Tensor& a, const Tensor& b);  // true division: integers give float32
+// a / b, and 0 where b == 0 (tf.math.divide_no_nan): a mean over a count that may be zero, in
+// one kernel. Float result as div; its gradient is 0 where b == 0.
+Tensor divide_no_nan(const Tensor& a, const Tensor& b);
 Tensor pow(const Tensor& a, const Tensor& b);
 Tensor pow(const Tensor& a, double exponent);
 Tensor maximum(const Tensor& a, const Tensor& b);

@@ -19,6 +19,7 @@ namespace elegy::kernels {
   X(Relu) X(Gelu) X(Softplus) X(Sign) X(LogicalNot)                                              \
   /* binary elementwise with broadcasting (inputs carry stride-0 dims) */                        \
   X(Add) X(Sub) X(Mul) X(Div) X(Pow) X(Maximum) X(Minimum)                                       \
+  X(DivNoNan)      /* float: in[0] / in[1], 0 where in[1] == 0 (tf.math.divide_no_nan) */       \
   X(Equal) X(NotEqual) X(Less) X(LessEqual) X(Greater) X(GreaterEqual) /* -> bool */             \
   X(LogicalAnd) X(LogicalOr) X(LogicalXor)                                                       \
   X(Where)         /* out = in[0] ? in[1] : in[2]; keyed by in[1].dtype */                       \

@@ -381,6 +381,14 @@ struct FloatPow {
     return std::pow(a, b);
   }
 };
+// 0 where b == 0 (whatever a is: 0/0 and inf/0 too), a / b elsewhere: the mean of a running
+// total over a count that may still be zero, in one pass (metrics, running means).
+struct FloatDivNoNan {
+  template <class T>
+  T operator()(T a, T b) const {
+    return b == T(0) ? T(0) : a / b;
+  }
+};
 struct BoolOr {
   std::uint8_t operator()(std::uint8_t a, std::uint8_t b) const { return truth(a) || truth(b); }
 };
@@ -482,6 +490,7 @@ void add_float_ops(Registry& r) {
   r.add(Op::Where, DeviceKind::cpu, t, simd_where_kernel<T>);
   // std::pow costs ~20x an add per element: split over threads sooner.
   r.add(Op::Pow, DeviceKind::cpu, t, plain_binary_kernel<FloatPow, T, T, ew::kGrain / 16>);
+  r.add(Op::DivNoNan, DeviceKind::cpu, t, plain_binary_kernel<FloatDivNoNan, T, T>);
 }
 
 template <class T>

@@ -74,6 +74,15 @@ struct op_minimum {
 };
 // C's pow, whose special cases (negative bases with integer exponents, 0^0, infinities) the
 // CPU's std::pow shares.
+// 0 where b == 0, a / b elsewhere (the CPU's FloatDivNoNan).
+struct op_div_no_nan {
+  static constexpr const char* kName = "divide_no_nan (cuda)";
+  template <class T>
+  __device__ T operator()(T a, T b) const {
+    return b == T(0) ? T(0) : a / b;
+  }
+};
+
 struct op_pow {
   static constexpr const char* kName = "pow (cuda)";
   template <class T>
@@ -165,9 +174,10 @@ void add_comparisons(Registry& r, DType t) {
 
 template <class T>
 void add_float_ops(Registry& r) {
-  constexpr Op kOps[] = {Op::Add, Op::Sub, Op::Mul, Op::Div, Op::Maximum, Op::Minimum, Op::Pow};
-  add_ops<T, op_add, op_sub, op_mul, op_div, op_maximum, op_minimum, op_pow>(r, dtype_of<T>(),
-                                                                             kOps);
+  constexpr Op kOps[] = {Op::Add,     Op::Sub,     Op::Mul, Op::Div,
+                         Op::Maximum, Op::Minimum, Op::Pow, Op::DivNoNan};
+  add_ops<T, op_add, op_sub, op_mul, op_div, op_maximum, op_minimum, op_pow, op_div_no_nan>(
+      r, dtype_of<T>(), kOps);
   add_comparisons<T, false>(r, dtype_of<T>());
 }
 

@@ -10,10 +10,6 @@
 namespace elegy::metrics {
 namespace {
 
-Tensor safe_div(const Tensor& a, const Tensor& b) {
-  return where(b > 0.0, a / maximum(b, 1e-30), 0.0);
-}
-
 enum class Kind { precision, recall, f1 };
 
 Metric confusion_metric(Kind kind, const ConfusionOptions& o, const char* keras_name) {
@@ -49,10 +45,10 @@ Metric confusion_metric(Kind kind, const ConfusionOptions& o, const char* keras_
       },
       [kind](const Tree& s) {
         const Tensor tp = s["tp"].tensor(), fp = s["fp"].tensor(), fn = s["fn"].tensor();
-        const Tensor precision = safe_div(tp, tp + fp), recall = safe_div(tp, tp + fn);
+        const Tensor precision = divide_no_nan(tp, tp + fp), recall = divide_no_nan(tp, tp + fn);
         if (kind == Kind::precision) return precision;
         if (kind == Kind::recall) return recall;
-        return safe_div(2.0 * precision * recall, precision + recall);
+        return divide_no_nan(2.0 * precision * recall, precision + recall);
       });
 }
 

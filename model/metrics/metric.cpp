@@ -40,7 +40,7 @@ Tree accumulate(const char* who, const Tree& state, const Tensor& values, const 
 Tensor ratio(const Tree& state) {
   // No samples yet: 0, not NaN (Keras' divide_no_nan).
   const Tensor count = state["count"].tensor();
-  return where(count > 0.0, state["total"].tensor() / maximum(count, 1e-30), 0.0);
+  return divide_no_nan(state["total"].tensor(), count);
 }
 
 }  // namespace

@@ -42,11 +42,10 @@ Tree running_means_update(const Tree& state, const std::map<std::string, Tensor>
 std::map<std::string, Tensor> running_means_result(const Tree& state) {
   std::map<std::string, Tensor> out;
   const Tensor count = state["count"].tensor();
-  const Tensor denom = maximum(count, 1e-30);
   const Tree& totals = state["totals"];
   if (!totals.is_map()) return out;
-  for (const auto& [name, t] : totals.items())
-    out[name] = where(count > 0.0, t.tensor() / denom, 0.0);
+  // One kernel per log (0 before anything was counted), not greater + maximum + div + where.
+  for (const auto& [name, t] : totals.items()) out[name] = divide_no_nan(t.tensor(), count);
   return out;
 }
 

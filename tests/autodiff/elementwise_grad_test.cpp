@@ -148,6 +148,9 @@ TEST_CASE("binary backward rules match finite differences, broadcast and transpo
   check_binary_grad(
       "div", [](const Tensor& a, const Tensor& b) { return a / b; }, -2, 2, 0.5, 2);
   check_binary_grad(
+      "divide_no_nan", [](const Tensor& a, const Tensor& b) { return divide_no_nan(a, b); }, -2, 2,
+      0.5, 2);
+  check_binary_grad(
       "pow", [](const Tensor& a, const Tensor& b) { return pow(a, b); }, 0.3, 2, -2, 2);
   // Disjoint ranges, so no ties: b wins maximum, a wins minimum.
   check_binary_grad(
@@ -277,4 +280,23 @@ TEST_CASE("second derivatives through grad(grad(f))") {
       "minimum", [](const Tensor& x) { return minimum(x * x, x + 1.0); }, 0.2);
   check_second_derivative(
       "where", [](const Tensor& x) { return where(x > 0.0, x * x * x, -x); }, 0.5);
+}
+
+TEST_CASE("divide_no_nan: a / b, and 0 (gradient 0 too) where b == 0") {
+  const Tensor a = Tensor::from_vector(std::vector<float>{3, 0, INFINITY, NAN, -6}, Shape{5});
+  const Tensor b = Tensor::from_vector(std::vector<float>{2, 0, 0, 0, -4}, Shape{5});
+  CHECK(divide_no_nan(a, b).to_vector<float>() == std::vector<float>{1.5f, 0, 0, 0, 1.5f});
+  // Integers divide in float, as div; a scalar divisor broadcasts.
+  const Tensor ints = Tensor::from_vector(std::vector<std::int32_t>{1, 2}, Shape{2});
+  CHECK(divide_no_nan(ints, Tensor::from_vector(std::vector<std::int32_t>{0}, Shape{})).dtype() ==
+        DType::f32);
+  CHECK(divide_no_nan(ints, Tensor::from_vector(std::vector<std::int32_t>{4}, Shape{}))
+            .to_vector<float>() == std::vector<float>{0.25f, 0.5f});
+  const Tensor x = Tensor::from_vector(std::vector<double>{3, 5}, Shape{2});
+  const Tensor y = Tensor::from_vector(std::vector<double>{2, 0}, Shape{2});
+  const auto [v, g] = value_and_grad([&](const Tensor& t) { return sum(divide_no_nan(t, y)); }, x);
+  CHECK(g.to_vector<double>() == std::vector<double>{0.5, 0.0});
+  const auto [v2, gy] =
+      value_and_grad([&](const Tensor& t) { return sum(divide_no_nan(x, t)); }, y);
+  CHECK(gy.to_vector<double>() == std::vector<double>{-0.75, 0.0});
 }

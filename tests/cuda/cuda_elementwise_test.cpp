@@ -391,8 +391,13 @@ void check_comparisons_vs_cpu(DType dtype) {
 template <class T>
 void check_float_binary_vs_cpu() {
   // IEEE arithmetic, NaN-propagating maximum/minimum: bit for bit.
-  const OpCase exact[] = {{"add", Op::Add}, {"sub", Op::Sub},         {"mul", Op::Mul},
-                          {"div", Op::Div}, {"maximum", Op::Maximum}, {"minimum", Op::Minimum}};
+  const OpCase exact[] = {{"add", Op::Add},
+                          {"sub", Op::Sub},
+                          {"mul", Op::Mul},
+                          {"div", Op::Div},
+                          {"maximum", Op::Maximum},
+                          {"minimum", Op::Minimum},
+                          {"divide_no_nan", Op::DivNoNan}};
   for (const OpCase& c : exact) check_vs_cpu<T, T>(c, dtype_of<T>(), dtype_of<T>(), 2, 0.0, 0.0);
   // pow: C's special cases on both sides; the finite results within a few ulp (subnormal ones,
   // such as (1e-30)^1.5 in float32, within an absolute floor).
