@@ -421,41 +421,37 @@ Tensor mul(const Tensor& a, const Tensor& b) {
   return out;
 }
 
-Tensor div(const Tensor& a, const Tensor& b) {
-  check_both_defined("div", a, b);
+namespace {
+
+// True division (integers give float) by Op::Div or Op::DivNoNan; `self` is the op itself, so
+// both backward rules read d/da = self(g, b), d/db = -self(g, b) * out (0 where divide_no_nan's
+// b == 0, where its output is the constant 0).
+Tensor true_division(const char* name, Op kop, Tensor (*self)(const Tensor&, const Tensor&),
+                     const Tensor& a, const Tensor& b) {
+  check_both_defined(name, a, b);
   Binary p;
-  const DType t = float_dtype(promote_types(a.dtype(), b.dtype()));  // true division
-  prepare("div", a, b, t, p);
-  Tensor out = run_binary("div", Op::Div, p, t);
+  const DType t = float_dtype(promote_types(a.dtype(), b.dtype()));
+  prepare(name, a, b, t, p);
+  Tensor out = run_binary(name, kop, p, t);
   if (autodiff::should_record(*p.a, *p.b))
     autodiff::record(
-        "div", out, {p.a, p.b},
-        // d/da = 1/b; d/db = -a/b^2 = -(1/b) * out
-        [b = *p.b, n = needs(p)](const Tensor& g, const Tensor& y) {
-          const Tensor ga = g / b;
+        name, out, {p.a, p.b},
+        [self, b = *p.b, n = needs(p)](const Tensor& g, const Tensor& y) {
+          const Tensor ga = self(g, b);
           return Cotangents{n.a ? ga : Tensor(), n.b ? -(ga * y) : Tensor()};
         },
         /*keep_output=*/true);
   return out;
 }
 
+}  // namespace
+
+Tensor div(const Tensor& a, const Tensor& b) {
+  return true_division("div", Op::Div, &div, a, b);
+}
+
 Tensor divide_no_nan(const Tensor& a, const Tensor& b) {
-  check_both_defined("divide_no_nan", a, b);
-  Binary p;
-  const DType t = float_dtype(promote_types(a.dtype(), b.dtype()));
-  prepare("divide_no_nan", a, b, t, p);
-  Tensor out = run_binary("divide_no_nan", Op::DivNoNan, p, t);
-  if (autodiff::should_record(*p.a, *p.b))
-    autodiff::record(
-        "divide_no_nan", out, {p.a, p.b},
-        // As div's where b != 0 (d/da = 1/b, d/db = -(1/b) * out); 0 where b == 0, where the
-        // output is the constant 0.
-        [b = *p.b, n = needs(p)](const Tensor& g, const Tensor& y) {
-          const Tensor ga = divide_no_nan(g, b);
-          return Cotangents{n.a ? ga : Tensor(), n.b ? -(ga * y) : Tensor()};
-        },
-        /*keep_output=*/true);
-  return out;
+  return true_division("divide_no_nan", Op::DivNoNan, &divide_no_nan, a, b);
 }
 
 Tensor pow(const Tensor& a, const Tensor& b) {

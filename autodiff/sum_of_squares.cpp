@@ -1,5 +1,4 @@
 // sum_of_squares: the global L2 norm's square over many tensors, as one node on the tape.
-#include <algorithm>
 #include <vector>
 
 #include "elegy/autodiff/kernel_call.hpp"
@@ -36,7 +35,7 @@ Tensor sum_of_squares(std::span<const Tensor> xs) {
   constexpr const char* kOp = "sum_of_squares";
   ELEGY_CHECK(!xs.empty(), kOp, "needs at least one tensor");
   DType dtype = DType::f32;
-  bool traced = false;
+  bool traced = false, mixed = false;
   for (std::size_t i = 0; i < xs.size(); ++i) {
     autodiff::check_defined(kOp, xs[i]);
     ELEGY_CHECK(is_floating(xs[i].dtype()), kOp, "tensor ", i, " is ", describe(xs[i]),
@@ -44,15 +43,14 @@ Tensor sum_of_squares(std::span<const Tensor> xs) {
     autodiff::check_same_device(kOp, xs[0], xs[i]);
     dtype = i == 0 ? xs[0].dtype() : promote_types(dtype, xs[i].dtype());
     traced = traced || xs[i].node() != nullptr;
+    mixed = mixed || xs[i].dtype() != xs[0].dtype();
   }
   Tensor total;
   {
     autodiff::NoGrad no_grad;
     const std::int64_t n = std::int64_t(xs.size());
     // Each tensor is summed in its own dtype; with mixed dtypes the narrower sums are widened.
-    const bool one_dtype =
-        std::all_of(xs.begin(), xs.end(), [&](const Tensor& x) { return x.dtype() == dtype; });
-    if (one_dtype) {
+    if (!mixed) {
       const Tensor sums = Tensor::empty(Shape{n}, dtype, xs[0].device());
       for (std::int64_t i = 0; i < n; ++i) sum_squares_into(xs[std::size_t(i)], sums, i);
       total = n == 1 ? reshape(sums, Shape{}) : sum(sums);

@@ -269,7 +269,8 @@ void Model::init_on_batch(const Tree& x, const Tree& y_true, std::optional<Tenso
 Logs Model::train_on_batch(const Tree& x, const Tree& y, std::optional<Tensor> sample_weight,
                            std::optional<Tensor> class_weight) {
   init_on_batch(x, y, sample_weight, class_weight);
-  // Label checks of GPU batches wait here, not mid-step (deferred_checks.hpp).
+  // Checks of a GPU batch's labels, indices and ids wait here, not mid-step
+  // (deferred_checks.hpp).
   DeferredChecks checks;
   StepArgs a = batch_args(x, y, sample_weight, class_weight, /*initializing=*/false,
                           /*training=*/true);
@@ -329,12 +330,14 @@ Logs Model::test_on_batch(const Tree& x, const Tree& y, std::optional<Tensor> sa
 Tree Model::predict_on_batch(const Tree& x) {
   ELEGY_CHECK(initialized_, "predict",
               "the model is not initialized: call init, fit or evaluate first");
+  DeferredChecks checks;  // an embedding's ids on a GPU: checked once the step is queued
   StepArgs a;
   a.x = on_model_device(x);
   a.states = states_;
   a.training = false;
   NoGrad no_grad;
   PredStep r = call_pred_step(a);
+  checks.resolve();
   states_ = detached(r.states);
   return r.y_pred;
 }

@@ -23,7 +23,6 @@
 // Exits nonzero when anything throws (a missing op, a mismatched parameter file, --device cuda
 // in a build without the CUDA backend or on a machine without a GPU).
 #include <algorithm>
-#include <chrono>
 #include <cstdio>
 #include <elegy/elegy.hpp>
 #include <string>
@@ -181,34 +180,29 @@ void time_fit_per_step(const bt::Args& args, Model& model, const std::vector<Bat
   }
   const Tensor x = concatenate(xs), y = concatenate(ys);
   const std::int64_t batch = data[0].x.shape(0);
-  using clock = std::chrono::steady_clock;
-  const auto per_step_us = [steps](clock::time_point start) {
-    return std::chrono::duration<double, std::micro>(clock::now() - start).count() / steps;
+  const auto per_step_us = [steps](bt::Clock::time_point start) {
+    return bt::us_between(start, bt::Clock::now()) / steps;
   };
   std::vector<double> shuffled_us, ordered_us, loop_us;
   for (int r = 0; r < kRepeats; ++r) {
     for (const bool shuffle : {true, false}) {
-      const auto start = clock::now();
+      const auto start = bt::Clock::now();
       model.fit(
           {.x = x, .y = y, .batch_size = batch, .epochs = 1, .verbose = 0, .shuffle = shuffle});
       wait_for(device);
       (shuffle ? shuffled_us : ordered_us).push_back(per_step_us(start));
     }
     model.reset_metrics();
-    const auto start = clock::now();
+    const auto start = bt::Clock::now();
     for (std::int64_t i = 0; i < steps; ++i)
       model.train_on_batch(slice(x, i * batch, (i + 1) * batch),
                            slice(y, i * batch, (i + 1) * batch));
     wait_for(device);
     loop_us.push_back(per_step_us(start));
   }
-  const auto median = [](std::vector<double> v) {
-    std::sort(v.begin(), v.end());
-    return v[v.size() / 2];
-  };
-  bt::print_row("elegy_model", name + "_train:fit_shuffled", args.threads, median(shuffled_us));
-  bt::print_row("elegy_model", name + "_train:fit_ordered", args.threads, median(ordered_us));
-  bt::print_row("elegy_model", name + "_train:loop", args.threads, median(loop_us));
+  bt::print_row("elegy_model", name + "_train:fit_shuffled", args.threads, bt::median(shuffled_us));
+  bt::print_row("elegy_model", name + "_train:fit_ordered", args.threads, bt::median(ordered_us));
+  bt::print_row("elegy_model", name + "_train:loop", args.threads, bt::median(loop_us));
 }
 
 // ---- the two paths ----------------------------------------------------------------------------

@@ -162,6 +162,7 @@ class CachingDeviceAllocator final : public Allocator {
       free_.clear();
       stats_.bytes_cached = 0;
     }
+    note_host_wait();
     cudaStreamSynchronize(stream_);
     cudaMemPoolTrimTo(pool_, 0);
   }

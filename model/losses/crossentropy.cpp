@@ -2,8 +2,6 @@
 // logits, and for probabilities Keras' clipping to [1e-7, 1 - 1e-7].
 #include "elegy/model/losses/crossentropy.hpp"
 
-#include <cmath>
-#include <span>
 #include <vector>
 
 #include "elegy/autodiff/deferred_checks.hpp"

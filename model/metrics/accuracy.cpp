@@ -1,7 +1,5 @@
 #include "elegy/model/metrics/accuracy.hpp"
 
-#include <cmath>
-
 #include "elegy/autodiff/ops_creation.hpp"
 #include "elegy/autodiff/ops_elementwise.hpp"
 #include "elegy/autodiff/ops_index.hpp"
