@@ -53,7 +53,7 @@ BufferView matrices(const Tensor& t, std::int64_t offset, std::int64_t count, st
                     std::int64_t cols, std::int64_t batch_stride, std::int64_t row_stride,
                     std::int64_t col_stride) {
   BufferView v;
-  v.data = static_cast<char*>(t.raw_data()) + offset * std::int64_t(t.itemsize());
+  v.data = static_cast<char*>(t.address()) + offset * std::int64_t(t.itemsize());
   v.dtype = t.dtype();
   v.rank = 3;
   v.sizes[0] = count;
@@ -69,7 +69,7 @@ BufferView matrices(const Tensor& t, std::int64_t offset, std::int64_t count, st
 // starting at image `first` and holding `count` images.
 BufferView image5(const Tensor& t, std::int64_t first, std::int64_t count) {
   BufferView v;
-  v.data = static_cast<char*>(t.raw_data()) + first * t.strides()[0] * std::int64_t(t.itemsize());
+  v.data = static_cast<char*>(t.address()) + first * t.strides()[0] * std::int64_t(t.itemsize());
   v.dtype = t.dtype();
   v.rank = 5;
   const int dims = t.ndim() - 2, missing = ConvGeometry::kSlots - dims;
@@ -87,7 +87,7 @@ BufferView image5(const Tensor& t, std::int64_t first, std::int64_t count) {
 // The first `rows` rows of a column buffer, [rows, row_width].
 BufferView column_rows(const Tensor& col, std::int64_t rows, const ConvGeometry& g) {
   BufferView v;
-  v.data = col.raw_data();
+  v.data = col.address();
   v.dtype = col.dtype();
   v.rank = 2;
   v.sizes[0] = rows;
@@ -211,7 +211,7 @@ void for_each_part(std::int64_t parts, std::int64_t total, std::int64_t unit, Bo
 void apply_epilogue(const Epilogue& e, const Tensor& out, std::int64_t first, std::int64_t rows) {
   const std::int64_t c = out.shape(-1);
   KernelArgs args;
-  args.out.data = static_cast<char*>(out.raw_data()) + first * c * std::int64_t(out.itemsize());
+  args.out.data = static_cast<char*>(out.address()) + first * c * std::int64_t(out.itemsize());
   args.out.dtype = out.dtype();
   args.out.rank = 2;
   args.out.sizes[0] = rows;

@@ -2,6 +2,7 @@
 
 #include "elegy/autodiff/ops_reduce.hpp"
 #include "elegy/autodiff/ops_shape.hpp"
+#include "elegy/autodiff/step_recording.hpp"
 
 namespace elegy {
 namespace {
@@ -22,6 +23,9 @@ DeferredChecks::~DeferredChecks() {
 }
 
 void DeferredChecks::resolve() {
+  // A step being compiled: its replays run the checks recorded so far here too.
+  if (autodiff::StepRecording* r = autodiff::StepRecording::current()) r->add_resolve();
+  autodiff::StepRecording::Paused paused;  // the reads below are the checks' own
   std::vector<Pending> pending = std::move(pending_);
   pending_.clear();
   for (Pending& p : pending) {
@@ -37,6 +41,14 @@ void DeferredChecks::resolve_current() {
 void check_later(const Tensor& t, std::function<void(std::span<const std::int64_t>)> check,
                  const char* op) {
   if (t.device().is_meta()) return;  // shapes only (Model::summary): no values to check
+  if (autodiff::StepRecording* r = autodiff::StepRecording::current()) {
+    // Each replay of a compiled step reads `t` again and checks at its resolve point.
+    r->add_check(op, {t.address()}, [t, check, op] {
+      auto read = std::make_shared<PendingRead>(t, op);
+      return [read, check] { check(read->values()); };
+    });
+  }
+  autodiff::StepRecording::Paused paused;  // the reads below are the check's own
   DeferredChecks* scope = innermost();
   if (scope == nullptr || t.device().kind != DeviceKind::cuda) {
     const std::vector<std::int64_t> values = PendingRead(t, op).values();

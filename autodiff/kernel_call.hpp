@@ -11,7 +11,7 @@ namespace elegy::autodiff {
 
 inline kernels::BufferView buffer_view(const Tensor& t) {
   kernels::BufferView v;
-  v.data = t.raw_data();
+  v.data = t.address();
   v.dtype = t.dtype();
   v.rank = t.ndim();
   for (int i = 0; i < v.rank; ++i) {
@@ -29,7 +29,7 @@ kernels::BufferView buffer_view(const Tensor&&) = delete;
 // `t` seen with `shape` (which t broadcasts to): leading dims added, stride 0 where expanded.
 inline kernels::BufferView broadcast_view(const Tensor& t, const Shape& shape) {
   kernels::BufferView v;
-  v.data = t.raw_data();
+  v.data = t.address();
   v.dtype = t.dtype();
   v.rank = shape.size();
   const int extra = shape.size() - t.ndim();

@@ -14,6 +14,7 @@
 #include "elegy/autodiff/kernel_call.hpp"
 #include "elegy/autodiff/ops_bias_act.hpp"
 #include "elegy/autodiff/ops_creation.hpp"
+#include "elegy/autodiff/step_recording.hpp"
 #include "elegy/autodiff/tape.hpp"
 
 namespace elegy {
@@ -53,7 +54,7 @@ void check_bool(const char* op, const Tensor& x) {
 // place. The same as kernel_call.hpp's broadcast_view, minus the temporary BufferView and its
 // copy, which were a third of a small op's overhead.
 void set_view(kernels::BufferView& v, const Tensor& t, const Shape& shape) {
-  v.data = t.raw_data();
+  v.data = t.address();
   v.dtype = t.dtype();
   v.rank = shape.size();
   const int extra = shape.size() - t.ndim();
@@ -131,8 +132,12 @@ Tensor number(double value, DType dtype, Device device) {
   Tensor t = Tensor::empty(Shape{}, dtype, device);
   visit_dtype(dtype, [&](auto tag) {
     using T = decltype(tag);
-    *static_cast<T*>(t.raw_data()) = T(value);
+    *static_cast<T*>(t.address()) = T(value);
   });
+  // A step being compiled writes the same number again when it replays (it must not be left
+  // as whatever an in-place kernel made of it).
+  if (autodiff::StepRecording* r = autodiff::StepRecording::current()) [[unlikely]]
+    r->add_constant(t);
   return t;
 }
 

@@ -60,7 +60,7 @@ struct Operand {
   kernels::BufferView run(std::int64_t offset, std::int64_t count, std::int64_t batch_stride,
                           std::int64_t num_rows) const {
     kernels::BufferView v;
-    v.data = static_cast<char*>(t.raw_data()) + offset * std::int64_t(t.itemsize());
+    v.data = static_cast<char*>(t.address()) + offset * std::int64_t(t.itemsize());
     v.dtype = t.dtype();
     v.rank = 3;
     v.sizes[0] = count;

@@ -6,6 +6,7 @@
 #include "elegy/autodiff/ops_index.hpp"
 #include "elegy/autodiff/ops_reduce.hpp"
 #include "elegy/autodiff/ops_shape.hpp"
+#include "elegy/autodiff/step_recording.hpp"
 #include "elegy/autodiff/tape.hpp"
 
 namespace elegy {
@@ -42,14 +43,19 @@ kernels::KernelArgs args_of(const Operands& o) {
   return args;
 }
 
-// The first label outside [0, K) of a CPU tensor, as an Error.
+// The first label outside [0, K) of a CPU tensor, as an Error (again at each replay of a
+// compiled step).
 void check_labels(const Operands& o, const Tensor& logits, const Tensor& labels) {
   if (!o.labels.device().is_cpu()) return;
-  const auto* v = static_cast<const std::int64_t*>(o.labels.raw_data());
-  for (std::int64_t i = 0; i < o.rows; ++i)
-    ELEGY_CHECK(v[i] >= 0 && v[i] < o.classes, kOp, "label ", v[i], " at flat index ", i,
-                " is outside [0, ", o.classes, ") for logits ", describe(logits), " (labels ",
-                describe(labels), ")");
+  autodiff::check_on_host(
+      kOp, {o.labels},
+      [values = o.labels, rows = o.rows, classes = o.classes, logits, labels] {
+        const auto* v = static_cast<const std::int64_t*>(values.raw_data());
+        for (std::int64_t i = 0; i < rows; ++i)
+          ELEGY_CHECK(v[i] >= 0 && v[i] < classes, kOp, "label ", v[i], " at flat index ", i,
+                      " is outside [0, ", classes, ") for logits ", describe(logits),
+                      " (labels ", describe(labels), ")");
+      });
 }
 
 // g * (softmax(logits) - one_hot(labels)): the backward with ops, so it records for grad of grad.

@@ -16,7 +16,7 @@ PendingRead::PendingRead(const Tensor& t, const char* op) : op_(op) {
     source_ = t.is_contiguous() ? t : t.contiguous();
     values_.resize(std::size_t(t.numel()));
     if (!values_.empty())
-      device_read_ = cuda::queue_host_read(device.index, source_.raw_data(),
+      device_read_ = cuda::queue_host_read(device.index, source_.address(),
                                            values_.size() * sizeof(std::int64_t), op);
     return;
   }

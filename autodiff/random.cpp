@@ -85,7 +85,7 @@ Tensor gather_rows(const Tensor& x, std::shared_ptr<const std::vector<std::int64
       for (std::int64_t r = 0; r < n; ++r) {
         args.out.data = out_base + r * out_stride;
         args.in[0].data = in_base + (*rows)[std::size_t(r)] * in_stride;
-        copy(args);
+        kernels::call(copy, "permutation", kernels::Op::Copy, x.dtype(), args);
       }
     }
   }

@@ -5,6 +5,7 @@
 #include "elegy/autodiff/kernel_call.hpp"
 #include "elegy/autodiff/ops_elementwise.hpp"
 #include "elegy/autodiff/ops_shape.hpp"
+#include "elegy/autodiff/step_recording.hpp"
 #include "elegy/autodiff/tape.hpp"
 
 namespace elegy {
@@ -30,7 +31,8 @@ Tensor copy_raw(const char* what, const Tensor& src, Device device, DType dtype)
     // A cross-device copy is run by the device side's kernel (the only one that can reach both).
     const Device runner = device.is_cuda() ? device : src.device();
     args.device = runner;
-    kernels::lookup(what, kernels::Op::Copy, runner, dtype)(args);
+    kernels::call(kernels::lookup(what, kernels::Op::Copy, runner, dtype), what, kernels::Op::Copy,
+                  dtype, args);
   }
   return out;
 }
@@ -42,7 +44,11 @@ Tensor Tensor::from_host(const void* data, std::int64_t count, DType dtype, cons
   ELEGY_CHECK(count == shape.numel(), "Tensor::from_vector", "got ", count, " values for shape ",
               shape, " (", shape.numel(), " elements expected)");
   Tensor host = Tensor::empty(shape, dtype, Device::cpu());
-  if (count > 0) std::memcpy(host.raw_data(), data, std::size_t(count) * elegy::itemsize(dtype));
+  if (count > 0) std::memcpy(host.address(), data, std::size_t(count) * elegy::itemsize(dtype));
+  // Host data inside a step being compiled: a constant of the step, compared between two
+  // recordings (a value that changes from step to step keeps the step eager).
+  if (autodiff::StepRecording* r = autodiff::StepRecording::current()) [[unlikely]]
+    r->add_constant(host);
   return device.is_cpu() ? host : host.to(device);
 }
 

@@ -1,5 +1,7 @@
 #include "elegy/core/storage.hpp"
 
+#include "elegy/core/step_observer.hpp"
+
 namespace elegy {
 
 struct Storage::Private {};
@@ -23,7 +25,10 @@ std::shared_ptr<Storage> Storage::allocate(std::size_t nbytes, Device device) {
   Allocator& alloc = allocator_for(device);
   void* p = alloc.allocate(nbytes);
   try {
-    return std::make_shared<Storage>(Private{}, p, nbytes, device, &alloc, nullptr);
+    auto storage = std::make_shared<Storage>(Private{}, p, nbytes, device, &alloc, nullptr);
+    if (StepObserver* o = step_observer()) [[unlikely]]
+      o->on_allocate(storage);
+    return storage;
   } catch (...) {
     alloc.deallocate(p, nbytes);
     throw;

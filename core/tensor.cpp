@@ -2,6 +2,8 @@
 
 #include <sstream>
 
+#include "elegy/core/step_observer.hpp"
+
 namespace elegy {
 
 Tensor Tensor::empty(const Shape& shape, DType dtype, Device device) {
@@ -58,7 +60,22 @@ bool Tensor::is_contiguous() const {
   return true;
 }
 
+bool Tensor::is_sole_owner() const {
+  if (storage_ == nullptr || storage_->is_wrapped()) return false;
+  long others = 0;
+  if (const StepObserver* o = step_observer()) [[unlikely]]
+    others = o->references_held(storage_.get());
+  return storage_.use_count() == 1 + others;
+}
+
 void* Tensor::raw_data() const {
+  if (!storage_) return nullptr;
+  if (StepObserver* o = step_observer()) [[unlikely]]
+    o->on_host_access(*this);
+  return address();
+}
+
+void* Tensor::address() const {
   if (!storage_) return nullptr;
   return static_cast<char*>(storage_->data()) + offset_ * std::int64_t(itemsize());
 }

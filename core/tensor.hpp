@@ -72,13 +72,17 @@ class Tensor {
   // other tensor, tape node or caller's buffer can see a write into it. The optimizer then
   // updates it in place (a donated state, as jax.jit's donate_argnums), which is the same value
   // with one stream less of memory traffic.
-  bool is_sole_owner() const {
-    return storage_ != nullptr && storage_.use_count() == 1 && !storage_->is_wrapped();
-  }
+  // Nobody else holds this tensor's buffer (a step being compiled does not count): an in-place
+  // update cannot be seen from outside.
+  bool is_sole_owner() const;
 
   const std::shared_ptr<Storage>& storage() const { return storage_; }
-  // Address of element [0, 0, ...] (storage base + offset). On CUDA a device pointer.
+  // Address of element [0, 0, ...] (storage base + offset), for host code that reads or writes
+  // the bytes (a step being compiled sees that: core/step_observer.hpp). On CUDA a device
+  // pointer.
   void* raw_data() const;
+  // The same address, for handing to a kernel (a KernelArgs view): not a host access.
+  void* address() const;
   template <class T>
   T* data() const {
     check_element_type(dtype_of<T>());

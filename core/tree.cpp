@@ -332,6 +332,35 @@ std::vector<std::pair<std::string, Tensor>> Tree::flatten_with_paths() const {
   return out;
 }
 
+bool Tree::same_structure(const Tree& a, const Tree& b) {
+  if (a.node_.index() != b.node_.index()) return false;
+  if (a.is_map()) {
+    const Map &x = a.items(), &y = b.items();
+    if (x.size() != y.size()) return false;
+    for (auto i = x.begin(), j = y.begin(); i != x.end(); ++i, ++j)
+      if (i->first != j->first || !same_structure(i->second, j->second)) return false;
+  } else if (a.is_list()) {
+    const List &x = a.elements(), &y = b.elements();
+    if (x.size() != y.size()) return false;
+    for (std::size_t i = 0; i < x.size(); ++i)
+      if (!same_structure(x[i], y[i])) return false;
+  }
+  return true;
+}
+
+bool Tree::uniquely_owned() const {
+  if (const auto* m = std::get_if<std::shared_ptr<Map>>(&node_)) {
+    if (m->use_count() != 1) return false;
+    for (const auto& [k, v] : **m)
+      if (!v.uniquely_owned()) return false;
+  } else if (const auto* l = std::get_if<std::shared_ptr<List>>(&node_)) {
+    if (l->use_count() != 1) return false;
+    for (const Tree& v : **l)
+      if (!v.uniquely_owned()) return false;
+  }
+  return true;
+}
+
 Tree Tree::unflatten(std::span<const Tensor> leaves) const {
   const std::size_t expected = num_leaves();
   if (leaves.size() != expected)

@@ -86,6 +86,12 @@ class Tree {
   static std::string structure_difference(const Tree& a, const Tree& b);
   // Total number of elements over all leaves.
   std::int64_t numel() const;
+  // The same maps and lists (keys, lengths, None where None), leaves aside: a cheap test
+  // without the description structure_difference builds.
+  static bool same_structure(const Tree& a, const Tree& b);
+  // No map or list of this tree is shared with another Tree (a copy shares them): a Model's
+  // compiled step writes the leaves in place only when nobody else can see them.
+  bool uniquely_owned() const;
 
  private:
   // This tree's map (list), copied first when another tree shares it: safe to modify.

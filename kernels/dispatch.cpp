@@ -43,6 +43,11 @@ KernelFn lookup(const char* what, Op op, Device device, DType dtype) {
   return fn;
 }
 
+KernelObserver*& kernel_observer() {
+  static thread_local KernelObserver* observer = nullptr;
+  return observer;
+}
+
 void fail_meta_read(const char* what) {
   fail(what,
        "reads the values of a meta tensor, which has a shape and a dtype but no data "

@@ -43,6 +43,26 @@ inline std::uint64_t& kernels_run_by_this_thread() {
   return count;
 }
 
+// What a step being compiled sees of each kernel it runs (autodiff/step_recording.hpp): the
+// kernel and its plain-data arguments, enough to run it again. Per thread; null when not
+// recording.
+class KernelObserver {
+ public:
+  virtual ~KernelObserver() = default;
+  virtual void on_kernel(KernelFn fn, const char* what, Op op, DType dtype,
+                         const KernelArgs& args) = 0;
+};
+KernelObserver*& kernel_observer();
+
+// Runs `fn` (found by lookup) and tells the observer: for callers that look a kernel up once and
+// run it several times.
+inline void call(KernelFn fn, const char* what, Op op, DType dtype, const KernelArgs& args) {
+  fn(args);
+  ++kernels_run_by_this_thread();
+  if (KernelObserver* o = kernel_observer()) [[unlikely]]
+    o->on_kernel(fn, what, op, dtype, args);
+}
+
 // Looks up and runs; `what` is the user-facing op name for errors (e.g. "log_softmax"). On the
 // meta device nothing runs (outputs have shapes, no values); copying a meta tensor's values
 // to a real device is an Error.
@@ -51,8 +71,7 @@ inline void run(const char* what, Op op, DType dtype, const KernelArgs& args) {
     return;
   if (args.in_device.is_meta()) [[unlikely]]
     fail_meta_read(what);
-  lookup(what, op, args.device, dtype)(args);
-  ++kernels_run_by_this_thread();
+  call(lookup(what, op, args.device, dtype), what, op, dtype, args);
 }
 
 // Registration entry points, one per kernel family (kernels/cpu/*.cpp, kernels/cuda/*.cu).

@@ -151,7 +151,7 @@ bool same_buffers(const Tree& a, const Tree& b) {
   const std::vector<Tensor> la = a.leaves(), lb = b.leaves();
   if (la.size() != lb.size()) return false;
   for (std::size_t i = 0; i < la.size(); ++i)
-    if (la[i].storage() != lb[i].storage() || la[i].raw_data() != lb[i].raw_data()) return false;
+    if (la[i].storage() != lb[i].storage() || la[i].address() != lb[i].address()) return false;
   return true;
 }
 
@@ -269,11 +269,23 @@ void Model::init_on_batch(const Tree& x, const Tree& y_true, std::optional<Tenso
 Logs Model::train_on_batch(const Tree& x, const Tree& y, std::optional<Tensor> sample_weight,
                            std::optional<Tensor> class_weight) {
   init_on_batch(x, y, sample_weight, class_weight);
+  const bool compile = compiled_step_enabled();
+  if (compile)
+    if (std::optional<Logs> logs = replay_train_step(x, y, sample_weight, class_weight))
+      return std::move(*logs);
+  // Runs last, once the step's locals below are gone.
+  struct Settle {
+    Model& m;
+    ~Settle() { m.settle_compiled_step(); }
+  } settle{*this};
   // Checks of a GPU batch's labels, indices and ids wait here, not mid-step
   // (deferred_checks.hpp).
   DeferredChecks checks;
   StepArgs a = batch_args(x, y, sample_weight, class_weight, /*initializing=*/false,
                           /*training=*/true);
+  std::unique_ptr<autodiff::StepRecording> recording = compile ? begin_recording(a) : nullptr;
+  const std::optional<RngSeq> rng =
+      a.states.has_rng() ? std::optional<RngSeq>(a.states.rng()) : std::nullopt;
   detail::FitProfile::mark_current(detail::FitProfile::kCopyIn);
   // Donation: while the step runs, `a` holds the only copy of the model's states, so the default
   // train_step can update the parameters and optimizer states in place (donated_update). `a`
@@ -300,6 +312,7 @@ Logs Model::train_on_batch(const Tree& x, const Tree& y, std::optional<Tensor> s
   detail::FitProfile::mark_current(detail::FitProfile::kStep);
   try {
     checks.resolve();
+    if (recording) finish_recording(std::move(recording), a, r, rng);
     Logs logs = to_logs("train_step", r.logs);  // before states change: a bad log changes nothing
     states_ = detached(r.states);
     return logs;

@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "elegy/model/compiled_step.hpp"
 #include "elegy/model/fit_options.hpp"
 #include "elegy/model/losses/loss.hpp"
 #include "elegy/model/losses/losses.hpp"
@@ -59,8 +60,11 @@ struct ModelOptions {
   // were. Such an override also finds the new values in args.states afterwards, and
   // model.states() is empty while a step runs. false: every step writes fresh buffers.
   bool donate_states = true;
-  // Elegy's flag: steps run eagerly op by op. elegy has no compiled step path yet, so this is
-  // the only mode; the flag is kept so code written for Elegy reads the same.
+  // Elegy's flag. false: train_on_batch and fit replay a recorded train step once two steps of a
+  // batch signature have run the same way (model/compiled_step.hpp: no tape, allocation or host
+  // work per op; states updated in place); steps that cannot be replayed run eagerly, and
+  // compiled_step_status() says why. true: every step runs op by op (as does the environment
+  // variable ELEGY_RUN_EAGERLY=1; ELEGY_JIT_DEBUG=1 prints why a step stays eager).
   bool run_eagerly = false;
 };
 
@@ -94,8 +98,8 @@ class Model {
   // pred_step on the given input with initializing = true: an "Inputs" entry, one entry per
   // module call (path, type, output, the parameters it owns), and a "Total" entry.
   virtual std::vector<SummaryTableEntry> summary_step(const StepArgs& args);
-  // Elegy builds its jitted call_*_step functions here; elegy runs steps eagerly, so the
-  // default does nothing. Kept as the hook where a compiled path will plug in.
+  // Elegy builds its jitted call_*_step functions here. elegy compiles the train step by
+  // recording it (run_eagerly), which needs no set-up, so the default does nothing.
   virtual void jit_step() {}
 
   // ---- entry points the high-level methods call (override one to change one method) ----
@@ -150,6 +154,8 @@ class Model {
   bool initialized() const { return initialized_; }
   const History& history() const { return history_; }
   const Options& options() const { return options_; }
+  // Whether train_on_batch replays a recorded step, how often it did, and why not when not.
+  CompiledStepStatus compiled_step_status() const;
   // Set by callbacks (or a step) to end fit after the current batch.
   bool stop_training = false;
 
@@ -192,6 +198,22 @@ class Model {
   // longer hold the donor's buffers (a test_step that returned other params), so that a failure
   // could not restore them exactly.
   std::optional<TrainStep> donated_update(GradStep& g);
+
+  // The compiled train step (compiled_step.hpp).
+  compiled::CompiledTrainStepHolder compiled_;
+  bool compiled_step_enabled() const;
+  // The logs of a replayed step, or nullopt: run it eagerly.
+  std::optional<Logs> replay_train_step(const Tree& x, const Tree& y,
+                                        const std::optional<Tensor>& sample_weight,
+                                        const std::optional<Tensor>& class_weight);
+  // Gives `a` private copies of its batch and states and starts recording (null: not now).
+  std::unique_ptr<autodiff::StepRecording> begin_recording(StepArgs& a);
+  // Moves the step's new states into the buffers it read (recorded too), stops recording, and
+  // compares it with the previous recording or keeps it for the next.
+  void finish_recording(std::unique_ptr<autodiff::StepRecording> recording, const StepArgs& a,
+                        TrainStep& r, const std::optional<RngSeq>& rng);
+  // Counts the references a replay expects to find on the states (after a new plan's step).
+  void settle_compiled_step();
 
   // options_.loss and options_.metrics as the collections the default test_step runs.
   losses::Losses losses_;

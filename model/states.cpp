@@ -111,6 +111,49 @@ const Tree& States::field_or_none(std::string_view field) const {
   return found ? *found : kNone;
 }
 
+std::vector<Tensor> States::leaves() const {
+  std::vector<Tensor> out;
+  for (const auto& [k, v] : entries()) {
+    std::vector<Tensor> l = v.leaves();
+    out.insert(out.end(), l.begin(), l.end());
+  }
+  return out;
+}
+
+States States::with_leaves(std::span<const Tensor> leaves) const {
+  auto fields = std::make_shared<Fields>();
+  fields->reserve(entries().size());
+  std::size_t next = 0;
+  for (const auto& [k, v] : entries()) {
+    const std::size_t n = v.num_leaves();
+    ELEGY_CHECK(next + n <= leaves.size(), "States::with_leaves", "got ", leaves.size(),
+                " leaves for states with more");
+    fields->emplace_back(k, v.unflatten(leaves.subspan(next, n)));
+    next += n;
+  }
+  ELEGY_CHECK(next == leaves.size(), "States::with_leaves", "got ", leaves.size(),
+              " leaves for states with ", next);
+  States s;
+  s.fields_ = std::move(fields);
+  s.rng_ = rng_;
+  return s;
+}
+
+bool States::same_structure(const States& a, const States& b) {
+  const Fields &x = a.entries(), &y = b.entries();
+  if (x.size() != y.size()) return false;
+  for (std::size_t i = 0; i < x.size(); ++i)
+    if (x[i].first != y[i].first || !Tree::same_structure(x[i].second, y[i].second)) return false;
+  return true;
+}
+
+bool States::uniquely_owned() const {
+  if (fields_ && fields_.use_count() != 1) return false;
+  for (const auto& [k, v] : entries())
+    if (!v.uniquely_owned()) return false;
+  return true;
+}
+
 std::ostream& operator<<(std::ostream& os, const States& s) {
   os << "States(";
   bool first = true;

@@ -67,6 +67,15 @@ class States {
   const Tree& metrics_states() const { return field_or_none("metrics_states"); }
   const Tree& optimizer_states() const { return field_or_none("optimizer_states"); }
 
+  // Every field's leaves, fields in name order (what a compiled step keeps its states in).
+  std::vector<Tensor> leaves() const;
+  // The same fields and rng with these leaves (as many as leaves() has), in new trees.
+  States with_leaves(std::span<const Tensor> leaves) const;
+  // The same field names and tree structures (Tree::same_structure), rng aside.
+  static bool same_structure(const States& a, const States& b);
+  // Neither these fields nor any of their maps or lists are shared with another States or Tree.
+  bool uniquely_owned() const;
+
   friend std::ostream& operator<<(std::ostream& os, const States& s);
 
  private:

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "elegy/autodiff/kernel_call.hpp"
+#include "elegy/autodiff/step_recording.hpp"
 #include "elegy/autodiff/tape.hpp"
 #include "elegy/kernels/cpu/optim_fused.hpp"
 #include "elegy/optim/detail.hpp"
@@ -49,6 +50,68 @@ OptState advance_counts(const OptState& s) {
     out.emplace(k, k == "count" ? Tree(make_count(safe_increment(count_of(s).value())))
                                 : advance_counts(v));
   return Tree::from_map(std::move(out));
+}
+
+// The (old, new) count tensors of advance_counts(old) == new, in order.
+void count_pairs(const OptState& old_state, const OptState& new_state,
+                 std::vector<std::pair<Tensor, Tensor>>& out) {
+  if (!old_state.is_map()) return;
+  for (const auto& [k, v] : old_state.items()) {
+    if (k == "count")
+      out.emplace_back(v.tensor(), new_state[k].tensor());
+    else
+      count_pairs(v, new_state[k], out);
+  }
+}
+
+std::int32_t count_value(const Tensor& count) {
+  return *static_cast<const std::int32_t*>(count.address());
+}
+
+// A fused step inside a step being compiled: everything it read on the host (the step counts)
+// and computed from them (bias corrections, the scheduled learning rate and weight decay) is
+// recomputed at each replay by `set_scalars` from the counts then, before the kernel runs again
+// over the same buffers; the new counts are written where this step wrote them.
+struct FusedReplay {
+  kernels::OptimUpdateArgs args;
+  std::vector<kernels::OptimTensor> tensors;
+  std::vector<std::pair<Tensor, Tensor>> counts;  // (read, written with read + 1)
+  std::function<void(kernels::OptimUpdateArgs&, std::vector<kernels::OptimTensor>&)> set_scalars;
+  std::vector<kernels::OptimKind> passes;
+  const char* what = "";
+  DType dtype = DType::f32;
+  Device device;
+
+  void run() {
+    set_scalars(args, tensors);
+    for (const auto& [in, out] : counts)
+      *static_cast<std::int32_t*>(out.address()) = safe_increment(count_value(in));
+    args.tensors = tensors.data();
+    for (kernels::OptimKind kind : passes) {
+      args.kind = kind;
+      kernels::KernelArgs k;
+      k.device = device;
+      k.ints[0] = std::int64_t(reinterpret_cast<std::uintptr_t>(&args));
+      kernels::call(kernels::lookup(what, kernels::Op::OptimUpdate, device, dtype), what,
+                    kernels::Op::OptimUpdate, dtype, k);
+    }
+  }
+};
+
+void record_replay(autodiff::StepRecording& recording, std::shared_ptr<FusedReplay> replay) {
+  std::vector<const void*> addresses;
+  for (const auto& [in, out] : replay->counts) {
+    addresses.push_back(in.address());
+    addresses.push_back(out.address());
+  }
+  for (const kernels::OptimTensor& t : replay->tensors)
+    for (const void* a : {t.grad, t.param, t.mu, t.nu, static_cast<const void*>(t.mu_out),
+                          static_cast<const void*>(t.nu_out), static_cast<const void*>(t.update),
+                          static_cast<const void*>(t.param_out),
+                          static_cast<const void*>(t.sums)})
+      addresses.push_back(a);
+  recording.add_replay(std::string("fused ") + replay->what, std::move(addresses),
+                       [replay] { replay->run(); });
 }
 
 // Every leaf contiguous with the dtype, device and shape of the matching leaf of `like`.
@@ -152,9 +215,13 @@ StepResult composed_step(const GradientTransformation& chain, const Tree& update
 // path (the caller then runs the composed chain). With `apply`, the tree is the new params.
 // `donation` may point at `state` and `params`: once every check has passed, the step takes them
 // over and writes in place where it can (nothing is taken when it returns nullopt or throws).
-std::optional<FusedStep> adam_step(const FusedAdamSpec* s, const Tree& updates,
-                                   const OptState& state, const Tree& params, bool apply,
-                                   const Donation& donation = {}) {
+std::optional<FusedStep> adam_step(const std::shared_ptr<const FusedAdamSpec>& s,
+                                   const Tree& updates, const OptState& state, const Tree& params,
+                                   bool apply, const Donation& donation = {}) {
+  // Inside a step being compiled the host reads below are this step's own: it records its replay.
+  autodiff::StepRecording* const recording = autodiff::StepRecording::current();
+  std::optional<autodiff::StepRecording::Paused> paused;
+  if (recording) paused.emplace();
   const std::size_t n_tx = 2 + (s->weight_decay ? 1 : 0) + (s->lamb ? 1 : 0);
   const auto g = fusable_leaves(updates);
   if (!g || !state.is_list() || state.size() != n_tx) return std::nullopt;
@@ -182,40 +249,57 @@ std::optional<FusedStep> adam_step(const FusedAdamSpec* s, const Tree& updates,
   // The small states: weight decay (maybe masked), trust ratio (None), learning rate.
   std::int32_t lr_count = 0, wd_count = 0;
   if (!scalar_state_fits(s->learning_rate, state[n_tx - 1], &lr_count)) return std::nullopt;
-  double weight_decay = 0.0;
+  // The count tensors the scalars follow from (undefined where a number needs none).
+  auto count_tensor = [](const Tree& t) {
+    return t.is_map() && t.contains("count") ? t["count"].tensor() : Tensor();
+  };
+  const Tensor count_in = adam_state["count"].tensor();
+  const Tensor lr_count_in = count_tensor(state[n_tx - 1]);
+  Tensor wd_count_in;
   if (s->weight_decay) {
     const bool is_masked = !std::holds_alternative<std::monostate>(s->mask);
     const Tree& wd_state = state[1];
     if (is_masked &&
         !(wd_state.is_map() && wd_state.size() == 1 && wd_state.contains("inner_state")))
       return std::nullopt;
-    if (!scalar_state_fits(*s->weight_decay, is_masked ? wd_state["inner_state"] : wd_state,
-                           &wd_count))
-      return std::nullopt;
-    if (const double* v = std::get_if<double>(&*s->weight_decay))
-      weight_decay = *v;
-    else
-      weight_decay = eval_checked("add_decayed_weights", "weight_decay",
-                                  std::get<Schedule>(*s->weight_decay), wd_count);
+    const Tree& wd_counted = is_masked ? wd_state["inner_state"] : wd_state;
+    if (!scalar_state_fits(*s->weight_decay, wd_counted, &wd_count)) return std::nullopt;
+    wd_count_in = count_tensor(wd_counted);
   }
   if (s->lamb && !state[2].is_none()) return std::nullopt;
-  const std::vector<double> wd =
-      leaf_weight_decays(s->mask, updates, s->weight_decay ? weight_decay : 0.0);
+  // 1 on the leaves the weight decay's mask selects, 0 elsewhere.
+  const std::vector<double> selected = leaf_weight_decays(s->mask, updates, 1.0);
 
   const DType dtype = (*g)[0].dtype();
   const Device device = (*g)[0].device();
   const std::int32_t count = safe_increment(*count0);
+  // The scalars of the step after `c0` (bias corrections, learning rate, weight decays).
+  auto set_scalars = [s, selected, dtype](kernels::OptimUpdateArgs& a,
+                                          std::vector<kernels::OptimTensor>& ts, std::int32_t c0,
+                                          std::int32_t lr_c, std::int32_t wd_c) {
+    const std::int32_t c = safe_increment(c0);
+    a.b1 = s->b1;
+    a.b2 = s->b2;
+    a.eps = s->eps;
+    a.eps_root = s->eps_root;
+    a.bc1 = bias_correction(s->b1, c, dtype);
+    a.bc2 = bias_correction(s->b2, c, dtype);
+    a.bc1_next = bias_correction(s->b1, safe_increment(c), dtype);
+    a.nesterov = s->nesterov;
+    a.step = learning_rate_step(s->learning_rate, lr_c);
+    double weight_decay = 0.0;
+    if (s->weight_decay) {
+      if (const double* v = std::get_if<double>(&*s->weight_decay))
+        weight_decay = *v;
+      else
+        weight_decay = eval_checked("add_decayed_weights", "weight_decay",
+                                    std::get<Schedule>(*s->weight_decay), wd_c);
+    }
+    for (std::size_t i = 0; i < ts.size(); ++i)
+      ts[i].weight_decay = selected[i] != 0.0 ? weight_decay : 0.0;
+  };
   kernels::OptimUpdateArgs args;
   args.kind = s->lamb ? kernels::OptimKind::lamb_moments : kernels::OptimKind::adam;
-  args.b1 = s->b1;
-  args.b2 = s->b2;
-  args.eps = s->eps;
-  args.eps_root = s->eps_root;
-  args.bc1 = bias_correction(s->b1, count, dtype);
-  args.bc2 = bias_correction(s->b2, count, dtype);
-  args.bc1_next = bias_correction(s->b1, safe_increment(count), dtype);
-  args.nesterov = s->nesterov;
-  args.step = learning_rate_step(s->learning_rate, lr_count);
 
   // The new state's small parts, taken before `state` may be given up below.
   Tree::List new_state{Tree()};
@@ -251,18 +335,18 @@ std::optional<FusedStep> adam_step(const FusedAdamSpec* s, const Tree& updates,
       if (!apply || s->lamb) u_out[i] = Tensor::empty(gi.shape(), dtype, device);
       if (apply) p_out[i] = output_for(p[i], donated);
       kernels::OptimTensor& t = tensors[i];
-      t.grad = gi.raw_data();
-      t.param = needs_params ? p[i].raw_data() : nullptr;
-      t.mu = (*mu)[i].raw_data();
-      t.nu = (*nu)[i].raw_data();
-      t.mu_out = mu_out[i].raw_data();
-      t.nu_out = nu_out[i].raw_data();
-      t.update = u_out[i].defined() ? u_out[i].raw_data() : nullptr;
-      t.param_out = apply ? p_out[i].raw_data() : nullptr;
-      t.sums = s->lamb ? static_cast<double*>(sums.raw_data()) + 2 * i : nullptr;
+      t.grad = gi.address();
+      t.param = needs_params ? p[i].address() : nullptr;
+      t.mu = (*mu)[i].address();
+      t.nu = (*nu)[i].address();
+      t.mu_out = mu_out[i].address();
+      t.nu_out = nu_out[i].address();
+      t.update = u_out[i].defined() ? u_out[i].address() : nullptr;
+      t.param_out = apply ? p_out[i].address() : nullptr;
+      t.sums = s->lamb ? static_cast<double*>(sums.address()) + 2 * i : nullptr;
       t.numel = gi.numel();
-      t.weight_decay = wd[i];
     }
+    set_scalars(args, tensors, *count0, lr_count, wd_count);
     new_state[0] = Tree{{"count", make_count(count)},
                         {"mu", structure.unflatten(mu_out)},
                         {"nu", structure.unflatten(nu_out)}};
@@ -280,6 +364,27 @@ std::optional<FusedStep> adam_step(const FusedAdamSpec* s, const Tree& updates,
       args.kind = kernels::OptimKind::lamb_scale;
       run_kernel(what, args, dtype, device);
     }
+    if (recording) {
+      paused.reset();
+      auto replay = std::make_shared<FusedReplay>();
+      replay->args = args;
+      replay->tensors = tensors;
+      replay->counts.emplace_back(count_in, result.state[0]["count"].tensor());
+      for (std::size_t k = 1; k < n_tx; ++k)
+        count_pairs(old_small_states[k], result.state[k], replay->counts);
+      replay->set_scalars = [set_scalars, count_in, lr_count_in, wd_count_in](
+                                kernels::OptimUpdateArgs& a, std::vector<kernels::OptimTensor>& ts) {
+        set_scalars(a, ts, count_value(count_in),
+                    lr_count_in.defined() ? count_value(lr_count_in) : 0,
+                    wd_count_in.defined() ? count_value(wd_count_in) : 0);
+      };
+      replay->passes = {args.kind};
+      if (s->lamb) replay->passes = {kernels::OptimKind::lamb_moments, kernels::OptimKind::lamb_scale};
+      replay->what = what;
+      replay->dtype = dtype;
+      replay->device = device;
+      record_replay(*recording, std::move(replay));
+    }
     return result;
   } catch (...) {
     restore_caller();
@@ -292,6 +397,9 @@ std::optional<FusedStep> momentum_step(double decay, bool nesterov,
                                        const ScalarOrSchedule& learning_rate, const Tree& updates,
                                        const OptState& state, const Tree& params, bool apply,
                                        const Donation& donation = {}) {
+  autodiff::StepRecording* const recording = autodiff::StepRecording::current();
+  std::optional<autodiff::StepRecording::Paused> paused;  // see adam_step
+  if (recording) paused.emplace();
   const auto g = fusable_leaves(updates);
   if (!g || !state.is_list() || state.size() != 2) return std::nullopt;
   const Tree& trace_state = state[0];
@@ -314,6 +422,8 @@ std::optional<FusedStep> momentum_step(double decay, bool nesterov,
   args.decay = decay;
   args.nesterov = nesterov;
   args.step = learning_rate_step(learning_rate, lr_count);
+  const Tensor lr_count_in =
+      state[1].is_map() && state[1].contains("count") ? state[1]["count"].tensor() : Tensor();
   const Tree lr_state = advance_counts(state[1]);
   Tree old_lr_state = state[1];
   autodiff::NoGrad no_grad;
@@ -334,16 +444,16 @@ std::optional<FusedStep> momentum_step(double decay, bool nesterov,
       const Tensor& gi = (*g)[i];
       tr_out[i] = output_for((*tr)[i], donated);
       kernels::OptimTensor& t = tensors[i];
-      t.grad = gi.raw_data();
-      t.mu = (*tr)[i].raw_data();
-      t.mu_out = tr_out[i].raw_data();
+      t.grad = gi.address();
+      t.mu = (*tr)[i].address();
+      t.mu_out = tr_out[i].address();
       if (apply) {
         p_out[i] = output_for(p[i], donated);
-        t.param = p[i].raw_data();
-        t.param_out = p_out[i].raw_data();
+        t.param = p[i].address();
+        t.param_out = p_out[i].address();
       } else {
         u_out[i] = Tensor::empty(gi.shape(), dtype, device);
-        t.update = u_out[i].raw_data();
+        t.update = u_out[i].address();
       }
       t.numel = gi.numel();
     }
@@ -353,6 +463,23 @@ std::optional<FusedStep> momentum_step(double decay, bool nesterov,
     args.num_tensors = int(n);
     ++g_fused_updates;
     run_kernel("sgd", args, dtype, device);  // a partial failure: see adam_step
+    if (recording) {
+      paused.reset();
+      auto replay = std::make_shared<FusedReplay>();
+      replay->args = args;
+      replay->tensors = tensors;
+      count_pairs(old_lr_state, lr_state, replay->counts);
+      replay->set_scalars = [learning_rate, lr_count_in](kernels::OptimUpdateArgs& a,
+                                                         std::vector<kernels::OptimTensor>&) {
+        a.step = learning_rate_step(learning_rate,
+                                    lr_count_in.defined() ? count_value(lr_count_in) : 0);
+      };
+      replay->passes = {kernels::OptimKind::momentum};
+      replay->what = "sgd";
+      replay->dtype = dtype;
+      replay->device = device;
+      record_replay(*recording, std::move(replay));
+    }
     return result;
   } catch (...) {
     restore_caller();
@@ -372,12 +499,12 @@ GradientTransformation fused_adam(GradientTransformation composed, FusedAdamSpec
   GradientTransformation t;
   t.init = chain_->init;
   t.update = [chain_, s](const Tree& updates, const OptState& state, const Tree& params) {
-    if (auto r = adam_step(s.get(), updates, state, params, /*apply=*/false))
+    if (auto r = adam_step(s, updates, state, params, /*apply=*/false))
       return UpdateResult{std::move(r->tree), std::move(r->state)};
     return chain_->update(updates, state, params);
   };
   t.update_and_apply = [chain_, s](const Tree& updates, OptState&& state, Tree&& params) {
-    if (auto r = adam_step(s.get(), updates, state, params, /*apply=*/true, {&state, &params}))
+    if (auto r = adam_step(s, updates, state, params, /*apply=*/true, {&state, &params}))
       return StepResult{std::move(r->tree), std::move(r->state)};
     return composed_step(*chain_, updates, state, params);
   };

@@ -1,7 +1,8 @@
 // Donated states (ModelOptions::donate_states): train_on_batch and fit let the default
 // train_step update parameters and optimizer states in place. The values are those of a model
 // that copies, bit for bit; a States copy a user keeps is never written; a failing step leaves
-// the states as they were.
+// the states as they were. These run eagerly (the compiled step's own cases are in
+// compiled_step_test.cpp), except where said.
 #include <doctest/doctest.h>
 
 #include <vector>
@@ -20,12 +21,13 @@ struct Net : nn::Module {
   }
 };
 
-ModelOptions options(bool donate) {
+ModelOptions options(bool donate, bool run_eagerly = true) {
   return {.module = Net(),
           .loss = {losses::SparseCategoricalCrossentropy({.from_logits = true})},
           .metrics = {metrics::SparseCategoricalAccuracy()},
           .optimizer = optim::adam(1e-2),
-          .donate_states = donate};
+          .donate_states = donate,
+          .run_eagerly = run_eagerly};
 }
 
 struct Batch {
@@ -81,15 +83,24 @@ TEST_CASE("donated steps write params and moments in place, with a copying model
 }
 
 TEST_CASE("a States copy a user keeps is never written by a donated step") {
-  Model model(options(true));
-  for (int step = 0; step < 3; ++step) model.train_on_batch(Batch(20).x, Batch(20).y);
-  const States kept = model.states();
-  const auto kept_values = values_of(kept);
-  const Batch b(21);
-  model.train_on_batch(b.x, b.y);
-  CHECK(values_of(kept) == kept_values);
-  CHECK(values_of(model.states().net_params()) != values_of(kept.net_params()));
-  CHECK(addresses(model.states().net_params()) != addresses(kept.net_params()));
+  for (const bool eager : {true, false}) {  // the compiled step writes in place too
+    CAPTURE(eager);
+    Model model(options(true, eager));
+    for (int step = 0; step < 4; ++step) model.train_on_batch(Batch(20).x, Batch(20).y);
+    CHECK(model.compiled_step_status().compiled == !eager);
+    const States kept = model.states();
+    const auto kept_values = values_of(kept);
+    const Batch b(21);
+    model.train_on_batch(b.x, b.y);
+    CHECK(values_of(kept) == kept_values);
+    CHECK(values_of(model.states().net_params()) != values_of(kept.net_params()));
+    CHECK(addresses(model.states().net_params()) != addresses(kept.net_params()));
+    // A single tensor kept is enough to keep its buffer from being written.
+    const Tensor w = model.states().net_params()["linear"]["w"];
+    const auto w_values = w.to_vector<float>();
+    for (int step = 0; step < 4; ++step) model.train_on_batch(b.x, b.y);
+    CHECK(w.to_vector<float>() == w_values);
+  }
 }
 
 TEST_CASE("a failing donated step leaves the states as they were") {

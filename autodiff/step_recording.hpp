@@ -1,0 +1,115 @@
+// A step recorded to be run again without its host code: what Model's compiled train step
+// (model/compiled_step.hpp) replays. While a StepRecording lives on a thread it keeps, in order,
+// every kernel the thread runs (its plain-data KernelArgs), every block the step allocates (so
+// the addresses stay valid and private to the replay), the host-written constants, and the
+// checks ops make of their inputs; code that reads a value on the host and acts on it makes
+// the recording unreplayable, with the reason. A replay runs the same kernels over the same
+// buffers: the caller refills the input buffers (the next batch) and the states are updated in
+// place. Two recordings of consecutive steps must agree (same kernels and constants, buffers in
+// the same roles) before either is replayed: a value the host baked into a kernel's arguments
+// (a step count, an RNG key) differs between them and keeps the step eager.
+#pragma once
+
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "elegy/core/step_observer.hpp"
+#include "elegy/core/storage.hpp"
+#include "elegy/core/tensor.hpp"
+#include "elegy/kernels/dispatch.hpp"
+
+namespace elegy::autodiff {
+
+class StepRecording final : public StepObserver, public kernels::KernelObserver {
+ public:
+  // Starts recording this thread's step (one recording per thread at a time).
+  StepRecording();
+  ~StepRecording() override;
+  StepRecording(const StepRecording&) = delete;
+  StepRecording& operator=(const StepRecording&) = delete;
+  // Stops watching the thread; the recording stays, to be compared and replayed.
+  void stop();
+
+  // The recording this thread is making, or null.
+  static StepRecording* current();
+
+  // The tensors the step reads that outlive it (the batch, the states), in a fixed order: the
+  // buffers a replay reads again. Call before the step runs. The recording keeps them (and every
+  // block the step allocates) alive, which in-place updates do not count as another owner.
+  void add_inputs(std::span<const Tensor> inputs);
+  const std::vector<Tensor>& inputs() const { return inputs_; }
+
+  // While a Paused lives, this thread's kernels and host accesses are not recorded: code that
+  // reads host values for its own reasons (a fused optimizer's step count) records its replay
+  // itself with add_replay. Allocations still are kept.
+  class Paused {
+   public:
+    Paused();
+    ~Paused();
+    Paused(const Paused&) = delete;
+    Paused& operator=(const Paused&) = delete;
+  };
+
+  // Host code for the replay to run at this point (it recomputes what it baked from the values
+  // its tensors hold then). `description` and the addresses it uses are what two recordings
+  // compare.
+  void add_replay(std::string description, std::vector<const void*> addresses,
+                  std::function<void()> replay);
+  // A check of values the step computed: `start` runs at this point of each replay (on a GPU it
+  // queues the copy) and returns the check itself, which runs at the next resolve point (before
+  // anything is written in place) and raises when the values are bad.
+  void add_check(std::string description, std::vector<const void*> addresses,
+                 std::function<std::function<void()>()> start);
+  // Where pending checks run (DeferredChecks::resolve).
+  void add_resolve();
+  // `t` (on the CPU, dense) was just written by the host with a constant: the replay writes the
+  // same bytes again at this point.
+  void add_constant(const Tensor& t);
+  // (The add_* calls do nothing while a Paused lives.)
+  // Makes the recording unreplayable (the first reason is kept).
+  void fail(std::string why);
+
+  bool replayable() const { return why_not_.empty(); }
+  const std::string& why_not() const { return why_not_; }
+  std::size_t num_kernels() const;
+
+  // "" when `a` and `b` did the same: the same kernels with the same arguments and constants, in
+  // the same order, over addresses in the same roles (the same input at the same offset, the same
+  // allocation of the step, or the very same outside buffer). Else what differs first.
+  static std::string difference(const StepRecording& a, const StepRecording& b);
+
+  // Runs the step again (the caller has refilled the inputs' buffers). A failing check raises
+  // its Error at its resolve point, before the kernels after it run.
+  void replay() const;
+
+  // StepObserver / KernelObserver
+  void on_allocate(const std::shared_ptr<Storage>& storage) override;
+  void on_host_access(const Tensor& t) override;
+  long references_held(const Storage* storage) const override;
+  void on_kernel(kernels::KernelFn fn, const char* what, kernels::Op op, DType dtype,
+                 const kernels::KernelArgs& args) override;
+
+  struct Entry;
+
+ private:
+  bool watching_ = false;
+  StepObserver* outer_step_observer_ = nullptr;
+  kernels::KernelObserver* outer_kernel_observer_ = nullptr;
+  std::vector<Entry> entries_;
+  std::vector<Tensor> inputs_;
+  std::vector<std::shared_ptr<Storage>> allocated_;
+  std::unordered_map<const Storage*, long> held_;  // references in inputs_ and allocated_
+  std::string why_not_;
+};
+
+// Runs `check` (host code reading CPU tensors, raising when they are bad) now and, while a step
+// is recorded, again at each replay's resolve point. `description` names it for comparisons.
+void check_on_host(const char* description, const std::vector<Tensor>& reads,
+                   const std::function<void()>& check);
+
+}  // namespace elegy::autodiff

@@ -1,0 +1,278 @@
+// Model's compiled train step (compiled_step.hpp): recording, comparing, replaying.
+#include "elegy/model/compiled_step.hpp"
+
+#include <cstdio>
+#include <cstdlib>
+#include <string_view>
+
+#include "elegy/autodiff/deferred_checks.hpp"
+#include "elegy/autodiff/kernel_call.hpp"
+#include "elegy/model/fit_profile.hpp"
+#include "elegy/model/logs.hpp"
+#include "elegy/model/model.hpp"
+
+namespace elegy {
+namespace compiled {
+
+namespace {
+
+bool same_leaves(const Tree& recorded, const Tree& given, const std::optional<Device>& device) {
+  if (!Tree::same_structure(recorded, given)) return false;
+  const std::vector<Tensor> a = recorded.leaves(), b = given.leaves();
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    if (a[i].shape() != b[i].shape() || a[i].dtype() != b[i].dtype()) return false;
+    if (a[i].device() != device.value_or(b[i].device())) return false;
+  }
+  return true;
+}
+
+bool same_optional(const std::optional<Tensor>& recorded, const std::optional<Tensor>& given,
+                   const std::optional<Device>& device) {
+  if (recorded.has_value() != given.has_value()) return false;
+  return !recorded || same_leaves(Tree(*recorded), Tree(*given), device);
+}
+
+// Every leaf of the batch in a fixed order: x, y, then the weights.
+std::vector<Tensor> batch_leaves(const Tree& x, const Tree& y,
+                                 const std::optional<Tensor>& sample_weight,
+                                 const std::optional<Tensor>& class_weight) {
+  std::vector<Tensor> out = x.leaves();
+  for (const Tensor& t : y.leaves()) out.push_back(t);
+  if (sample_weight) out.push_back(*sample_weight);
+  if (class_weight) out.push_back(*class_weight);
+  return out;
+}
+
+bool debug_enabled() {
+  static const bool on = [] {
+    const char* v = std::getenv("ELEGY_JIT_DEBUG");
+    return v != nullptr && std::string_view(v) == "1";
+  }();
+  return on;
+}
+
+}  // namespace
+
+bool same_batch(const CompiledTrainStep& c, const Tree& x, const Tree& y,
+                const std::optional<Tensor>& sample_weight,
+                const std::optional<Tensor>& class_weight, const std::optional<Device>& device) {
+  return same_leaves(c.x, x, device) && same_leaves(c.y, y, device) &&
+         same_optional(c.sample_weight, sample_weight, device) &&
+         same_optional(c.class_weight, class_weight, device);
+}
+
+void copy_into(const Tensor& slot, const Tensor& src) {
+  if (slot.numel() == 0 || slot.address() == src.address()) return;
+  // A transfer between devices moves one dense block.
+  const Tensor from = src.device() == slot.device() || src.is_contiguous() ? src : src.contiguous();
+  kernels::KernelArgs args;
+  args.out = autodiff::buffer_view(slot);
+  args.in[0] = autodiff::buffer_view(from);
+  args.num_inputs = 1;
+  args.device = slot.device().is_cuda() ? slot.device() : from.device();
+  args.in_device = from.device();
+  kernels::run("compiled train step", kernels::Op::Copy, slot.dtype(), args);
+}
+
+Tensor private_copy(const Tensor& t) {
+  Tensor out = Tensor::empty(t.shape(), t.dtype(), t.device());
+  copy_into(out, t);
+  return out;
+}
+
+}  // namespace compiled
+
+bool Model::compiled_step_enabled() const {
+  static const bool forced_eager = [] {
+    const char* v = std::getenv("ELEGY_RUN_EAGERLY");
+    return v != nullptr && std::string_view(v) == "1";
+  }();
+  return !options_.run_eagerly && !forced_eager;
+}
+
+CompiledStepStatus Model::compiled_step_status() const {
+  CompiledStepStatus s;
+  if (const auto& c = compiled_.step) {
+    s.compiled = c->phase == compiled::CompiledTrainStep::Phase::ready;
+    s.replays = c->replays;
+    s.kernels = c->plan ? c->plan->num_kernels() : 0;
+    s.why_eager = c->why_eager;
+  } else if (!compiled_step_enabled()) {
+    s.why_eager = "run_eagerly is set";
+  }
+  return s;
+}
+
+std::optional<Logs> Model::replay_train_step(const Tree& x, const Tree& y,
+                                             const std::optional<Tensor>& sample_weight,
+                                             const std::optional<Tensor>& class_weight) {
+  compiled::CompiledTrainStep* c = compiled_.step.get();
+  using Phase = compiled::CompiledTrainStep::Phase;
+  if (c == nullptr || c->phase != Phase::ready || !c->settled) return std::nullopt;
+  // Another batch signature (the last, smaller batch of an epoch) runs eagerly; the plan stays.
+  if (!compiled::same_batch(*c, x, y, sample_weight, class_weight, options_.device))
+    return std::nullopt;
+
+  // The states must be the plan's slots, held by nobody but the plan and the model; states a
+  // user set (set_states, load, reset) or an eager step wrote are copied into the slots first,
+  // when nobody else holds those.
+  std::vector<Tensor> current = states_.leaves();
+  bool are_slots = current.size() == c->state_slots.size() && states_.uniquely_owned();
+  for (std::size_t i = 0; are_slots && i < current.size(); ++i)
+    are_slots = current[i].storage() == c->state_slots[i].storage() &&
+                current[i].address() == c->state_slots[i].address() &&
+                c->state_slots[i].storage().use_count() == c->total_refs[i] + c->states_refs[i];
+  if (!are_slots) {
+    bool can_bind = current.size() == c->state_slots.size() &&
+                    States::same_structure(states_, c->states);
+    // Only the plan may hold the slots: not the current states (their trees may be shared with
+    // a copy somebody keeps), not anybody else.
+    for (std::size_t i = 0; can_bind && i < current.size(); ++i) {
+      const Tensor& slot = c->state_slots[i];
+      can_bind = current[i].shape() == slot.shape() && current[i].dtype() == slot.dtype() &&
+                 current[i].device() == slot.device() &&
+                 slot.storage().use_count() == c->total_refs[i] - c->states_refs[i];
+      for (const Tensor& t : current) can_bind = can_bind && t.storage() != slot.storage();
+    }
+    if (!can_bind) {
+      // Somebody else sees the slots (a States copy kept by a callback, a user's tensor), or
+      // the states changed shape: record again, over private copies.
+      compiled_.step.reset();
+      return std::nullopt;
+    }
+    for (std::size_t i = 0; i < current.size(); ++i) compiled::copy_into(c->state_slots[i], current[i]);
+    states_ = states_.with_leaves(c->state_slots);
+  }
+  current.clear();
+
+  const std::vector<Tensor> batch = compiled::batch_leaves(x, y, sample_weight, class_weight);
+  const std::vector<Tensor>& inputs = c->plan->inputs();
+  for (std::size_t i = 0; i < batch.size(); ++i) compiled::copy_into(inputs[i], batch[i]);
+  detail::FitProfile::mark_current(detail::FitProfile::kCopyIn);
+  // A failing check (a label out of range) raises before anything is written in place.
+  c->plan->replay();
+  ++c->replays;
+  detail::FitProfile::mark_current(detail::FitProfile::kStep);
+  return to_logs("train_step", c->logs);
+}
+
+std::unique_ptr<autodiff::StepRecording> Model::begin_recording(StepArgs& a) {
+  using Phase = compiled::CompiledTrainStep::Phase;
+  auto& c = compiled_.step;
+  if (c && c->phase == Phase::ready) return nullptr;  // another signature: eager
+  if (c && c->phase == Phase::eager) {
+    if (compiled::same_batch(*c, a.x, a.y_true, a.sample_weight, a.class_weight, std::nullopt))
+      return nullptr;
+    c.reset();  // a new signature: try again
+  }
+  if (!c) c = std::make_shared<compiled::CompiledTrainStep>();
+  if (c->phase == Phase::record_second &&
+      !compiled::same_batch(*c, a.x, a.y_true, a.sample_weight, a.class_weight, std::nullopt))
+    c->phase = Phase::record_first, c->first.reset();
+  // The recording's inputs are its own buffers: a replay refills the batch's and updates the
+  // states' in place, which must not be a user's tensors.
+  a.x = a.x.map(compiled::private_copy);
+  a.y_true = a.y_true.map(compiled::private_copy);
+  if (a.sample_weight) a.sample_weight = compiled::private_copy(*a.sample_weight);
+  if (a.class_weight) a.class_weight = compiled::private_copy(*a.class_weight);
+  std::vector<Tensor> state_leaves = a.states.leaves();
+  for (Tensor& t : state_leaves) t = compiled::private_copy(t);
+  a.states = a.states.with_leaves(state_leaves);
+  c->x = a.x;
+  c->y = a.y_true;
+  c->sample_weight = a.sample_weight;
+  c->class_weight = a.class_weight;
+  auto recording = std::make_unique<autodiff::StepRecording>();
+  std::vector<Tensor> inputs =
+      compiled::batch_leaves(a.x, a.y_true, a.sample_weight, a.class_weight);
+  inputs.insert(inputs.end(), state_leaves.begin(), state_leaves.end());
+  recording->add_inputs(inputs);
+  return recording;
+}
+
+void Model::finish_recording(std::unique_ptr<autodiff::StepRecording> recording,
+                             const StepArgs& a, TrainStep& r, const std::optional<RngSeq>& rng) {
+  using Phase = compiled::CompiledTrainStep::Phase;
+  compiled::CompiledTrainStep& c = *compiled_.step;
+  const std::vector<Tensor>& inputs = recording->inputs();
+  const std::size_t num_batch =
+      compiled::batch_leaves(c.x, c.y, c.sample_weight, c.class_weight).size();
+  const std::vector<Tensor> slots(inputs.begin() + std::ptrdiff_t(num_batch), inputs.end());
+  std::vector<Tensor> out = r.states.leaves();
+  // The new states go into the buffers the step read the old ones from (where the optimizer did
+  // not write them in place already), so the next replay reads them there.
+  bool fits = out.size() == slots.size() && States::same_structure(a.states, r.states);
+  for (std::size_t i = 0; fits && i < out.size(); ++i)
+    fits = out[i].shape() == slots[i].shape() && out[i].dtype() == slots[i].dtype() &&
+           out[i].device() == slots[i].device();
+  if (!fits) recording->fail("the step changed the structure, shapes or dtypes of its states");
+  const std::optional<RngSeq> rng_after =
+      r.states.has_rng() ? std::optional<RngSeq>(r.states.rng()) : std::nullopt;
+  if (rng_after != rng)
+    recording->fail(
+        "the step drew random numbers (a Dropout's key): the keys are host values its kernels "
+        "bake in");
+  if (recording->replayable()) {
+    for (std::size_t i = 0; i < out.size(); ++i) {
+      if (out[i].address() == slots[i].address()) continue;
+      // (An output that is another state's old buffer would be overwritten before it is read.)
+      for (const Tensor& s : slots)
+        if (s.storage() == out[i].storage()) recording->fail("the step's states alias each other");
+      compiled::copy_into(slots[i], out[i]);
+    }
+    r.states = r.states.with_leaves(slots);
+  }
+  recording->stop();
+  out.clear();
+
+  if (!recording->replayable()) {
+    c.phase = Phase::eager;
+    c.why_eager = recording->why_not();
+  } else if (c.phase == Phase::record_first) {
+    c.first = std::move(recording);
+    c.phase = Phase::record_second;
+  } else {
+    const std::string difference = autodiff::StepRecording::difference(*c.first, *recording);
+    c.first.reset();
+    if (difference.empty()) {
+      c.plan = std::move(recording);
+      c.state_slots = slots;
+      c.states = r.states.with_leaves(slots);
+      c.logs = r.logs;
+      c.phase = Phase::ready;
+      c.settled = false;
+      c.why_eager.clear();
+    } else {
+      c.phase = Phase::eager;
+      c.why_eager = difference;
+    }
+  }
+  if (compiled::debug_enabled() && c.phase == Phase::eager)
+    std::fprintf(stderr, "elegy: the train step runs eagerly: %s\n", c.why_eager.c_str());
+}
+
+void Model::settle_compiled_step() {
+  compiled::CompiledTrainStep* c = compiled_.step.get();
+  if (c == nullptr || c->phase != compiled::CompiledTrainStep::Phase::ready || c->settled) return;
+  // Now that the step's locals are gone: the references the plan and the model hold, which a
+  // replay finds again when nobody else took one.
+  const std::vector<Tensor> current = states_.leaves();
+  bool ok = current.size() == c->state_slots.size() && states_.uniquely_owned();
+  c->total_refs.assign(c->state_slots.size(), 0);
+  c->states_refs.assign(c->state_slots.size(), 0);
+  for (std::size_t i = 0; ok && i < current.size(); ++i) {
+    ok = current[i].storage() == c->state_slots[i].storage() &&
+         current[i].address() == c->state_slots[i].address();
+    for (const Tensor& t : current)
+      if (t.storage() == c->state_slots[i].storage()) ++c->states_refs[i];
+    // (`current` holds one more reference per occurrence, while it lives.)
+    c->total_refs[i] = c->state_slots[i].storage().use_count() - c->states_refs[i];
+  }
+  if (!ok) {
+    compiled_.step.reset();
+    return;
+  }
+  c->settled = true;
+}
+
+}  // namespace elegy

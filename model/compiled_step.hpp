@@ -1,0 +1,86 @@
+// Model's compiled train step (ModelOptions::run_eagerly = false, the default): Elegy jits its
+// train step; elegy records it. The first two train_on_batch calls of a batch signature (the
+// batch's tree structure, shapes, dtypes) run eagerly while an autodiff::StepRecording watches
+// them; when both did the same (the same kernels with the same arguments and constants, over
+// buffers in the same roles) and nothing on the host read a value mid-step, later calls replay
+// the second recording: the batch is copied into the recording's input buffers, its kernels run
+// again over the same buffers (no tape, no allocation, no tree or shape work on the host), the
+// states are updated in place and the log tensors rewritten. What the host computed from the
+// optimizer's step count is recomputed at each replay (optim/fused.cpp); the input checks ops
+// make (labels, indices) run at each replay before anything is written in place.
+//
+// A step stays eager, with the reason in Model::compiled_step_status(), when it cannot be
+// replayed: a host read mid-step (apply_if_finite, an optimizer without a fused path, a user's
+// item()), random numbers (a Dropout's key is a host value), states whose structure changes.
+// As with jax.jit, host side effects of an overridden step (a counter it increments) happen
+// only in the steps that ran eagerly.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "elegy/autodiff/step_recording.hpp"
+#include "elegy/model/states.hpp"
+#include "elegy/model/steps.hpp"
+
+namespace elegy {
+
+// What Model::compiled_step_status() reports.
+struct CompiledStepStatus {
+  bool compiled = false;         // a recorded step is being replayed
+  std::int64_t replays = 0;      // train_on_batch calls it served
+  std::size_t kernels = 0;       // kernels per replayed step
+  std::string why_eager;         // why the step runs eagerly ("" while compiled or recording)
+};
+
+namespace compiled {
+
+// The plan of one batch signature and the states it updates in place.
+struct CompiledTrainStep {
+  enum class Phase { record_first, record_second, ready, eager };
+  Phase phase = Phase::record_first;
+  // The recorded batch (its leaves are the replay's input buffers) and its signature.
+  Tree x, y;
+  std::optional<Tensor> sample_weight, class_weight;
+  std::unique_ptr<autodiff::StepRecording> first;  // until the second recording is compared
+  std::unique_ptr<autodiff::StepRecording> plan;   // the recording replayed
+  // The states the plan reads and updates in place (its own trees, leaves = the slots).
+  States states;
+  std::vector<Tensor> state_slots;
+  // Per slot: references while the model's states are the slots and nobody else holds them,
+  // and how many of those are the model states' own.
+  std::vector<long> total_refs, states_refs;
+  bool settled = false;
+  StepLogs logs;  // the log tensors each replay rewrites
+  std::int64_t replays = 0;
+  std::string why_eager;
+};
+
+// Copying a Model does not copy its plan (whose buffers are that model's states).
+struct CompiledTrainStepHolder {
+  std::shared_ptr<CompiledTrainStep> step;
+  CompiledTrainStepHolder() = default;
+  CompiledTrainStepHolder(const CompiledTrainStepHolder&) {}
+  CompiledTrainStepHolder& operator=(const CompiledTrainStepHolder&) {
+    step.reset();
+    return *this;
+  }
+};
+
+// True when the batch has the recorded batch's signature (structure, shapes, dtypes; devices
+// once moved to `device`, when set).
+bool same_batch(const CompiledTrainStep& c, const Tree& x, const Tree& y,
+                const std::optional<Tensor>& sample_weight,
+                const std::optional<Tensor>& class_weight, const std::optional<Device>& device);
+
+// `src`'s values written into `slot` (same shape and dtype; any devices).
+void copy_into(const Tensor& slot, const Tensor& src);
+
+// A dense copy of `t` in a new buffer of its own (on the same device).
+Tensor private_copy(const Tensor& t);
+
+}  // namespace compiled
+}  // namespace elegy
