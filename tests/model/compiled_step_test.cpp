@@ -1,0 +1,293 @@
+// The compiled train step (model/compiled_step.hpp): a model with run_eagerly = false (the
+// default) gives the very logs and states, bit for bit, of a twin running eagerly, while it
+// replays its recorded step; steps that cannot be replayed run eagerly and say why; a bad batch
+// still fails with the op's Error and changes nothing; nobody else's tensors are ever written.
+#include <doctest/doctest.h>
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include <elegy/elegy.hpp>
+
+#include "../grad_check.hpp"
+
+using namespace elegy;
+using testing::addresses;
+
+namespace {
+
+// Every leaf's values, fields in order, and the rng's key.
+std::vector<std::vector<double>> values_of(const States& s) {
+  std::vector<std::vector<double>> out;
+  for (const Tensor& leaf : s.leaves()) out.push_back(testing::values(leaf));
+  if (s.has_rng())
+    for (std::uint32_t k : s.rng().key().words()) out.push_back({double(k)});
+  return out;
+}
+
+struct Mlp : nn::Module {
+  Tensor call(nn::Context& ctx, const Tensor& x) override {
+    Tensor h = nn::Flatten()(ctx, x.astype(DType::f32) / 255.0);
+    h = nn::relu(ctx, nn::Linear(24)(ctx, h));
+    return nn::Linear(5)(ctx, h);
+  }
+};
+
+struct Cnn : nn::Module {
+  Tensor call(nn::Context& ctx, const Tensor& x) override {
+    Tensor h = nn::Conv2D(4, 3, {.activation = FusedActivation::relu})(ctx, x);
+    h = nn::MaxPool(2)(ctx, h);
+    h = nn::Conv2D(6, 3, {.stride = {2}})(ctx, h);
+    return nn::Linear(5)(ctx, nn::Flatten()(ctx, h));
+  }
+};
+
+struct DropoutNet : nn::Module {
+  Tensor call(nn::Context& ctx, const Tensor& x) override {
+    Tensor h = nn::relu(ctx, nn::Linear(16)(ctx, nn::Flatten()(ctx, x.astype(DType::f32))));
+    return nn::Linear(5)(ctx, nn::Dropout(0.3)(ctx, h));
+  }
+};
+
+struct EmbeddingNet : nn::Module {
+  Tensor call(nn::Context& ctx, const Tensor& ids) override {
+    return nn::Linear(5)(ctx, nn::Flatten()(ctx, nn::Embedding(11, 4)(ctx, ids)));
+  }
+};
+
+using Make = std::function<ModelOptions()>;
+
+ModelOptions mlp_options(optim::GradientTransformation opt) {
+  return {.module = Mlp(),
+          .loss = {losses::SparseCategoricalCrossentropy({.from_logits = true}),
+                   regularizers::GlobalL2(1e-4)},
+          .metrics = {metrics::SparseCategoricalAccuracy()},
+          .optimizer = std::move(opt)};
+}
+
+struct Batch {
+  Tensor x, y;
+};
+
+Batch image_batch(std::uint64_t seed, std::int64_t n = 8) {
+  return {(random::uniform(Key(seed), {n, 6, 6}) * 255.0).astype(DType::u8),
+          random::randint(Key(seed + 100), {n}, 0, 5, DType::i32)};
+}
+
+Batch float_image_batch(std::uint64_t seed, std::int64_t n = 4) {
+  return {random::normal(Key(seed), {n, 10, 10, 2}),
+          random::randint(Key(seed + 100), {n}, 0, 5, DType::i64)};
+}
+
+Batch id_batch(std::uint64_t seed, std::int64_t n = 6) {
+  return {random::randint(Key(seed), {n, 3}, 0, 11, DType::i32),
+          random::randint(Key(seed + 100), {n}, 0, 5, DType::i32)};
+}
+
+// Trains `make()` compiled and eagerly on the same batches; every step's logs and the final
+// states must agree exactly.
+Model train_both(const Make& make, const std::function<Batch(int)>& batch, int steps) {
+  ModelOptions compiled_options = make(), eager_options = make();
+  compiled_options.run_eagerly = false;
+  eager_options.run_eagerly = true;
+  Model compiled(std::move(compiled_options)), eager(std::move(eager_options));
+  for (int step = 0; step < steps; ++step) {
+    CAPTURE(step);
+    const Batch b = batch(step);
+    const Logs lc = compiled.train_on_batch(b.x, b.y);
+    const Logs le = eager.train_on_batch(b.x, b.y);
+    CHECK(lc == le);
+  }
+  CHECK(values_of(compiled.states()) == values_of(eager.states()));
+  CHECK(eager.compiled_step_status().why_eager == "run_eagerly is set");
+  return compiled;
+}
+
+}  // namespace
+
+TEST_CASE("a compiled step gives the eager step's logs and states, bit for bit") {
+  struct Case {
+    const char* name;
+    Make make;
+  };
+  const std::vector<Case> cases = {
+      {"adam", [] { return mlp_options(optim::adam(1e-2)); }},
+      {"adamw with a cosine schedule",
+       [] { return mlp_options(optim::adamw(optim::cosine_decay_schedule(1e-2, 7), {})); }},
+      {"sgd with momentum and a schedule",
+       [] {
+         return mlp_options(optim::sgd(optim::exponential_decay(0.1, 2, 0.5), {.momentum = 0.9}));
+       }},
+      {"lamb", [] { return mlp_options(optim::lamb(1e-2)); }},
+  };
+  for (const Case& c : cases) {
+    CAPTURE(std::string(c.name));
+    const Model m = train_both(c.make, [](int step) { return image_batch(std::uint64_t(step)); }, 9);
+    const CompiledStepStatus s = m.compiled_step_status();
+    CHECK(s.compiled);
+    CHECK(s.why_eager.empty());
+    CHECK(s.replays == 9 - 2);  // two recorded steps (the first also initialises), then replays
+    CHECK(s.kernels > 10);
+  }
+}
+
+TEST_CASE("a compiled convolutional step matches the eager one") {
+  const Model m = train_both(
+      [] {
+        return ModelOptions{.module = Cnn(),
+                            .loss = {losses::SparseCategoricalCrossentropy({.from_logits = true})},
+                            .metrics = {metrics::SparseCategoricalAccuracy()},
+                            .optimizer = optim::adam(1e-2)};
+      },
+      [](int step) { return float_image_batch(std::uint64_t(step)); }, 7);
+  CHECK(m.compiled_step_status().compiled);
+}
+
+TEST_CASE("a compiled step checks each batch's labels and ids before it writes anything") {
+  SUBCASE("labels out of range") {
+    Model model(mlp_options(optim::adam(1e-2)));
+    for (int step = 0; step < 5; ++step) model.train_on_batch(image_batch(1).x, image_batch(1).y);
+    REQUIRE(model.compiled_step_status().compiled);
+    const auto values = values_of(model.states());
+    const auto at = addresses(model.states().net_params());
+    const std::int64_t replays = model.compiled_step_status().replays;
+    Batch bad = image_batch(2);
+    bad.y = Tensor::from_vector(std::vector<std::int32_t>{0, 1, 2, 7, 1, 0, 3, 4}, Shape{8});
+    CHECK_THROWS_WITH_AS(model.train_on_batch(bad.x, bad.y),
+                         doctest::Contains("label 7 at flat index 3 is outside [0, 5)"), Error);
+    CHECK(values_of(model.states()) == values);
+    CHECK(addresses(model.states().net_params()) == at);
+    // It trains on, still compiled, as its eager twin does.
+    Model twin([] {
+      ModelOptions o = mlp_options(optim::adam(1e-2));
+      o.run_eagerly = true;
+      return o;
+    }());
+    for (int step = 0; step < 5; ++step) twin.train_on_batch(image_batch(1).x, image_batch(1).y);
+    const Batch good = image_batch(3);
+    CHECK(model.train_on_batch(good.x, good.y) == twin.train_on_batch(good.x, good.y));
+    CHECK(values_of(model.states()) == values_of(twin.states()));
+    CHECK(model.compiled_step_status().replays == replays + 1);  // the failed one not counted
+  }
+  SUBCASE("embedding ids out of range") {
+    auto make = [] {
+      return ModelOptions{.module = EmbeddingNet(),
+                          .loss = {losses::SparseCategoricalCrossentropy({.from_logits = true})},
+                          .optimizer = optim::adam(1e-2)};
+    };
+    Model model = train_both(make, [](int step) { return id_batch(std::uint64_t(step)); }, 6);
+    REQUIRE(model.compiled_step_status().compiled);
+    const auto values = values_of(model.states());
+    Batch bad = id_batch(9);
+    std::vector<std::int32_t> ids = bad.x.to_vector<std::int32_t>();
+    ids[7] = 11;
+    bad.x = Tensor::from_vector(ids, bad.x.shape());
+    CHECK_THROWS_AS(model.train_on_batch(bad.x, bad.y), Error);
+    CHECK(values_of(model.states()) == values);
+  }
+}
+
+TEST_CASE("a batch of another shape runs eagerly and the compiled step carries on") {
+  auto make = [] { return mlp_options(optim::adam(1e-2)); };
+  // Steps of 8 rows with a 3-row batch every fourth step (an epoch's last batch).
+  const Model m = train_both(
+      make,
+      [](int step) { return image_batch(std::uint64_t(step), step % 4 == 3 ? 3 : 8); }, 13);
+  const CompiledStepStatus s = m.compiled_step_status();
+  CHECK(s.compiled);
+  CHECK(s.replays == 8);  // steps 2, 4, 5, 6, 8, 9, 10, 12: 0 and 1 recorded, the rest were short
+}
+
+TEST_CASE("states set from outside are copied into the compiled step's buffers") {
+  ModelOptions eager_options = mlp_options(optim::adam(1e-2));
+  eager_options.run_eagerly = true;
+  Model compiled(mlp_options(optim::adam(1e-2))), eager(std::move(eager_options));
+  for (int step = 0; step < 5; ++step) {
+    compiled.train_on_batch(image_batch(std::uint64_t(step)).x, image_batch(std::uint64_t(step)).y);
+    eager.train_on_batch(image_batch(std::uint64_t(step)).x, image_batch(std::uint64_t(step)).y);
+  }
+  REQUIRE(compiled.compiled_step_status().compiled);
+  compiled.reset();
+  eager.reset();
+  for (int step = 0; step < 3; ++step) {
+    const Batch b = image_batch(std::uint64_t(20 + step));
+    CHECK(compiled.train_on_batch(b.x, b.y) == eager.train_on_batch(b.x, b.y));
+  }
+  CHECK(values_of(compiled.states()) == values_of(eager.states()));
+  CHECK(compiled.compiled_step_status().compiled);
+  // The initial states were copied from, never written.
+  Model fresh(mlp_options(optim::adam(1e-2)));
+  fresh.init_on_batch(image_batch(0).x, image_batch(0).y);
+  CHECK(values_of(compiled.initial_states()) == values_of(fresh.states()));
+}
+
+TEST_CASE("a tensor of the states a user keeps is never written by a compiled step") {
+  Model model(mlp_options(optim::adam(1e-2)));
+  for (int step = 0; step < 5; ++step) model.train_on_batch(image_batch(1).x, image_batch(1).y);
+  REQUIRE(model.compiled_step_status().compiled);
+  const Tensor w = model.states().net_params()["linear"]["w"];
+  const Tensor count = model.states().optimizer_states()[0]["count"];
+  const auto w_values = w.to_vector<float>();
+  const auto count_value = count.item<std::int32_t>();
+  for (int step = 0; step < 4; ++step) model.train_on_batch(image_batch(2).x, image_batch(2).y);
+  CHECK(w.to_vector<float>() == w_values);
+  CHECK(count.item<std::int32_t>() == count_value);
+  CHECK(model.states().optimizer_states()[0]["count"].tensor().item<std::int32_t>() ==
+        count_value + 4);
+}
+
+TEST_CASE("steps that cannot be replayed run eagerly and say why") {
+  SUBCASE("dropout's keys") {
+    const Model m = train_both(
+        [] {
+          return ModelOptions{
+              .module = DropoutNet(),
+              .loss = {losses::SparseCategoricalCrossentropy({.from_logits = true})},
+              .optimizer = optim::adam(1e-2)};
+        },
+        [](int step) { return image_batch(std::uint64_t(step)); }, 5);
+    const CompiledStepStatus s = m.compiled_step_status();
+    CHECK_FALSE(s.compiled);
+    CHECK(s.replays == 0);
+    CHECK(s.why_eager.find("random") != std::string::npos);
+  }
+  SUBCASE("a host read: apply_if_finite's flag") {
+    const Model m = train_both(
+        [] { return mlp_options(optim::apply_if_finite(optim::adam(1e-2), 3)); },
+        [](int step) { return image_batch(std::uint64_t(step)); }, 5);
+    const CompiledStepStatus s = m.compiled_step_status();
+    CHECK_FALSE(s.compiled);
+    CHECK(s.why_eager.find("the host read or wrote the values of") != std::string::npos);
+  }
+  SUBCASE("an override reading a value on the host") {
+    struct Reading : Model {
+      using Model::Model;
+      int calls = 0;
+      TrainStep train_step(const StepArgs& a) override {
+        ++calls;
+        TrainStep t = Model::train_step(a);
+        if (t.logs.at("loss").item<float>() < 0) throw Error("impossible");
+        return t;
+      }
+    };
+    Reading m(mlp_options(optim::adam(1e-2)));
+    for (int step = 0; step < 6; ++step) m.train_on_batch(image_batch(1).x, image_batch(1).y);
+    CHECK(m.calls == 1 + 6);  // init_step, then every step ran the override
+    CHECK_FALSE(m.compiled_step_status().compiled);
+  }
+}
+
+TEST_CASE("fit with a compiled step gives the eager history") {
+  const Tensor x = (random::uniform(Key(5), {40, 6, 6}) * 255.0).astype(DType::u8);
+  const Tensor y = random::randint(Key(6), {40}, 0, 5, DType::i32);
+  std::vector<History> histories;
+  for (const bool eager : {false, true}) {
+    ModelOptions o = mlp_options(optim::adamw(optim::cosine_decay_schedule(1e-2, 20), {}));
+    o.run_eagerly = eager;
+    Model model(std::move(o));
+    histories.push_back(model.fit({.x = x, .y = y, .batch_size = 16, .epochs = 3, .verbose = 0}));
+    if (!eager) CHECK(model.compiled_step_status().compiled);
+  }
+  CHECK(histories[0].history == histories[1].history);
+}
