@@ -109,6 +109,9 @@ std::optional<Logs> Model::replay_train_step(const Tree& x, const Tree& y,
   compiled::CompiledTrainStep* c = compiled_.step.get();
   using Phase = compiled::CompiledTrainStep::Phase;
   if (c == nullptr || c->phase != Phase::ready || !c->settled) return std::nullopt;
+  // Inside another model's step being recorded (an override training a second model), this
+  // step runs eagerly, so the outer recording sees everything it does.
+  if (autodiff::StepRecording::current() != nullptr) return std::nullopt;
   // Another batch signature (the last, smaller batch of an epoch) runs eagerly; the plan stays.
   if (!compiled::same_batch(*c, x, y, sample_weight, class_weight, options_.device))
     return std::nullopt;
@@ -160,6 +163,7 @@ std::unique_ptr<autodiff::StepRecording> Model::begin_recording(StepArgs& a) {
   using Phase = compiled::CompiledTrainStep::Phase;
   auto& c = compiled_.step;
   if (c && c->phase == Phase::ready) return nullptr;  // another signature: eager
+  if (autodiff::StepRecording::current() != nullptr) return nullptr;  // inside another's
   if (c && c->phase == Phase::eager) {
     if (compiled::same_batch(*c, a.x, a.y_true, a.sample_weight, a.class_weight, std::nullopt))
       return nullptr;

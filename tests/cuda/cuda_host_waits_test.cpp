@@ -31,11 +31,12 @@ struct EmbedNet : nn::Module {
   }
 };
 
-Model embed_model(nn::EmbedLookupStyle style) {
+Model embed_model(nn::EmbedLookupStyle style, bool run_eagerly = false) {
   return Model({.module = nn::AnyModule(EmbedNet(style)),
                 .loss = {losses::SparseCategoricalCrossentropy({.from_logits = true})},
                 .optimizer = optim::adam(1e-2),
-                .device = Device::cuda()});
+                .device = Device::cuda(),
+                .run_eagerly = run_eagerly});
 }
 
 Tensor ids_batch(std::uint32_t seed) {
@@ -120,6 +121,39 @@ TEST_CASE("cuda: an embedding model's step waits only for its checks and its log
     CHECK(std::isfinite(logs.at("loss")));
     // The ids' check, the labels' check, and the logs' one read.
     CHECK(cuda_host_waits() - before == 3);
+  }
+}
+
+TEST_CASE("cuda: a compiled step replays the eager step's bits with the same waits" *
+          doctest::skip(kNoGpu)) {
+  for (const auto style : {nn::EmbedLookupStyle::array_index, nn::EmbedLookupStyle::one_hot}) {
+    CAPTURE(int(style));
+    Model compiled = embed_model(style), eager = embed_model(style, /*run_eagerly=*/true);
+    for (std::uint32_t step = 0; step < 6; ++step) {
+      CAPTURE(step);
+      const Tensor ids = ids_batch(10 + step), labels = labels_batch(20 + step);
+      const std::uint64_t before = cuda_host_waits();
+      const Logs lc = compiled.train_on_batch(ids, labels);
+      // A replay waits where the eager step does: the ids' check, the labels', the logs.
+      if (step >= 2) CHECK(cuda_host_waits() - before == 3);
+      CHECK(lc == eager.train_on_batch(ids, labels));
+    }
+    CHECK(compiled.compiled_step_status().compiled);
+    CHECK(compiled.compiled_step_status().replays == 4);
+    const auto a = compiled.states().leaves(), b = eager.states().leaves();
+    REQUIRE(a.size() == b.size());
+    for (std::size_t i = 0; i < a.size(); ++i)
+      CHECK(host_floats(a[i].astype(DType::f32)) == host_floats(b[i].astype(DType::f32)));
+    // Bad ids fail a replayed step before it writes anything.
+    const Tree params = compiled.states().net_params().map([](const Tensor& t) {
+      return t.to(Device::cpu());
+    });
+    std::vector<std::int32_t> ids = ids_batch(3).to_vector<std::int32_t>();
+    ids[4] = -11;
+    CHECK_THROWS_AS(compiled.train_on_batch(Tensor::from_vector(ids, Shape{8, 5}), labels_batch(4)),
+                    Error);
+    const auto now = compiled.states().net_params().leaves(), was = params.leaves();
+    for (std::size_t i = 0; i < now.size(); ++i) CHECK(host_floats(now[i]) == host_floats(was[i]));
   }
 }
 

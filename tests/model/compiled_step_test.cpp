@@ -276,6 +276,28 @@ TEST_CASE("steps that cannot be replayed run eagerly and say why") {
     CHECK(m.calls == 1 + 6);  // init_step, then every step ran the override
     CHECK_FALSE(m.compiled_step_status().compiled);
   }
+  SUBCASE("a step that trains another model") {
+    struct Outer : Model {
+      using Model::Model;
+      Model inner{mlp_options(optim::adam(1e-2))};
+      TrainStep train_step(const StepArgs& a) override {
+        if (!a.initializing) inner.train_on_batch(a.x, a.y_true);
+        return Model::train_step(a);
+      }
+    };
+    Outer m(mlp_options(optim::adam(1e-2)));
+    Model twin(mlp_options(optim::adam(1e-2)));
+    for (int step = 0; step < 6; ++step) {
+      const Batch b = image_batch(std::uint64_t(step));
+      m.train_on_batch(b.x, b.y);
+      twin.train_on_batch(b.x, b.y);
+    }
+    CHECK_FALSE(m.compiled_step_status().compiled);  // the inner step's logs are host reads
+    // The inner model ran eagerly inside the outer one's recording; once the outer model runs
+    // eagerly, the inner one records (steps 1 and 2) and replays (3 to 5) on its own.
+    CHECK(m.inner.compiled_step_status().replays == 3);
+    CHECK(values_of(m.inner.states()) == values_of(twin.states()));
+  }
 }
 
 TEST_CASE("fit with a compiled step gives the eager history") {
