@@ -143,6 +143,31 @@ std::size_t StepRecording::num_kernels() const {
   }));
 }
 
+std::vector<std::string> StepRecording::operations() const {
+  std::vector<std::string> out;
+  for (const Entry& e : entries_) {
+    switch (e.kind) {
+      case Entry::Kind::kernel:
+        out.push_back(std::string(kernels::op_name(e.op)) + " " + std::string(name(e.dtype)) +
+                      " (" + e.what + ")");
+        break;
+      case Entry::Kind::replay:
+        out.push_back(e.description);
+        break;
+      case Entry::Kind::check:
+        out.push_back("check (" + e.description + ")");
+        break;
+      case Entry::Kind::resolve:
+        out.push_back("resolve checks");
+        break;
+      case Entry::Kind::constant:
+        out.push_back("constant");
+        break;
+    }
+  }
+  return out;
+}
+
 void StepRecording::on_allocate(const std::shared_ptr<Storage>& storage) {
   allocated_.push_back(storage);
   ++held_[storage.get()];

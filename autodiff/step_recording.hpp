@@ -77,6 +77,8 @@ class StepRecording final : public StepObserver, public kernels::KernelObserver 
   bool replayable() const { return why_not_.empty(); }
   const std::string& why_not() const { return why_not_; }
   std::size_t num_kernels() const;
+  // One line per entry ("Add f32", "fused adam", "check", ...): what a replay runs, in order.
+  std::vector<std::string> operations() const;
 
   // "" when `a` and `b` did the same: the same kernels with the same arguments and constants, in
   // the same order, over addresses in the same roles (the same input at the same offset, the same

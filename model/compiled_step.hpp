@@ -34,6 +34,7 @@ struct CompiledStepStatus {
   std::int64_t replays = 0;      // train_on_batch calls it served
   std::size_t kernels = 0;       // kernels per replayed step
   std::string why_eager;         // why the step runs eagerly ("" while compiled or recording)
+  std::vector<std::string> operations;  // what a replay runs, in order (StepRecording)
 };
 
 namespace compiled {
