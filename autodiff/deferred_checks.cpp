@@ -43,7 +43,7 @@ void check_later(const Tensor& t, std::function<void(std::span<const std::int64_
   if (t.device().is_meta()) return;  // shapes only (Model::summary): no values to check
   if (autodiff::StepRecording* r = autodiff::StepRecording::current()) {
     // Each replay of a compiled step reads `t` again and checks at its resolve point.
-    r->add_check(op, {t.address()}, [t, check, op] {
+    r->add_check(op, {t.address()}, [t = t.detached(), check, op] {
       auto read = std::make_shared<PendingRead>(t, op);
       return [read, check] { check(read->values()); };
     });

@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <string_view>
+#include <unordered_map>
 
 #include "elegy/autodiff/deferred_checks.hpp"
 #include "elegy/autodiff/kernel_call.hpp"
@@ -117,37 +118,15 @@ std::optional<Logs> Model::replay_train_step(const Tree& x, const Tree& y,
   if (!compiled::same_batch(*c, x, y, sample_weight, class_weight, options_.device))
     return std::nullopt;
 
-  // The states must be the plan's slots, held by nobody but the plan and the model; states a
-  // user set (set_states, load, reset) or an eager step wrote are copied into the slots first,
-  // when nobody else holds those.
-  std::vector<Tensor> current = states_.leaves();
-  bool are_slots = current.size() == c->state_slots.size() && states_.uniquely_owned();
-  for (std::size_t i = 0; are_slots && i < current.size(); ++i)
-    are_slots = current[i].storage() == c->state_slots[i].storage() &&
-                current[i].address() == c->state_slots[i].address() &&
-                c->state_slots[i].storage().use_count() == c->total_refs[i] + c->states_refs[i];
-  if (!are_slots) {
-    bool can_bind = current.size() == c->state_slots.size() &&
-                    States::same_structure(states_, c->states);
-    // Only the plan may hold the slots: not the current states (their trees may be shared with
-    // a copy somebody keeps), not anybody else.
-    for (std::size_t i = 0; can_bind && i < current.size(); ++i) {
-      const Tensor& slot = c->state_slots[i];
-      can_bind = current[i].shape() == slot.shape() && current[i].dtype() == slot.dtype() &&
-                 current[i].device() == slot.device() &&
-                 slot.storage().use_count() == c->total_refs[i] - c->states_refs[i];
-      for (const Tensor& t : current) can_bind = can_bind && t.storage() != slot.storage();
-    }
-    if (!can_bind) {
-      // Somebody else sees the slots (a States copy kept by a callback, a user's tensor), or
-      // the states changed shape: record again, over private copies.
-      compiled_.step.reset();
-      return std::nullopt;
-    }
-    for (std::size_t i = 0; i < current.size(); ++i) compiled::copy_into(c->state_slots[i], current[i]);
-    states_ = states_.with_leaves(c->state_slots);
+  // The states must be the plan's slots, seen by nobody but the plan and the model (so the
+  // replay may write them in place). Leaves that are not (reset_metrics, set_states, load, an
+  // eager step of another batch shape) are copied into their slot, when nobody else holds it.
+  if (!bind_states(*c)) {
+    // Somebody else sees a slot (a States copy a callback keeps, a user's tensor), or the
+    // states changed structure: record again, over private copies.
+    compiled_.step.reset();
+    return std::nullopt;
   }
-  current.clear();
 
   const std::vector<Tensor> batch = compiled::batch_leaves(x, y, sample_weight, class_weight);
   const std::vector<Tensor>& inputs = c->plan->inputs();
@@ -256,6 +235,38 @@ void Model::finish_recording(std::unique_ptr<autodiff::StepRecording> recording,
     std::fprintf(stderr, "elegy: the train step runs eagerly: %s\n", c.why_eager.c_str());
 }
 
+bool Model::bind_states(compiled::CompiledTrainStep& c) {
+  std::vector<Tensor> current = states_.leaves();
+  const std::size_t n = c.state_slots.size();
+  if (current.size() != n || !States::same_structure(states_, c.states)) return false;
+  const std::vector<bool> unshared = states_.leaves_uniquely_owned();
+  std::vector<bool> copy(n, false);
+  bool rebuild = false;
+  // How often each buffer occurs in the states (each also held by `current`).
+  std::unordered_map<const Storage*, long> occurs;
+  for (const Tensor& t : current) ++occurs[t.storage().get()];
+  for (std::size_t i = 0; i < n; ++i) {
+    const Tensor& slot = c.state_slots[i];
+    const auto found = occurs.find(slot.storage().get());
+    const long occurrences = found == occurs.end() ? 0 : found->second;
+    const long refs = slot.storage().use_count();
+    if (current[i].storage() == slot.storage() && current[i].address() == slot.address()) {
+      if (!unshared[i] || refs != c.plan_refs[i] + 2 * occurrences) return false;
+    } else {
+      if (occurrences != 0 || refs != c.plan_refs[i] || current[i].shape() != slot.shape() ||
+          current[i].dtype() != slot.dtype() || current[i].device() != slot.device())
+        return false;
+      copy[i] = rebuild = true;
+    }
+    rebuild = rebuild || !unshared[i];
+  }
+  for (std::size_t i = 0; i < n; ++i)
+    if (copy[i]) compiled::copy_into(c.state_slots[i], current[i]);
+  current.clear();
+  if (rebuild) states_ = states_.with_leaves(c.state_slots);
+  return true;
+}
+
 void Model::settle_compiled_step() {
   compiled::CompiledTrainStep* c = compiled_.step.get();
   if (c == nullptr || c->phase != compiled::CompiledTrainStep::Phase::ready || c->settled) return;
@@ -263,15 +274,14 @@ void Model::settle_compiled_step() {
   // replay finds again when nobody else took one.
   const std::vector<Tensor> current = states_.leaves();
   bool ok = current.size() == c->state_slots.size() && states_.uniquely_owned();
-  c->total_refs.assign(c->state_slots.size(), 0);
-  c->states_refs.assign(c->state_slots.size(), 0);
+  c->plan_refs.assign(c->state_slots.size(), 0);
   for (std::size_t i = 0; ok && i < current.size(); ++i) {
     ok = current[i].storage() == c->state_slots[i].storage() &&
          current[i].address() == c->state_slots[i].address();
-    for (const Tensor& t : current)
-      if (t.storage() == c->state_slots[i].storage()) ++c->states_refs[i];
-    // (`current` holds one more reference per occurrence, while it lives.)
-    c->total_refs[i] = c->state_slots[i].storage().use_count() - c->states_refs[i];
+    long occurrences = 0;
+    for (const Tensor& t : current) occurrences += t.storage() == c->state_slots[i].storage();
+    // The states' trees and `current` hold one reference per occurrence each.
+    c->plan_refs[i] = c->state_slots[i].storage().use_count() - 2 * occurrences;
   }
   if (!ok) {
     compiled_.step.reset();

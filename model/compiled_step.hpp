@@ -51,9 +51,9 @@ struct CompiledTrainStep {
   // The states the plan reads and updates in place (its own trees, leaves = the slots).
   States states;
   std::vector<Tensor> state_slots;
-  // Per slot: references while the model's states are the slots and nobody else holds them,
-  // and how many of those are the model states' own.
-  std::vector<long> total_refs, states_refs;
+  // Per slot: the references the plan itself holds (a replay finds exactly these, plus the
+  // model's states' own, when nobody else took one).
+  std::vector<long> plan_refs;
   bool settled = false;
   StepLogs logs;  // the log tensors each replay rewrites
   std::int64_t replays = 0;

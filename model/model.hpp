@@ -214,6 +214,9 @@ class Model {
                         TrainStep& r, const std::optional<RngSeq>& rng);
   // Counts the references a replay expects to find on the states (after a new plan's step).
   void settle_compiled_step();
+  // Makes states_ the plan's slots (copying in the leaves that are not); false when somebody
+  // else holds a slot or the states changed structure.
+  bool bind_states(compiled::CompiledTrainStep& c);
 
   // options_.loss and options_.metrics as the collections the default test_step runs.
   losses::Losses losses_;

@@ -154,6 +154,13 @@ bool States::uniquely_owned() const {
   return true;
 }
 
+std::vector<bool> States::leaves_uniquely_owned() const {
+  std::vector<bool> out;
+  const bool fields_unique = !fields_ || fields_.use_count() == 1;
+  for (const auto& [k, v] : entries()) out.resize(out.size() + v.num_leaves(), fields_unique && v.uniquely_owned());
+  return out;
+}
+
 std::ostream& operator<<(std::ostream& os, const States& s) {
   os << "States(";
   bool first = true;

@@ -75,6 +75,9 @@ class States {
   static bool same_structure(const States& a, const States& b);
   // Neither these fields nor any of their maps or lists are shared with another States or Tree.
   bool uniquely_owned() const;
+  // Per leaf (in leaves() order): whether nothing but these states can reach it through a tree
+  // (its field's maps and lists, and the fields themselves, are not shared).
+  std::vector<bool> leaves_uniquely_owned() const;
 
   friend std::ostream& operator<<(std::ostream& os, const States& s);
 

@@ -76,7 +76,7 @@ Tensor sparse_categorical_crossentropy(const Tensor& y_true, const Tensor& y_pre
     check_range_later(
         idx, 0, k,
         // y_pred is described only when the check fails: not a string built every step.
-        [k, who, y_pred](std::int64_t lo, std::int64_t hi) {
+        [k, who, y_pred = y_pred.detached()](std::int64_t lo, std::int64_t hi) {
           fail(who, "label values must be in [0, ", k, ") for y_pred ", describe(y_pred), ", got ",
                lo < 0 ? lo : hi);
         },

@@ -132,6 +132,23 @@ TEST_CASE("a compiled step gives the eager step's logs and states, bit for bit")
   }
 }
 
+TEST_CASE("a compiled step updates parameters and moments in place, copying only small states") {
+  // What it copies into its state buffers after the step: the metrics' new totals and counts
+  // and the step count, never a parameter or a moment (a tape kept alive by a recorded check
+  // once made every weight a copy).
+  const Model m = train_both([] { return mlp_options(optim::adam(1e-2)); },
+                             [](int step) { return image_batch(std::uint64_t(step)); }, 4);
+  const CompiledStepStatus s = m.compiled_step_status();
+  REQUIRE(s.compiled);
+  int float_copies = 0, int_copies = 0;
+  for (const std::string& op : s.operations) {
+    float_copies += op == "Copy float32 (compiled train step)";
+    int_copies += op == "Copy int32 (compiled train step)";
+  }
+  CHECK(float_copies == int(m.states().metrics_states().num_leaves()));
+  CHECK(int_copies == 1);  // adam's count
+}
+
 TEST_CASE("a compiled convolutional step matches the eager one") {
   const Model m = train_both(
       [] {
