@@ -82,11 +82,15 @@ def measure(workloads, runners, timing, loss_dir):
     # One process per workload and implementation, interleaved, so a slow drift of the machine
     # (clocks, other tenants) touches every implementation alike. A failed process costs only
     # its own rows: on a rare lent GPU, one crash must not hide every other measurement.
+    # A runner with a fourth entry reports its rows under that name (and its losses apart).
+    (loss_dir / "renamed").mkdir(exist_ok=True)
     for workload in workloads:
-        for label, cmd, env in runners:
-            cmd = cmd + ["--filter", workload, "--losses", loss_dir / f"{label}.csv"] + timing
+        for label, cmd, env, *rename in runners:
+            losses = loss_dir / ("renamed" if rename else ".") / f"{label}.csv"
+            cmd = cmd + ["--filter", workload, "--losses", losses] + timing
             try:
-                rows += run(cmd, env=env, label=f"{label} {workload}")
+                got = run(cmd, env=env, label=f"{label} {workload}")
+                rows += [(rename[0], *r[1:]) for r in got] if rename else got
             except SystemExit as e:
                 failures.append((label, f"{workload}: {e}"))
     return rows, failures
@@ -109,9 +113,9 @@ def table(times, workloads, device):
     unit = "GPU" if device == "cuda" else "CPU"
     p(f"ms per step on the {unit}, median of the timed steps after warm-up; ratio = peer time / "
       "elegy time (> 1: elegy faster).\n")
-    p("| workload | elegy Model ms | elegy low-level ms | PyTorch eager ms | JAX jit ms "
-      "| Model samples/s | torch/Model | torch/low-level | JAX/Model | JAX/low-level |")
-    p("|---|---|---|---|---|---|---|---|---|---|")
+    p("| workload | elegy Model ms | Model eager ms | elegy low-level ms | PyTorch eager ms "
+      "| JAX jit ms | Model samples/s | torch/Model | torch/low-level | JAX/Model | JAX/low-level |")
+    p("|---|---|---|---|---|---|---|---|---|---|---|")
     fmt = lambda us: f"{us / 1e3:.3f}" if us else "-"
     ratio = lambda peer, e: f"{peer / e:.2f}x" if peer and e else "-"
     for workload in workloads:
@@ -120,7 +124,8 @@ def table(times, workloads, device):
             em, el = r.get("elegy_model"), r.get("elegy_lowlevel")
             tb, jx = r.get("torch_eager"), r.get("jax")
             rate = f"{BATCHES[workload] / (em * 1e-6):,.0f}" if em else "-"
-            p(f"| {workload} {kind} | {fmt(em)} | {fmt(el)} | {fmt(tb)} | {fmt(jx)} | {rate} | "
+            p(f"| {workload} {kind} | {fmt(em)} | {fmt(r.get('elegy_model_eager'))} | {fmt(el)} | "
+              f"{fmt(tb)} | {fmt(jx)} | {rate} | "
               f"{ratio(tb, em)} | {ratio(tb, el)} | {ratio(jx, em)} | {ratio(jx, el)} |")
     return out
 
@@ -190,6 +195,9 @@ def main():
               "--warmup", WARMUP]
     runners = [
         ("elegy", [elegy_bin, "--device", args.device, "--workloads", "gpu"], elegy_env),
+        # The Model path with its compiled train step off (every step op by op).
+        ("elegy_eager", [elegy_bin, "--device", args.device, "--workloads", "gpu", "--path",
+                         "model"], dict(elegy_env, ELEGY_RUN_EAGERLY="1"), "elegy_model_eager"),
         ("torch", [sys.executable, TRAIN / "torch_gpu_train.py", "--device", args.device], None),
     ]
     if not no_jax:

@@ -118,6 +118,11 @@ def main():
         rows = run([elegy_bin, "--threads", threads, "--losses", lf] + common)
         for impl, case, _, us in rows:
             times[(case, threads)][impl] = us
+        # The Model path once more with every step run op by op (its compiled train step off).
+        eager_env = dict(os.environ, ELEGY_RUN_EAGERLY="1")
+        for impl, case, _, us in run([elegy_bin, "--threads", threads, "--path", "model"] + common,
+                                     env=eager_env, label="elegy Model, run_eagerly"):
+            times[(case, threads)]["elegy_model_eager"] = us
         for impl in ("elegy_model", "elegy_lowlevel"):
             losses[(impl, threads)] = {}
         for line in lf.read_text().splitlines():
@@ -151,10 +156,10 @@ def main():
     p("ms per step, median of the timed steps after warm-up; speedup = peer time / elegy time "
       "(> 1: elegy faster); best libtorch = the fastest of its configurations at that thread "
       "count.\n")
-    p("| workload | thr | elegy Model ms | elegy low-level ms | libtorch best ms (cfg) | JAX jit ms"
-      " | Model samples/s | Model vs libtorch | Model vs JAX | low-level vs libtorch"
+    p("| workload | thr | elegy Model ms | Model eager ms | elegy low-level ms | libtorch best ms (cfg)"
+      " | JAX jit ms | Model samples/s | Model vs libtorch | Model vs JAX | low-level vs libtorch"
       " | GEMM floor ms (Model at % of it) |")
-    p("|---|---|---|---|---|---|---|---|---|---|---|")
+    p("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for threads in args.threads:
         for workload, batch in WORKLOADS:
             for kind in ("train", "infer"):
@@ -169,7 +174,8 @@ def main():
                 fmt = lambda us: f"{us / 1e3:.2f}" if us else "-"
                 ratio = lambda peer, e: f"{peer / e:.2f}x" if peer and e else "-"
                 floor_s = f"{floor / 1e3:.2f} ({floor / em:.0%})" if floor else "-"
-                p(f"| {workload} {kind} | {threads} | {fmt(em)} | {fmt(el)} | "
+                p(f"| {workload} {kind} | {threads} | {fmt(em)} | {fmt(r.get('elegy_model_eager'))} | "
+                  f"{fmt(el)} | "
                   f"{fmt(tb)} ({best.split()[1] if best else '-'}) | {fmt(jx)} | "
                   f"{batch / (em * 1e-6):,.0f} | {ratio(tb, em)} | {ratio(jx, em)} | "
                   f"{ratio(tb, el)} | {floor_s} |")
