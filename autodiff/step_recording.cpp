@@ -143,6 +143,12 @@ std::size_t StepRecording::num_kernels() const {
   }));
 }
 
+std::size_t StepRecording::bytes_allocated() const {
+  std::size_t n = 0;
+  for (const auto& s : allocated_) n += s->nbytes();
+  return n;
+}
+
 std::vector<std::string> StepRecording::operations() const {
   std::vector<std::string> out;
   for (const Entry& e : entries_) {

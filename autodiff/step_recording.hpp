@@ -77,6 +77,8 @@ class StepRecording final : public StepObserver, public kernels::KernelObserver 
   bool replayable() const { return why_not_.empty(); }
   const std::string& why_not() const { return why_not_; }
   std::size_t num_kernels() const;
+  // Bytes of the blocks the step allocated that the recording keeps.
+  std::size_t bytes_allocated() const;
   // One line per entry ("Add f32", "fused adam", "check", ...): what a replay runs, in order.
   std::vector<std::string> operations() const;
 

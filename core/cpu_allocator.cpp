@@ -53,7 +53,7 @@ class CpuCachingAllocator final : public Allocator {
     if (p == nullptr) {
       std::lock_guard lock(mutex_);
       stats_.bytes_in_use -= std::int64_t(cls);
-      fail("cpu_allocator", "out of memory allocating ", nbytes, " bytes");
+      fail_out_of_memory("cpu_allocator", "out of memory allocating ", nbytes, " bytes");
     }
     return p;
   }

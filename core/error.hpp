@@ -18,6 +18,13 @@ class Error : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// An allocator could not find the memory (after emptying its cache and retrying): what a caller
+// may answer by using less (a compiled step falls back to running eagerly).
+class OutOfMemoryError : public Error {
+ public:
+  using Error::Error;
+};
+
 // Throws Error("op: " + all parts streamed together).
 template <class... Parts>
 [[noreturn]] void fail(std::string_view op, const Parts&... parts) {
@@ -25,6 +32,15 @@ template <class... Parts>
   os << op << ": ";
   (os << ... << parts);
   throw Error(os.str());
+}
+
+// Throws OutOfMemoryError("op: " + all parts streamed together).
+template <class... Parts>
+[[noreturn]] void fail_out_of_memory(std::string_view op, const Parts&... parts) {
+  std::ostringstream os;
+  os << op << ": ";
+  (os << ... << parts);
+  throw OutOfMemoryError(os.str());
 }
 
 }  // namespace elegy

@@ -97,7 +97,10 @@ CompiledStepStatus Model::compiled_step_status() const {
     s.compiled = c->phase == compiled::CompiledTrainStep::Phase::ready;
     s.replays = c->replays;
     s.kernels = c->plan ? c->plan->num_kernels() : 0;
-    if (c->plan) s.operations = c->plan->operations();
+    if (c->plan) {
+      s.operations = c->plan->operations();
+      s.bytes = c->plan->bytes_allocated();
+    }
     s.why_eager = c->why_eager;
   } else if (!compiled_step_enabled()) {
     s.why_eager = "run_eagerly is set";

@@ -10,6 +10,8 @@
 #include "elegy/model/nn/context.hpp"
 #include "elegy/model/summary.hpp"
 
+#include <exception>
+#include <new>
 #include <cstdio>
 
 namespace elegy {
@@ -266,6 +268,25 @@ void Model::init_on_batch(const Tree& x, const Tree& y_true, std::optional<Tenso
   initialized_ = true;
 }
 
+namespace {
+
+// Thrown by a recorded train step that ran out of memory (train_on_batch then runs it eagerly).
+struct RecordingOutOfMemory {};
+
+bool is_out_of_memory(const std::exception_ptr& e) {
+  try {
+    std::rethrow_exception(e);
+  } catch (const OutOfMemoryError&) {
+    return true;
+  } catch (const std::bad_alloc&) {
+    return true;
+  } catch (...) {
+    return false;
+  }
+}
+
+}  // namespace
+
 Logs Model::train_on_batch(const Tree& x, const Tree& y, std::optional<Tensor> sample_weight,
                            std::optional<Tensor> class_weight) {
   init_on_batch(x, y, sample_weight, class_weight);
@@ -273,6 +294,24 @@ Logs Model::train_on_batch(const Tree& x, const Tree& y, std::optional<Tensor> s
   if (compile)
     if (std::optional<Logs> logs = replay_train_step(x, y, sample_weight, class_weight))
       return std::move(*logs);
+  try {
+    return run_train_step(x, y, sample_weight, class_weight, compile);
+  } catch (const RecordingOutOfMemory&) {
+    // A recording keeps every buffer of its step, so it needs more memory than the eager step,
+    // which runs now (and from now on for this batch signature: compiled_step_status says so).
+    return run_train_step(x, y, sample_weight, class_weight, compile);
+  }
+}
+
+Logs Model::run_train_step(const Tree& x, const Tree& y,
+                           const std::optional<Tensor>& sample_weight,
+                           const std::optional<Tensor>& class_weight, bool compile) {
+  auto give_up_recording = [this] {
+    compiled_.step->phase = compiled::CompiledTrainStep::Phase::eager;
+    compiled_.step->first.reset();
+    compiled_.step->why_eager =
+        "recording the step ran out of memory (a recording keeps every buffer of its step)";
+  };
   // Runs last, once the step's locals below are gone.
   struct Settle {
     Model& m;
@@ -283,7 +322,13 @@ Logs Model::train_on_batch(const Tree& x, const Tree& y, std::optional<Tensor> s
   DeferredChecks checks;
   StepArgs a = batch_args(x, y, sample_weight, class_weight, /*initializing=*/false,
                           /*training=*/true);
-  std::unique_ptr<autodiff::StepRecording> recording = compile ? begin_recording(a) : nullptr;
+  std::unique_ptr<autodiff::StepRecording> recording;
+  try {
+    if (compile) recording = begin_recording(a);  // (its private copies need memory too)
+  } catch (...) {
+    if (!compiled_.step || !is_out_of_memory(std::current_exception())) throw;
+    give_up_recording();
+  }
   const std::optional<RngSeq> rng =
       a.states.has_rng() ? std::optional<RngSeq>(a.states.rng()) : std::nullopt;
   detail::FitProfile::mark_current(detail::FitProfile::kCopyIn);
@@ -307,6 +352,12 @@ Logs Model::train_on_batch(const Tree& x, const Tree& y, std::optional<Tensor> s
     r = call_train_step(a);
   } catch (...) {
     states_ = std::move(a.states);
+    // Nothing was written in place yet: the step can run again, eagerly.
+    if (recording && !donation_.taken && is_out_of_memory(std::current_exception())) {
+      recording.reset();
+      give_up_recording();
+      throw RecordingOutOfMemory{};
+    }
     throw;
   }
   detail::FitProfile::mark_current(detail::FitProfile::kStep);

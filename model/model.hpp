@@ -199,6 +199,9 @@ class Model {
   // could not restore them exactly.
   std::optional<TrainStep> donated_update(GradStep& g);
 
+  // train_on_batch's step run op by op (recorded when `compile` and it is time to).
+  Logs run_train_step(const Tree& x, const Tree& y, const std::optional<Tensor>& sample_weight,
+                      const std::optional<Tensor>& class_weight, bool compile);
   // The compiled train step (compiled_step.hpp).
   compiled::CompiledTrainStepHolder compiled_;
   bool compiled_step_enabled() const;

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include <elegy/autodiff/step_recording.hpp>
 #include <elegy/elegy.hpp>
 
 #include "../grad_check.hpp"
@@ -315,6 +316,30 @@ TEST_CASE("steps that cannot be replayed run eagerly and say why") {
     CHECK(m.inner.compiled_step_status().replays == 3);
     CHECK(values_of(m.inner.states()) == values_of(twin.states()));
   }
+}
+
+TEST_CASE("a recording that runs out of memory leaves the step to run eagerly") {
+  // A module standing in for a step too big to record: it fails as an allocator would, only
+  // while the step is being recorded.
+  struct Hungry : nn::Module {
+    Tensor call(nn::Context& ctx, const Tensor& x) override {
+      if (autodiff::StepRecording::current() != nullptr)
+        throw OutOfMemoryError("cuda allocator: cudaMallocAsync of 1 bytes failed");
+      return Mlp()(ctx, x);
+    }
+  };
+  ModelOptions o = mlp_options(optim::adam(1e-2)), eager_options = mlp_options(optim::adam(1e-2));
+  o.module = Hungry();
+  eager_options.run_eagerly = true;
+  Model model(std::move(o)), twin(std::move(eager_options));
+  for (int step = 0; step < 4; ++step) {
+    const Batch b = image_batch(std::uint64_t(step));
+    CHECK(model.train_on_batch(b.x, b.y) == twin.train_on_batch(b.x, b.y));
+  }
+  CHECK(values_of(model.states()) == values_of(twin.states()));
+  const CompiledStepStatus s = model.compiled_step_status();
+  CHECK_FALSE(s.compiled);
+  CHECK(s.why_eager.find("ran out of memory") != std::string::npos);
 }
 
 TEST_CASE("fit with a compiled step gives the eager history") {
