@@ -50,13 +50,13 @@ void check_labels(const Operands& o, const Tensor& logits, const Tensor& labels)
   autodiff::check_on_host(
       kOp, {o.labels},
       // (Detached: a compiled step keeps the check, and must not keep the tape with it.)
-      [values = o.labels.detached(), rows = o.rows, classes = o.classes,
-       logits = logits.detached(), labels = labels.detached()] {
+      [values = o.labels.detached(), rows = o.rows, classes = o.classes, logits = logits.detached(),
+       labels = labels.detached()] {
         const auto* v = static_cast<const std::int64_t*>(values.raw_data());
         for (std::int64_t i = 0; i < rows; ++i)
           ELEGY_CHECK(v[i] >= 0 && v[i] < classes, kOp, "label ", v[i], " at flat index ", i,
-                      " is outside [0, ", classes, ") for logits ", describe(logits),
-                      " (labels ", describe(labels), ")");
+                      " is outside [0, ", classes, ") for logits ", describe(logits), " (labels ",
+                      describe(labels), ")");
       });
 }
 

@@ -228,8 +228,7 @@ struct Role {
 
 class Roles {
  public:
-  Roles(const std::vector<Tensor>& inputs,
-        const std::vector<std::shared_ptr<Storage>>& allocated) {
+  Roles(const std::vector<Tensor>& inputs, const std::vector<std::shared_ptr<Storage>>& allocated) {
     for (std::size_t i = 0; i < inputs.size(); ++i)
       if (inputs[i].storage()) add(*inputs[i].storage(), 1, i);
     for (std::size_t i = 0; i < allocated.size(); ++i) add(*allocated[i], 2, i);
@@ -390,9 +389,8 @@ void check_on_host(const char* description, const std::vector<Tensor>& reads,
   }
   std::vector<const void*> addresses;
   for (const Tensor& t : reads) addresses.push_back(t.address());
-  recording->add_check(description, std::move(addresses), [check, reads] {
-    return [check, reads] { check(); };
-  });
+  recording->add_check(description, std::move(addresses),
+                       [check, reads] { return [check, reads] { check(); }; });
 }
 
 }  // namespace elegy::autodiff

@@ -145,7 +145,7 @@ std::optional<Logs> Model::replay_train_step(const Tree& x, const Tree& y,
 std::unique_ptr<autodiff::StepRecording> Model::begin_recording(StepArgs& a) {
   using Phase = compiled::CompiledTrainStep::Phase;
   auto& c = compiled_.step;
-  if (c && c->phase == Phase::ready) return nullptr;  // another signature: eager
+  if (c && c->phase == Phase::ready) return nullptr;                  // another signature: eager
   if (autodiff::StepRecording::current() != nullptr) return nullptr;  // inside another's
   if (c && c->phase == Phase::eager) {
     if (compiled::same_batch(*c, a.x, a.y_true, a.sample_weight, a.class_weight, std::nullopt))
@@ -177,8 +177,8 @@ std::unique_ptr<autodiff::StepRecording> Model::begin_recording(StepArgs& a) {
   return recording;
 }
 
-void Model::finish_recording(std::unique_ptr<autodiff::StepRecording> recording,
-                             const StepArgs& a, TrainStep& r, const std::optional<RngSeq>& rng) {
+void Model::finish_recording(std::unique_ptr<autodiff::StepRecording> recording, const StepArgs& a,
+                             TrainStep& r, const std::optional<RngSeq>& rng) {
   using Phase = compiled::CompiledTrainStep::Phase;
   compiled::CompiledTrainStep& c = *compiled_.step;
   const std::vector<Tensor>& inputs = recording->inputs();

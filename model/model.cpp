@@ -10,9 +10,9 @@
 #include "elegy/model/nn/context.hpp"
 #include "elegy/model/summary.hpp"
 
+#include <cstdio>
 #include <exception>
 #include <new>
-#include <cstdio>
 
 namespace elegy {
 
@@ -303,8 +303,7 @@ Logs Model::train_on_batch(const Tree& x, const Tree& y, std::optional<Tensor> s
   }
 }
 
-Logs Model::run_train_step(const Tree& x, const Tree& y,
-                           const std::optional<Tensor>& sample_weight,
+Logs Model::run_train_step(const Tree& x, const Tree& y, const std::optional<Tensor>& sample_weight,
                            const std::optional<Tensor>& class_weight, bool compile) {
   auto give_up_recording = [this] {
     compiled_.step->phase = compiled::CompiledTrainStep::Phase::eager;

@@ -157,7 +157,8 @@ bool States::uniquely_owned() const {
 std::vector<bool> States::leaves_uniquely_owned() const {
   std::vector<bool> out;
   const bool fields_unique = !fields_ || fields_.use_count() == 1;
-  for (const auto& [k, v] : entries()) out.resize(out.size() + v.num_leaves(), fields_unique && v.uniquely_owned());
+  for (const auto& [k, v] : entries())
+    out.resize(out.size() + v.num_leaves(), fields_unique && v.uniquely_owned());
   return out;
 }
 

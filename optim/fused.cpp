@@ -107,8 +107,7 @@ void record_replay(autodiff::StepRecording& recording, std::shared_ptr<FusedRepl
   for (const kernels::OptimTensor& t : replay->tensors)
     for (const void* a : {t.grad, t.param, t.mu, t.nu, static_cast<const void*>(t.mu_out),
                           static_cast<const void*>(t.nu_out), static_cast<const void*>(t.update),
-                          static_cast<const void*>(t.param_out),
-                          static_cast<const void*>(t.sums)})
+                          static_cast<const void*>(t.param_out), static_cast<const void*>(t.sums)})
       addresses.push_back(a);
   recording.add_replay(std::string("fused ") + replay->what, std::move(addresses),
                        [replay] { replay->run(); });
@@ -373,13 +372,15 @@ std::optional<FusedStep> adam_step(const std::shared_ptr<const FusedAdamSpec>& s
       for (std::size_t k = 1; k < n_tx; ++k)
         count_pairs(old_small_states[k], result.state[k], replay->counts);
       replay->set_scalars = [set_scalars, count_in, lr_count_in, wd_count_in](
-                                kernels::OptimUpdateArgs& a, std::vector<kernels::OptimTensor>& ts) {
+                                kernels::OptimUpdateArgs& a,
+                                std::vector<kernels::OptimTensor>& ts) {
         set_scalars(a, ts, count_value(count_in),
                     lr_count_in.defined() ? count_value(lr_count_in) : 0,
                     wd_count_in.defined() ? count_value(wd_count_in) : 0);
       };
       replay->passes = {args.kind};
-      if (s->lamb) replay->passes = {kernels::OptimKind::lamb_moments, kernels::OptimKind::lamb_scale};
+      if (s->lamb)
+        replay->passes = {kernels::OptimKind::lamb_moments, kernels::OptimKind::lamb_scale};
       replay->what = what;
       replay->dtype = dtype;
       replay->device = device;
@@ -471,8 +472,8 @@ std::optional<FusedStep> momentum_step(double decay, bool nesterov,
       count_pairs(old_lr_state, lr_state, replay->counts);
       replay->set_scalars = [learning_rate, lr_count_in](kernels::OptimUpdateArgs& a,
                                                          std::vector<kernels::OptimTensor>&) {
-        a.step = learning_rate_step(learning_rate,
-                                    lr_count_in.defined() ? count_value(lr_count_in) : 0);
+        a.step =
+            learning_rate_step(learning_rate, lr_count_in.defined() ? count_value(lr_count_in) : 0);
       };
       replay->passes = {kernels::OptimKind::momentum};
       replay->what = "sgd";

@@ -18,7 +18,8 @@ void check_integral_labels(const char* who, const Tensor& y_true, const Tensor& 
   check_later(
       sum(fractional.astype(DType::i64)),
       // y_true is described only when the check fails: not a string built every step.
-      [who, y_true = y_true.detached(), hint = std::string(hint)](std::span<const std::int64_t> count) {
+      [who, y_true = y_true.detached(),
+       hint = std::string(hint)](std::span<const std::int64_t> count) {
         if (count[0] == 0) return;
         fail(who, "y_true ", describe(y_true), " holds ", count[0], " non-integer value",
              count[0] == 1 ? "" : "s", ": ", hint);

@@ -145,9 +145,8 @@ TEST_CASE("cuda: a compiled step replays the eager step's bits with the same wai
     for (std::size_t i = 0; i < a.size(); ++i)
       CHECK(host_floats(a[i].astype(DType::f32)) == host_floats(b[i].astype(DType::f32)));
     // Bad ids fail a replayed step before it writes anything.
-    const Tree params = compiled.states().net_params().map([](const Tensor& t) {
-      return t.to(Device::cpu());
-    });
+    const Tree params =
+        compiled.states().net_params().map([](const Tensor& t) { return t.to(Device::cpu()); });
     std::vector<std::int32_t> ids = ids_batch(3).to_vector<std::int32_t>();
     ids[4] = -11;
     CHECK_THROWS_AS(compiled.train_on_batch(Tensor::from_vector(ids, Shape{8, 5}), labels_batch(4)),

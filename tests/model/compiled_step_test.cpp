@@ -124,7 +124,8 @@ TEST_CASE("a compiled step gives the eager step's logs and states, bit for bit")
   };
   for (const Case& c : cases) {
     CAPTURE(std::string(c.name));
-    const Model m = train_both(c.make, [](int step) { return image_batch(std::uint64_t(step)); }, 9);
+    const Model m = train_both(
+        c.make, [](int step) { return image_batch(std::uint64_t(step)); }, 9);
     const CompiledStepStatus s = m.compiled_step_status();
     CHECK(s.compiled);
     CHECK(s.why_eager.empty());
@@ -194,7 +195,8 @@ TEST_CASE("a compiled step checks each batch's labels and ids before it writes a
                           .loss = {losses::SparseCategoricalCrossentropy({.from_logits = true})},
                           .optimizer = optim::adam(1e-2)};
     };
-    Model model = train_both(make, [](int step) { return id_batch(std::uint64_t(step)); }, 6);
+    Model model = train_both(
+        make, [](int step) { return id_batch(std::uint64_t(step)); }, 6);
     REQUIRE(model.compiled_step_status().compiled);
     const auto values = values_of(model.states());
     Batch bad = id_batch(9);
@@ -210,8 +212,7 @@ TEST_CASE("a batch of another shape runs eagerly and the compiled step carries o
   auto make = [] { return mlp_options(optim::adam(1e-2)); };
   // Steps of 8 rows with a 3-row batch every fourth step (an epoch's last batch).
   const Model m = train_both(
-      make,
-      [](int step) { return image_batch(std::uint64_t(step), step % 4 == 3 ? 3 : 8); }, 13);
+      make, [](int step) { return image_batch(std::uint64_t(step), step % 4 == 3 ? 3 : 8); }, 13);
   const CompiledStepStatus s = m.compiled_step_status();
   CHECK(s.compiled);
   CHECK(s.replays == 8);  // steps 2, 4, 5, 6, 8, 9, 10, 12: 0 and 1 recorded, the rest were short
@@ -271,9 +272,9 @@ TEST_CASE("steps that cannot be replayed run eagerly and say why") {
     CHECK(s.why_eager.find("random") != std::string::npos);
   }
   SUBCASE("a host read: apply_if_finite's flag") {
-    const Model m = train_both(
-        [] { return mlp_options(optim::apply_if_finite(optim::adam(1e-2), 3)); },
-        [](int step) { return image_batch(std::uint64_t(step)); }, 5);
+    const Model m =
+        train_both([] { return mlp_options(optim::apply_if_finite(optim::adam(1e-2), 3)); },
+                   [](int step) { return image_batch(std::uint64_t(step)); }, 5);
     const CompiledStepStatus s = m.compiled_step_status();
     CHECK_FALSE(s.compiled);
     CHECK(s.why_eager.find("the host read or wrote the values of") != std::string::npos);
