@@ -96,9 +96,7 @@ long StepRecording::references_held(const Storage* storage) const {
 void StepRecording::add_replay(std::string description, std::vector<const void*> addresses,
                                std::function<void()> replay) {
   if (t_paused > 0) return;  // paused code records its own replay
-  Entry e;
-  e.kind = Entry::Kind::replay;
-  e.description = std::move(description);
+  Entry e{.kind = Entry::Kind::replay, .description = std::move(description)};
   e.addresses = std::move(addresses);
   e.replay = std::move(replay);
   entries_.push_back(std::move(e));
@@ -106,10 +104,8 @@ void StepRecording::add_replay(std::string description, std::vector<const void*>
 
 void StepRecording::add_check(std::string description, std::vector<const void*> addresses,
                               std::function<std::function<void()>()> start) {
-  if (t_paused > 0) return;  // paused code records its own replay
-  Entry e;
-  e.kind = Entry::Kind::check;
-  e.description = std::move(description);
+  if (t_paused > 0) return;
+  Entry e{.kind = Entry::Kind::check, .description = std::move(description)};
   e.addresses = std::move(addresses);
   e.start_check = std::move(start);
   entries_.push_back(std::move(e));

@@ -25,22 +25,23 @@ class OutOfMemoryError : public Error {
   using Error::Error;
 };
 
-// Throws Error("op: " + all parts streamed together).
-template <class... Parts>
-[[noreturn]] void fail(std::string_view op, const Parts&... parts) {
+// Throws E("op: " + all parts streamed together).
+template <class E, class... Parts>
+[[noreturn]] void fail_with(std::string_view op, const Parts&... parts) {
   std::ostringstream os;
   os << op << ": ";
   (os << ... << parts);
-  throw Error(os.str());
+  throw E(os.str());
 }
 
-// Throws OutOfMemoryError("op: " + all parts streamed together).
+template <class... Parts>
+[[noreturn]] void fail(std::string_view op, const Parts&... parts) {
+  fail_with<Error>(op, parts...);
+}
+
 template <class... Parts>
 [[noreturn]] void fail_out_of_memory(std::string_view op, const Parts&... parts) {
-  std::ostringstream os;
-  os << op << ": ";
-  (os << ... << parts);
-  throw OutOfMemoryError(os.str());
+  fail_with<OutOfMemoryError>(op, parts...);
 }
 
 }  // namespace elegy

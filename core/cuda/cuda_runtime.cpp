@@ -127,14 +127,12 @@ class CachingDeviceAllocator final : public Allocator {
       const cudaError_t err = status;
       cudaGetLastError();
       const AllocatorStats s = stats();
-      auto raise = [&](auto fail_with) {
-        fail_with("cuda allocator", "cudaMallocAsync of ", nbytes, " bytes on cuda:", index_,
-                  " failed: ", cudaGetErrorName(err), " (", cudaGetErrorString(err), "); ",
-                  s.bytes_in_use, " bytes in use by elegy, ", s.bytes_cached, " cached");
-      };
-      if (err == cudaErrorMemoryAllocation)
-        raise([](const auto&... parts) { fail_out_of_memory(parts...); });
-      raise([](const auto&... parts) { fail(parts...); });
+      std::ostringstream what;
+      what << "cudaMallocAsync of " << nbytes << " bytes on cuda:" << index_
+           << " failed: " << cudaGetErrorName(err) << " (" << cudaGetErrorString(err) << "); "
+           << s.bytes_in_use << " bytes in use by elegy, " << s.bytes_cached << " cached";
+      if (err == cudaErrorMemoryAllocation) fail_out_of_memory("cuda allocator", what.str());
+      fail("cuda allocator", what.str());
     }
     std::lock_guard lock(mutex_);
     note_in_use(std::int64_t(nbytes));
