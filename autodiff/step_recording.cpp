@@ -81,10 +81,13 @@ StepRecording::Paused::~Paused() {
   --t_paused;
 }
 
-void StepRecording::add_inputs(std::span<const Tensor> inputs) {
+void StepRecording::add_inputs(std::span<const Tensor> inputs, bool keep) {
   for (const Tensor& t : inputs) {
+    const Storage* s = t.storage().get();
+    input_blocks_.emplace_back(s ? s->data() : nullptr, s ? s->nbytes() : 0);
+    if (!keep) continue;
     inputs_.push_back(t);
-    if (t.storage()) ++held_[t.storage().get()];
+    if (s) ++held_[s];
   }
 }
 
@@ -224,10 +227,12 @@ struct Role {
 
 class Roles {
  public:
-  Roles(const std::vector<Tensor>& inputs, const std::vector<std::shared_ptr<Storage>>& allocated) {
+  Roles(const std::vector<std::pair<const void*, std::size_t>>& inputs,
+        const std::vector<std::shared_ptr<Storage>>& allocated) {
     for (std::size_t i = 0; i < inputs.size(); ++i)
-      if (inputs[i].storage()) add(*inputs[i].storage(), 1, i);
-    for (std::size_t i = 0; i < allocated.size(); ++i) add(*allocated[i], 2, i);
+      if (inputs[i].first) add(inputs[i].first, inputs[i].second, 1, i);
+    for (std::size_t i = 0; i < allocated.size(); ++i)
+      add(allocated[i]->data(), allocated[i]->nbytes(), 2, i);
   }
   Role of(const void* address) const {
     if (address == nullptr) return {};
@@ -248,9 +253,9 @@ class Roles {
     int kind;
     std::size_t index;
   };
-  void add(const Storage& s, int kind, std::size_t index) {
+  void add(const void* data, std::size_t nbytes, int kind, std::size_t index) {
     // An input listed twice (a tied weight) keeps its first index.
-    blocks_.emplace(reinterpret_cast<std::uintptr_t>(s.data()), Block{s.nbytes(), kind, index});
+    blocks_.emplace(reinterpret_cast<std::uintptr_t>(data), Block{nbytes, kind, index});
   }
   std::map<std::uintptr_t, Block> blocks_;
 };
@@ -304,8 +309,8 @@ std::string same_kernel(const StepRecording::Entry& a, const StepRecording::Entr
 std::string StepRecording::difference(const StepRecording& a, const StepRecording& b) {
   if (!a.replayable()) return a.why_not();
   if (!b.replayable()) return b.why_not();
-  if (a.inputs_.size() != b.inputs_.size()) return "the steps have different inputs";
-  const Roles ra(a.inputs_, a.allocated_), rb(b.inputs_, b.allocated_);
+  if (a.input_blocks_.size() != b.input_blocks_.size()) return "the steps have different inputs";
+  const Roles ra(a.input_blocks_, a.allocated_), rb(b.input_blocks_, b.allocated_);
   const std::size_t n = std::min(a.entries_.size(), b.entries_.size());
   for (std::size_t i = 0; i < n; ++i) {
     const Entry &x = a.entries_[i], &y = b.entries_[i];

@@ -39,9 +39,11 @@ class StepRecording final : public StepObserver, public kernels::KernelObserver 
   static StepRecording* current();
 
   // The tensors the step reads that outlive it (the batch, the states), in a fixed order: the
-  // buffers a replay reads again. Call before the step runs. The recording keeps them (and every
-  // block the step allocates) alive, which in-place updates do not count as another owner.
-  void add_inputs(std::span<const Tensor> inputs);
+  // buffers a replay reads again. Call before the step runs. With `keep`, the recording keeps
+  // them (as it keeps every block the step allocates), which in-place updates do not count as
+  // another owner; else their owner must keep them as long as the recording may be replayed.
+  void add_inputs(std::span<const Tensor> inputs, bool keep = true);
+  // The inputs it keeps, in order.
   const std::vector<Tensor>& inputs() const { return inputs_; }
 
   // While a Paused lives, this thread's kernels and host accesses are not recorded: code that
@@ -105,7 +107,8 @@ class StepRecording final : public StepObserver, public kernels::KernelObserver 
   StepObserver* outer_step_observer_ = nullptr;
   kernels::KernelObserver* outer_kernel_observer_ = nullptr;
   std::vector<Entry> entries_;
-  std::vector<Tensor> inputs_;
+  std::vector<Tensor> inputs_;                              // kept
+  std::vector<std::pair<const void*, std::size_t>> input_blocks_;  // all: their storages
   std::vector<std::shared_ptr<Storage>> allocated_;
   std::unordered_map<const Storage*, long> held_;  // references in inputs_ and allocated_
   std::string why_not_;

@@ -54,12 +54,86 @@ bool debug_enabled() {
 
 }  // namespace
 
-bool same_batch(const CompiledTrainStep& c, const Tree& x, const Tree& y,
+bool same_batch(const RecordedStep& c, const Tree& x, const Tree& y,
                 const std::optional<Tensor>& sample_weight,
                 const std::optional<Tensor>& class_weight, const std::optional<Device>& device) {
   return same_leaves(c.x, x, device) && same_leaves(c.y, y, device) &&
          same_optional(c.sample_weight, sample_weight, device) &&
          same_optional(c.class_weight, class_weight, device);
+}
+
+std::unique_ptr<autodiff::StepRecording> start_recording(RecordedStep& s, StepArgs& a) {
+  if (s.phase == RecordedStep::Phase::record_second &&
+      !same_batch(s, a.x, a.y_true, a.sample_weight, a.class_weight, std::nullopt)) {
+    s.phase = RecordedStep::Phase::record_first;  // another signature: start over
+    s.first.reset();
+  }
+  a.x = a.x.map(private_copy);
+  a.y_true = a.y_true.map(private_copy);
+  if (a.sample_weight) a.sample_weight = private_copy(*a.sample_weight);
+  if (a.class_weight) a.class_weight = private_copy(*a.class_weight);
+  s.x = a.x;
+  s.y = a.y_true;
+  s.sample_weight = a.sample_weight;
+  s.class_weight = a.class_weight;
+  auto recording = std::make_unique<autodiff::StepRecording>();
+  recording->add_inputs(batch_leaves(a.x, a.y_true, a.sample_weight, a.class_weight));
+  return recording;
+}
+
+void finish_recording(RecordedStep& s, std::unique_ptr<autodiff::StepRecording> recording,
+                      const std::vector<Tensor>& slots, const States& in, States& out,
+                      const StepLogs& logs, const std::optional<RngSeq>& rng, const char* step) {
+  using Phase = RecordedStep::Phase;
+  std::vector<Tensor> leaves = out.leaves();
+  // The new states go into the buffers the step read the old ones from (where the optimizer did
+  // not write them in place already), so the next replay reads them there.
+  bool fits = leaves.size() == slots.size() && States::same_structure(in, out);
+  for (std::size_t i = 0; fits && i < leaves.size(); ++i)
+    fits = leaves[i].shape() == slots[i].shape() && leaves[i].dtype() == slots[i].dtype() &&
+           leaves[i].device() == slots[i].device();
+  if (!fits) recording->fail("the step changed the structure, shapes or dtypes of its states");
+  const std::optional<RngSeq> rng_after =
+      out.has_rng() ? std::optional<RngSeq>(out.rng()) : std::nullopt;
+  if (rng_after != rng)
+    recording->fail(
+        "the step drew random numbers (a Dropout's key): the keys are host values its kernels "
+        "bake in");
+  if (recording->replayable()) {
+    for (std::size_t i = 0; i < leaves.size(); ++i) {
+      if (leaves[i].address() == slots[i].address()) continue;
+      // (An output that is another state's old buffer would be overwritten before it is read.)
+      for (const Tensor& t : slots)
+        if (t.storage() == leaves[i].storage())
+          recording->fail("the step's states alias each other");
+      copy_into(slots[i], leaves[i]);
+    }
+    out = out.with_leaves(slots);
+  }
+  recording->stop();
+  leaves.clear();
+
+  if (!recording->replayable()) {
+    s.phase = Phase::eager;
+    s.why_eager = recording->why_not();
+  } else if (s.phase == Phase::record_first) {
+    s.first = std::move(recording);
+    s.phase = Phase::record_second;
+  } else {
+    const std::string difference = autodiff::StepRecording::difference(*s.first, *recording);
+    s.first.reset();
+    if (difference.empty()) {
+      s.plan = std::move(recording);
+      s.logs = logs;
+      s.phase = Phase::ready;
+      s.why_eager.clear();
+    } else {
+      s.phase = Phase::eager;
+      s.why_eager = difference;
+    }
+  }
+  if (debug_enabled() && s.phase == Phase::eager)
+    std::fprintf(stderr, "elegy: the %s step runs eagerly: %s\n", step, s.why_eager.c_str());
 }
 
 void copy_into(const Tensor& slot, const Tensor& src) {
@@ -94,33 +168,37 @@ bool Model::compiled_step_enabled() const {
 CompiledStepStatus Model::compiled_step_status() const {
   CompiledStepStatus s;
   if (const auto& c = compiled_.step) {
-    s.compiled = c->phase == compiled::CompiledTrainStep::Phase::ready;
-    s.replays = c->replays;
-    s.kernels = c->plan ? c->plan->num_kernels() : 0;
-    if (c->plan) {
-      s.operations = c->plan->operations();
-      s.bytes = c->plan->bytes_allocated();
+    const compiled::RecordedStep& t = c->train;
+    s.compiled = t.phase == compiled::RecordedStep::Phase::ready;
+    s.replays = t.replays;
+    s.test_replays = c->test.replays;
+    if (t.plan) {
+      s.kernels = t.plan->num_kernels();
+      s.operations = t.plan->operations();
+      s.bytes = t.plan->bytes_allocated();
     }
-    s.why_eager = c->why_eager;
+    s.why_eager = t.why_eager;
   } else if (!compiled_step_enabled()) {
     s.why_eager = "run_eagerly is set";
   }
   return s;
 }
 
-std::optional<Logs> Model::replay_train_step(const Tree& x, const Tree& y,
-                                             const std::optional<Tensor>& sample_weight,
-                                             const std::optional<Tensor>& class_weight) {
+std::optional<Logs> Model::replay_step(compiled::RecordedStep compiled::CompiledTrainStep::*which,
+                                       const char* step, const Tree& x, const Tree& y,
+                                       const std::optional<Tensor>& sample_weight,
+                                       const std::optional<Tensor>& class_weight) {
   compiled::CompiledTrainStep* c = compiled_.step.get();
-  using Phase = compiled::CompiledTrainStep::Phase;
-  if (c == nullptr || c->phase != Phase::ready || !c->settled) return std::nullopt;
+  using Phase = compiled::RecordedStep::Phase;
+  if (c == nullptr || c->train.phase != Phase::ready || !c->settled) return std::nullopt;
+  compiled::RecordedStep& s = c->*which;
+  if (s.phase != Phase::ready) return std::nullopt;
   // Inside another model's step being recorded (an override training a second model), this
   // step runs eagerly, so the outer recording sees everything it does.
   if (autodiff::StepRecording::current() != nullptr) return std::nullopt;
   // Another batch signature (the last, smaller batch of an epoch) runs eagerly; the plan stays.
-  if (!compiled::same_batch(*c, x, y, sample_weight, class_weight, options_.device))
+  if (!compiled::same_batch(s, x, y, sample_weight, class_weight, options_.device))
     return std::nullopt;
-
   // The states must be the plan's slots, seen by nobody but the plan and the model (so the
   // replay may write them in place). Leaves that are not (reset_metrics, set_states, load, an
   // eager step of another batch shape) are copied into their slot, when nobody else holds it.
@@ -130,112 +208,104 @@ std::optional<Logs> Model::replay_train_step(const Tree& x, const Tree& y,
     compiled_.step.reset();
     return std::nullopt;
   }
-
   const std::vector<Tensor> batch = compiled::batch_leaves(x, y, sample_weight, class_weight);
-  const std::vector<Tensor>& inputs = c->plan->inputs();
+  const std::vector<Tensor>& inputs = s.plan->inputs();
   for (std::size_t i = 0; i < batch.size(); ++i) compiled::copy_into(inputs[i], batch[i]);
   detail::FitProfile::mark_current(detail::FitProfile::kCopyIn);
   // A failing check (a label out of range) raises before anything is written in place.
-  c->plan->replay();
-  ++c->replays;
+  s.plan->replay();
+  ++s.replays;
   detail::FitProfile::mark_current(detail::FitProfile::kStep);
-  return to_logs("train_step", c->logs);
+  return to_logs(step, s.logs);
+}
+
+std::optional<Logs> Model::replay_train_step(const Tree& x, const Tree& y,
+                                             const std::optional<Tensor>& sample_weight,
+                                             const std::optional<Tensor>& class_weight) {
+  return replay_step(&compiled::CompiledTrainStep::train, "train_step", x, y, sample_weight,
+                     class_weight);
+}
+
+std::optional<Logs> Model::replay_test_step(const Tree& x, const Tree& y,
+                                            const std::optional<Tensor>& sample_weight,
+                                            const std::optional<Tensor>& class_weight) {
+  return replay_step(&compiled::CompiledTrainStep::test, "test_step", x, y, sample_weight,
+                     class_weight);
 }
 
 std::unique_ptr<autodiff::StepRecording> Model::begin_recording(StepArgs& a) {
-  using Phase = compiled::CompiledTrainStep::Phase;
+  using Phase = compiled::RecordedStep::Phase;
   auto& c = compiled_.step;
-  if (c && c->phase == Phase::ready) return nullptr;                  // another signature: eager
   if (autodiff::StepRecording::current() != nullptr) return nullptr;  // inside another's
-  if (c && c->phase == Phase::eager) {
-    if (compiled::same_batch(*c, a.x, a.y_true, a.sample_weight, a.class_weight, std::nullopt))
+  if (c && c->train.phase == Phase::ready) return nullptr;            // another signature: eager
+  if (c && c->train.phase == Phase::eager) {
+    if (compiled::same_batch(c->train, a.x, a.y_true, a.sample_weight, a.class_weight,
+                             std::nullopt))
       return nullptr;
     c.reset();  // a new signature: try again
   }
   if (!c) c = std::make_shared<compiled::CompiledTrainStep>();
-  if (c->phase == Phase::record_second &&
-      !compiled::same_batch(*c, a.x, a.y_true, a.sample_weight, a.class_weight, std::nullopt))
-    c->phase = Phase::record_first, c->first.reset();
   // The recording's inputs are its own buffers: a replay refills the batch's and updates the
   // states' in place, which must not be a user's tensors.
-  a.x = a.x.map(compiled::private_copy);
-  a.y_true = a.y_true.map(compiled::private_copy);
-  if (a.sample_weight) a.sample_weight = compiled::private_copy(*a.sample_weight);
-  if (a.class_weight) a.class_weight = compiled::private_copy(*a.class_weight);
   std::vector<Tensor> state_leaves = a.states.leaves();
   for (Tensor& t : state_leaves) t = compiled::private_copy(t);
   a.states = a.states.with_leaves(state_leaves);
-  c->x = a.x;
-  c->y = a.y_true;
-  c->sample_weight = a.sample_weight;
-  c->class_weight = a.class_weight;
-  auto recording = std::make_unique<autodiff::StepRecording>();
-  std::vector<Tensor> inputs =
-      compiled::batch_leaves(a.x, a.y_true, a.sample_weight, a.class_weight);
-  inputs.insert(inputs.end(), state_leaves.begin(), state_leaves.end());
-  recording->add_inputs(inputs);
+  auto recording = compiled::start_recording(c->train, a);
+  recording->add_inputs(state_leaves);
   return recording;
 }
 
 void Model::finish_recording(std::unique_ptr<autodiff::StepRecording> recording, const StepArgs& a,
                              TrainStep& r, const std::optional<RngSeq>& rng) {
-  using Phase = compiled::CompiledTrainStep::Phase;
   compiled::CompiledTrainStep& c = *compiled_.step;
   const std::vector<Tensor>& inputs = recording->inputs();
   const std::size_t num_batch =
-      compiled::batch_leaves(c.x, c.y, c.sample_weight, c.class_weight).size();
+      compiled::batch_leaves(c.train.x, c.train.y, c.train.sample_weight, c.train.class_weight)
+          .size();
   const std::vector<Tensor> slots(inputs.begin() + std::ptrdiff_t(num_batch), inputs.end());
-  std::vector<Tensor> out = r.states.leaves();
-  // The new states go into the buffers the step read the old ones from (where the optimizer did
-  // not write them in place already), so the next replay reads them there.
-  bool fits = out.size() == slots.size() && States::same_structure(a.states, r.states);
-  for (std::size_t i = 0; fits && i < out.size(); ++i)
-    fits = out[i].shape() == slots[i].shape() && out[i].dtype() == slots[i].dtype() &&
-           out[i].device() == slots[i].device();
-  if (!fits) recording->fail("the step changed the structure, shapes or dtypes of its states");
-  const std::optional<RngSeq> rng_after =
-      r.states.has_rng() ? std::optional<RngSeq>(r.states.rng()) : std::nullopt;
-  if (rng_after != rng)
-    recording->fail(
-        "the step drew random numbers (a Dropout's key): the keys are host values its kernels "
-        "bake in");
-  if (recording->replayable()) {
-    for (std::size_t i = 0; i < out.size(); ++i) {
-      if (out[i].address() == slots[i].address()) continue;
-      // (An output that is another state's old buffer would be overwritten before it is read.)
-      for (const Tensor& s : slots)
-        if (s.storage() == out[i].storage()) recording->fail("the step's states alias each other");
-      compiled::copy_into(slots[i], out[i]);
-    }
-    r.states = r.states.with_leaves(slots);
+  compiled::finish_recording(c.train, std::move(recording), slots, a.states, r.states, r.logs, rng,
+                             "train");
+  if (c.train.phase == compiled::RecordedStep::Phase::ready) {
+    c.state_slots = slots;
+    c.states = r.states.with_leaves(slots);
+    c.settled = false;
+    c.test = compiled::RecordedStep();  // (none yet: it records over these slots)
   }
-  recording->stop();
-  out.clear();
+}
 
-  if (!recording->replayable()) {
-    c.phase = Phase::eager;
-    c.why_eager = recording->why_not();
-  } else if (c.phase == Phase::record_first) {
-    c.first = std::move(recording);
-    c.phase = Phase::record_second;
-  } else {
-    const std::string difference = autodiff::StepRecording::difference(*c.first, *recording);
-    c.first.reset();
-    if (difference.empty()) {
-      c.plan = std::move(recording);
-      c.state_slots = slots;
-      c.states = r.states.with_leaves(slots);
-      c.logs = r.logs;
-      c.phase = Phase::ready;
-      c.settled = false;
-      c.why_eager.clear();
-    } else {
-      c.phase = Phase::eager;
-      c.why_eager = difference;
-    }
+std::unique_ptr<autodiff::StepRecording> Model::begin_test_recording(StepArgs& a) {
+  using Phase = compiled::RecordedStep::Phase;
+  compiled::CompiledTrainStep* c = compiled_.step.get();
+  // The test step records over the train step's state buffers, so it waits for that plan.
+  if (c == nullptr || c->train.phase != Phase::ready || !c->settled) return nullptr;
+  if (autodiff::StepRecording::current() != nullptr) return nullptr;
+  compiled::RecordedStep& t = c->test;
+  if (t.phase == Phase::ready) return nullptr;  // another signature: eager
+  if (t.phase == Phase::eager) {
+    if (compiled::same_batch(t, a.x, a.y_true, a.sample_weight, a.class_weight, std::nullopt))
+      return nullptr;
+    t = compiled::RecordedStep();
   }
-  if (compiled::debug_enabled() && c.phase == Phase::eager)
-    std::fprintf(stderr, "elegy: the train step runs eagerly: %s\n", c.why_eager.c_str());
+  a.states = States();  // (a copy of the states' trees would read as another holder)
+  const bool bound = bind_states(*c);
+  a.states = states_;  // the slots, when bound
+  if (!bound) {
+    compiled_.step.reset();
+    return nullptr;
+  }
+  auto recording = compiled::start_recording(t, a);
+  // The train plan keeps the slots; the test plan holds no reference to them (which would make
+  // the train plan's count of references wrong).
+  recording->add_inputs(c->state_slots, /*keep=*/false);
+  return recording;
+}
+
+void Model::finish_test_recording(std::unique_ptr<autodiff::StepRecording> recording,
+                                  const StepArgs& a, TestStep& r,
+                                  const std::optional<RngSeq>& rng) {
+  compiled::CompiledTrainStep& c = *compiled_.step;
+  compiled::finish_recording(c.test, std::move(recording), c.state_slots, a.states, r.states,
+                             r.logs, rng, "test");
 }
 
 bool Model::bind_states(compiled::CompiledTrainStep& c) {
@@ -272,7 +342,7 @@ bool Model::bind_states(compiled::CompiledTrainStep& c) {
 
 void Model::settle_compiled_step() {
   compiled::CompiledTrainStep* c = compiled_.step.get();
-  if (c == nullptr || c->phase != compiled::CompiledTrainStep::Phase::ready || c->settled) return;
+  if (c == nullptr || c->train.phase != compiled::RecordedStep::Phase::ready || c->settled) return;
   // Now that the step's locals are gone: the references the plan and the model hold, which a
   // replay finds again when nobody else took one.
   const std::vector<Tensor> current = states_.leaves();

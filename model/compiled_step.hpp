@@ -34,14 +34,15 @@ struct CompiledStepStatus {
   std::int64_t replays = 0;  // train_on_batch calls it served
   std::size_t kernels = 0;   // kernels per replayed step
   std::size_t bytes = 0;     // memory the recorded step keeps (buffers of its own)
+  std::int64_t test_replays = 0;  // test_on_batch calls the compiled test step served
   std::string why_eager;     // why the step runs eagerly ("" while compiled or recording)
   std::vector<std::string> operations;  // what a replay runs, in order (StepRecording)
 };
 
 namespace compiled {
 
-// The plan of one batch signature and the states it updates in place.
-struct CompiledTrainStep {
+// One compiled step (train or test) of one batch signature.
+struct RecordedStep {
   enum class Phase { record_first, record_second, ready, eager };
   Phase phase = Phase::record_first;
   // The recorded batch (its leaves are the replay's input buffers) and its signature.
@@ -49,16 +50,22 @@ struct CompiledTrainStep {
   std::optional<Tensor> sample_weight, class_weight;
   std::unique_ptr<autodiff::StepRecording> first;  // until the second recording is compared
   std::unique_ptr<autodiff::StepRecording> plan;   // the recording replayed
-  // The states the plan reads and updates in place (its own trees, leaves = the slots).
-  States states;
-  std::vector<Tensor> state_slots;
-  // Per slot: the references the plan itself holds (a replay finds exactly these, plus the
-  // model's states' own, when nobody else took one).
-  std::vector<long> plan_refs;
-  bool settled = false;
-  StepLogs logs;  // the log tensors each replay rewrites
+  StepLogs logs;                                   // the log tensors each replay rewrites
   std::int64_t replays = 0;
   std::string why_eager;
+};
+
+// The model's compiled train step, the states it updates in place, and the compiled test step
+// over the same state buffers (recorded once the train step is; dropped with it).
+struct CompiledTrainStep {
+  RecordedStep train, test;
+  // The states the plans read and update in place (the train plan's trees, leaves = the slots).
+  States states;
+  std::vector<Tensor> state_slots;
+  // Per slot: the references the train plan itself holds (a replay finds exactly these, plus
+  // the model's states' own, when nobody else took one; the test plan holds none).
+  std::vector<long> plan_refs;
+  bool settled = false;
 };
 
 // Copying a Model does not copy its plan (whose buffers are that model's states).
@@ -74,9 +81,20 @@ struct CompiledTrainStepHolder {
 
 // True when the batch has the recorded batch's signature (structure, shapes, dtypes; devices
 // once moved to `device`, when set).
-bool same_batch(const CompiledTrainStep& c, const Tree& x, const Tree& y,
+bool same_batch(const RecordedStep& c, const Tree& x, const Tree& y,
                 const std::optional<Tensor>& sample_weight,
                 const std::optional<Tensor>& class_weight, const std::optional<Device>& device);
+
+// Gives `a` private copies of its batch (a replay refills them), keeps its signature in `s`,
+// and starts recording with the batch as the first inputs.
+std::unique_ptr<autodiff::StepRecording> start_recording(RecordedStep& s, StepArgs& a);
+
+// Ends a recorded step: copies the step's new states into `slots` (the buffers it read them
+// from; recorded too), stops recording, and keeps or compares the recording (s.phase moves on).
+// `in` are the states the step read, `out` those it returned (then holding the slots).
+void finish_recording(RecordedStep& s, std::unique_ptr<autodiff::StepRecording> recording,
+                      const std::vector<Tensor>& slots, const States& in, States& out,
+                      const StepLogs& logs, const std::optional<RngSeq>& rng, const char* step);
 
 // `src`'s values written into `slot` (same shape and dtype; any devices).
 void copy_into(const Tensor& slot, const Tensor& src);

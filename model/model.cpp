@@ -306,9 +306,10 @@ Logs Model::train_on_batch(const Tree& x, const Tree& y, std::optional<Tensor> s
 Logs Model::run_train_step(const Tree& x, const Tree& y, const std::optional<Tensor>& sample_weight,
                            const std::optional<Tensor>& class_weight, bool compile) {
   auto give_up_recording = [this] {
-    compiled_.step->phase = compiled::CompiledTrainStep::Phase::eager;
-    compiled_.step->first.reset();
-    compiled_.step->why_eager =
+    compiled::RecordedStep& s = compiled_.step->train;
+    s.phase = compiled::RecordedStep::Phase::eager;
+    s.first.reset();
+    s.why_eager =
         "recording the step ran out of memory (a recording keeps every buffer of its step)";
   };
   // Runs last, once the step's locals below are gone.
@@ -377,14 +378,28 @@ Logs Model::run_train_step(const Tree& x, const Tree& y, const std::optional<Ten
 Logs Model::test_on_batch(const Tree& x, const Tree& y, std::optional<Tensor> sample_weight,
                           std::optional<Tensor> class_weight) {
   init_on_batch(x, y, sample_weight, class_weight);
+  const bool compile = compiled_step_enabled();
+  if (compile)
+    if (std::optional<Logs> logs = replay_test_step(x, y, sample_weight, class_weight))
+      return std::move(*logs);
   DeferredChecks checks;
-  const StepArgs a = batch_args(x, y, sample_weight, class_weight, /*initializing=*/false,
-                                /*training=*/false);
+  StepArgs a = batch_args(x, y, sample_weight, class_weight, /*initializing=*/false,
+                          /*training=*/false);
+  std::unique_ptr<autodiff::StepRecording> recording =
+      compile ? begin_test_recording(a) : nullptr;
+  const std::optional<RngSeq> rng =
+      a.states.has_rng() ? std::optional<RngSeq>(a.states.rng()) : std::nullopt;
   TestStep r = [&] {
     NoGrad no_grad;  // evaluation never differentiates
     return call_test_step(a);
   }();
   checks.resolve();
+  if (recording) {
+    // The recording writes the new metric states into the model's state buffers: a bad log
+    // must fail the step before.
+    check_logs("test_step", r.logs);
+    finish_test_recording(std::move(recording), a, r, rng);
+  }
   Logs logs = to_logs("test_step", r.logs);
   states_ = detached(r.states);
   return logs;

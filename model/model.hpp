@@ -206,15 +206,26 @@ class Model {
   compiled::CompiledTrainStepHolder compiled_;
   bool compiled_step_enabled() const;
   // The logs of a replayed step, or nullopt: run it eagerly.
+  std::optional<Logs> replay_step(compiled::RecordedStep compiled::CompiledTrainStep::*which,
+                                  const char* step, const Tree& x, const Tree& y,
+                                  const std::optional<Tensor>& sample_weight,
+                                  const std::optional<Tensor>& class_weight);
   std::optional<Logs> replay_train_step(const Tree& x, const Tree& y,
                                         const std::optional<Tensor>& sample_weight,
                                         const std::optional<Tensor>& class_weight);
+  std::optional<Logs> replay_test_step(const Tree& x, const Tree& y,
+                                       const std::optional<Tensor>& sample_weight,
+                                       const std::optional<Tensor>& class_weight);
   // Gives `a` private copies of its batch and states and starts recording (null: not now).
   std::unique_ptr<autodiff::StepRecording> begin_recording(StepArgs& a);
   // Moves the step's new states into the buffers it read (recorded too), stops recording, and
   // compares it with the previous recording or keeps it for the next.
   void finish_recording(std::unique_ptr<autodiff::StepRecording> recording, const StepArgs& a,
                         TrainStep& r, const std::optional<RngSeq>& rng);
+  // The same for test_on_batch, once the train step is compiled: over its state buffers.
+  std::unique_ptr<autodiff::StepRecording> begin_test_recording(StepArgs& a);
+  void finish_test_recording(std::unique_ptr<autodiff::StepRecording> recording,
+                             const StepArgs& a, TestStep& r, const std::optional<RngSeq>& rng);
   // Counts the references a replay expects to find on the states (after a new plan's step).
   void settle_compiled_step();
   // Makes states_ the plan's slots (copying in the leaves that are not); false when somebody

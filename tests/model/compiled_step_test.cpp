@@ -343,6 +343,64 @@ TEST_CASE("a recording that runs out of memory leaves the step to run eagerly") 
   CHECK(s.why_eager.find("ran out of memory") != std::string::npos);
 }
 
+TEST_CASE("test_on_batch replays over the train step's buffers, interleaved with training") {
+  ModelOptions eager_options = mlp_options(optim::adam(1e-2));
+  eager_options.run_eagerly = true;
+  Model compiled(mlp_options(optim::adam(1e-2))), eager(std::move(eager_options));
+  for (int round = 0; round < 4; ++round) {
+    CAPTURE(round);
+    for (int step = 0; step < 3; ++step) {
+      const Batch b = image_batch(std::uint64_t(10 * round + step));
+      CHECK(compiled.train_on_batch(b.x, b.y) == eager.train_on_batch(b.x, b.y));
+    }
+    compiled.reset_metrics();
+    eager.reset_metrics();
+    for (int step = 0; step < 3; ++step) {
+      const Batch b = image_batch(std::uint64_t(100 + step), 5);
+      CHECK(compiled.test_on_batch(b.x, b.y) == eager.test_on_batch(b.x, b.y));
+    }
+    CHECK(values_of(compiled.states()) == values_of(eager.states()));
+  }
+  const CompiledStepStatus s = compiled.compiled_step_status();
+  CHECK(s.compiled);
+  CHECK(s.replays == 4 * 3 - 2);
+  // The test step records in round 0 (steps 0 and 1), then replays.
+  CHECK(s.test_replays == 4 * 3 - 2);
+
+  // A bad label fails a replayed test step; the metrics' states are as they were.
+  const auto values = values_of(compiled.states());
+  Batch bad = image_batch(7, 5);
+  bad.y = Tensor::from_vector(std::vector<std::int32_t>{0, 1, 9, 2, 3}, Shape{5});
+  CHECK_THROWS_WITH_AS(compiled.test_on_batch(bad.x, bad.y),
+                       doctest::Contains("label 9 at flat index 2"), Error);
+  CHECK(values_of(compiled.states()) == values);
+}
+
+TEST_CASE("fit with validation data and a compiled step gives the eager history") {
+  const Tensor x = (random::uniform(Key(5), {48, 6, 6}) * 255.0).astype(DType::u8);
+  const Tensor y = random::randint(Key(6), {48}, 0, 5, DType::i32);
+  const Tensor vx = (random::uniform(Key(7), {32, 6, 6}) * 255.0).astype(DType::u8);
+  const Tensor vy = random::randint(Key(8), {32}, 0, 5, DType::i32);
+  std::vector<History> histories;
+  for (const bool eager : {false, true}) {
+    ModelOptions o = mlp_options(optim::adam(1e-2));
+    o.run_eagerly = eager;
+    Model model(std::move(o));
+    histories.push_back(model.fit({.x = x,
+                                   .y = y,
+                                   .batch_size = 16,
+                                   .epochs = 4,
+                                   .verbose = 0,
+                                   .validation_data = ValidationData{.x = vx, .y = vy}}));
+    if (!eager) {
+      CHECK(model.compiled_step_status().replays == 4 * 3 - 2);
+      CHECK(model.compiled_step_status().test_replays == 4 * 2 - 2);
+    }
+  }
+  CHECK(histories[0].history.count("val_loss") == 1);
+  CHECK(histories[0].history == histories[1].history);
+}
+
 TEST_CASE("fit with a compiled step gives the eager history") {
   const Tensor x = (random::uniform(Key(5), {40, 6, 6}) * 255.0).astype(DType::u8);
   const Tensor y = random::randint(Key(6), {40}, 0, 5, DType::i32);
