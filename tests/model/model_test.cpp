@@ -119,7 +119,8 @@ TEST_CASE("call_test_step overrides change evaluate and leave fit alone") {
     }
   };
   LineData d;
-  Counting model({.optimizer = plain_sgd(0.1)});
+  // Eager: a compiled step runs an override's host code only while recording (as jax.jit).
+  Counting model({.optimizer = plain_sgd(0.1), .run_eagerly = true});
   model.fit({.x = d.x, .y = d.y, .batch_size = 16, .epochs = 1, .verbose = 0});
   CHECK(model.test_calls == 0);
   model.evaluate({.x = d.x, .y = d.y, .verbose = 0, .batch_size = 16});
