@@ -9,6 +9,10 @@
 // optimizer's step count is recomputed at each replay (optim/fused.cpp); the input checks ops
 // make (labels, indices) run at each replay before anything is written in place.
 //
+// Once the train step is compiled, test_on_batch (evaluate, fit's validation) is recorded and
+// replayed the same way, over the train step's state buffers (its metric states are written
+// into them), so switching between training and evaluation copies nothing.
+//
 // A step stays eager, with the reason in Model::compiled_step_status(), when it cannot be
 // replayed: a host read mid-step (apply_if_finite, an optimizer without a fused path, a user's
 // item()), random numbers (a Dropout's key is a host value), states whose structure changes.

@@ -62,8 +62,9 @@ struct ModelOptions {
   bool donate_states = true;
   // Elegy's flag. false: train_on_batch and fit replay a recorded train step once two steps of a
   // batch signature have run the same way (model/compiled_step.hpp: no tape, allocation or host
-  // work per op; states updated in place); steps that cannot be replayed run eagerly, and
-  // compiled_step_status() says why. true: every step runs op by op (as does the environment
+  // work per op; states updated in place), and test_on_batch / evaluate likewise once the train
+  // step is compiled; steps that cannot be replayed run eagerly, and compiled_step_status() says
+  // why. As with jax.jit, an overridden step's host side effects happen only in eager steps. true: every step runs op by op (as does the environment
   // variable ELEGY_RUN_EAGERLY=1; ELEGY_JIT_DEBUG=1 prints why a step stays eager).
   bool run_eagerly = false;
 };
