@@ -34,12 +34,12 @@ namespace elegy {
 
 // What Model::compiled_step_status() reports.
 struct CompiledStepStatus {
-  bool compiled = false;     // a recorded step is being replayed
-  std::int64_t replays = 0;  // train_on_batch calls it served
-  std::size_t kernels = 0;   // kernels per replayed step
-  std::size_t bytes = 0;     // memory the recorded step keeps (buffers of its own)
+  bool compiled = false;          // a recorded step is being replayed
+  std::int64_t replays = 0;       // train_on_batch calls it served
+  std::size_t kernels = 0;        // kernels per replayed step
+  std::size_t bytes = 0;          // memory the recorded step keeps (buffers of its own)
   std::int64_t test_replays = 0;  // test_on_batch calls the compiled test step served
-  std::string why_eager;     // why the step runs eagerly ("" while compiled or recording)
+  std::string why_eager;          // why the step runs eagerly ("" while compiled or recording)
   std::vector<std::string> operations;  // what a replay runs, in order (StepRecording)
 };
 

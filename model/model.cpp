@@ -385,14 +385,35 @@ Logs Model::test_on_batch(const Tree& x, const Tree& y, std::optional<Tensor> sa
   DeferredChecks checks;
   StepArgs a = batch_args(x, y, sample_weight, class_weight, /*initializing=*/false,
                           /*training=*/false);
-  std::unique_ptr<autodiff::StepRecording> recording =
-      compile ? begin_test_recording(a) : nullptr;
+  std::unique_ptr<autodiff::StepRecording> recording;
+  // A recording that runs out of memory leaves the test step eager (nothing was written yet).
+  auto give_up_recording = [&] {
+    recording.reset();
+    compiled::RecordedStep& t = compiled_.step->test;
+    t.phase = compiled::RecordedStep::Phase::eager;
+    t.first.reset();
+    t.why_eager = "recording the step ran out of memory";
+  };
+  try {
+    if (compile) recording = begin_test_recording(a);
+  } catch (...) {
+    if (!compiled_.step || !is_out_of_memory(std::current_exception())) throw;
+    give_up_recording();
+  }
   const std::optional<RngSeq> rng =
       a.states.has_rng() ? std::optional<RngSeq>(a.states.rng()) : std::nullopt;
-  TestStep r = [&] {
+  const auto run = [&] {
     NoGrad no_grad;  // evaluation never differentiates
     return call_test_step(a);
-  }();
+  };
+  TestStep r;
+  try {
+    r = run();
+  } catch (...) {
+    if (!recording || !is_out_of_memory(std::current_exception())) throw;
+    give_up_recording();
+    r = run();
+  }
   checks.resolve();
   if (recording) {
     // The recording writes the new metric states into the model's state buffers: a bad log

@@ -343,6 +343,31 @@ TEST_CASE("a recording that runs out of memory leaves the step to run eagerly") 
   CHECK(s.why_eager.find("ran out of memory") != std::string::npos);
 }
 
+TEST_CASE("a test step whose recording runs out of memory runs eagerly") {
+  struct HungryWhenTesting : nn::Module {
+    Tensor call(nn::Context& ctx, const Tensor& x) override {
+      if (autodiff::StepRecording::current() != nullptr && !ctx.training())
+        throw OutOfMemoryError("cpu_allocator: out of memory allocating 1 bytes");
+      return Mlp()(ctx, x);
+    }
+  };
+  ModelOptions o = mlp_options(optim::adam(1e-2)), eager_options = mlp_options(optim::adam(1e-2));
+  o.module = HungryWhenTesting();
+  eager_options.run_eagerly = true;
+  Model model(std::move(o)), twin(std::move(eager_options));
+  for (int step = 0; step < 4; ++step) {
+    const Batch b = image_batch(std::uint64_t(step));
+    CHECK(model.train_on_batch(b.x, b.y) == twin.train_on_batch(b.x, b.y));
+  }
+  for (int step = 0; step < 3; ++step) {
+    const Batch b = image_batch(std::uint64_t(50 + step));
+    CHECK(model.test_on_batch(b.x, b.y) == twin.test_on_batch(b.x, b.y));
+  }
+  CHECK(values_of(model.states()) == values_of(twin.states()));
+  CHECK(model.compiled_step_status().compiled);  // the train step replays all the same
+  CHECK(model.compiled_step_status().test_replays == 0);
+}
+
 TEST_CASE("test_on_batch replays over the train step's buffers, interleaved with training") {
   ModelOptions eager_options = mlp_options(optim::adam(1e-2));
   eager_options.run_eagerly = true;
