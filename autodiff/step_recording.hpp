@@ -107,7 +107,7 @@ class StepRecording final : public StepObserver, public kernels::KernelObserver 
   StepObserver* outer_step_observer_ = nullptr;
   kernels::KernelObserver* outer_kernel_observer_ = nullptr;
   std::vector<Entry> entries_;
-  std::vector<Tensor> inputs_;                              // kept
+  std::vector<Tensor> inputs_;                                     // kept
   std::vector<std::pair<const void*, std::size_t>> input_blocks_;  // all: their storages
   std::vector<std::shared_ptr<Storage>> allocated_;
   std::unordered_map<const Storage*, long> held_;  // references in inputs_ and allocated_

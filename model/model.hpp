@@ -64,8 +64,9 @@ struct ModelOptions {
   // batch signature have run the same way (model/compiled_step.hpp: no tape, allocation or host
   // work per op; states updated in place), and test_on_batch / evaluate likewise once the train
   // step is compiled; steps that cannot be replayed run eagerly, and compiled_step_status() says
-  // why. As with jax.jit, an overridden step's host side effects happen only in eager steps. true: every step runs op by op (as does the environment
-  // variable ELEGY_RUN_EAGERLY=1; ELEGY_JIT_DEBUG=1 prints why a step stays eager).
+  // why. As with jax.jit, an overridden step's host side effects happen only in eager steps. true:
+  // every step runs op by op (as does the environment variable ELEGY_RUN_EAGERLY=1;
+  // ELEGY_JIT_DEBUG=1 prints why a step stays eager).
   bool run_eagerly = false;
 };
 
@@ -225,8 +226,8 @@ class Model {
                         TrainStep& r, const std::optional<RngSeq>& rng);
   // The same for test_on_batch, once the train step is compiled: over its state buffers.
   std::unique_ptr<autodiff::StepRecording> begin_test_recording(StepArgs& a);
-  void finish_test_recording(std::unique_ptr<autodiff::StepRecording> recording,
-                             const StepArgs& a, TestStep& r, const std::optional<RngSeq>& rng);
+  void finish_test_recording(std::unique_ptr<autodiff::StepRecording> recording, const StepArgs& a,
+                             TestStep& r, const std::optional<RngSeq>& rng);
   // Counts the references a replay expects to find on the states (after a new plan's step).
   void settle_compiled_step();
   // Makes states_ the plan's slots (copying in the leaves that are not); false when somebody
