@@ -32,7 +32,7 @@ struct StepRecording::Entry {
   Kind kind = Kind::kernel;
   // kernel
   kernels::KernelFn fn = nullptr;
-  const char* what = "";
+  std::string what;  // (a copy: the caller's name need not outlive the step)
   kernels::Op op = kernels::Op::Copy;
   DType dtype = DType::f32;
   kernels::KernelArgs args;
