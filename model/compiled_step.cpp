@@ -44,6 +44,18 @@ std::vector<Tensor> batch_leaves(const Tree& x, const Tree& y,
   return out;
 }
 
+// How often each buffer occurs among `leaves`.
+std::unordered_map<const Storage*, long> occurrences(const std::vector<Tensor>& leaves) {
+  std::unordered_map<const Storage*, long> out;
+  for (const Tensor& t : leaves) ++out[t.storage().get()];
+  return out;
+}
+
+long count_of(const std::unordered_map<const Storage*, long>& counts, const Tensor& t) {
+  const auto found = counts.find(t.storage().get());
+  return found == counts.end() ? 0 : found->second;
+}
+
 bool debug_enabled() {
   static const bool on = [] {
     const char* v = std::getenv("ELEGY_JIT_DEBUG");
@@ -114,13 +126,12 @@ void finish_recording(RecordedStep& s, std::unique_ptr<autodiff::StepRecording> 
   leaves.clear();
 
   if (!recording->replayable()) {
-    s.phase = Phase::eager;
-    s.why_eager = recording->why_not();
+    s.stay_eager(recording->why_not());
   } else if (s.phase == Phase::record_first) {
     s.first = std::move(recording);
     s.phase = Phase::record_second;
   } else {
-    const std::string difference = autodiff::StepRecording::difference(*s.first, *recording);
+    std::string difference = autodiff::StepRecording::difference(*s.first, *recording);
     s.first.reset();
     if (difference.empty()) {
       s.plan = std::move(recording);
@@ -128,8 +139,7 @@ void finish_recording(RecordedStep& s, std::unique_ptr<autodiff::StepRecording> 
       s.phase = Phase::ready;
       s.why_eager.clear();
     } else {
-      s.phase = Phase::eager;
-      s.why_eager = difference;
+      s.stay_eager(std::move(difference));
     }
   }
   if (debug_enabled() && s.phase == Phase::eager)
@@ -146,7 +156,7 @@ void copy_into(const Tensor& slot, const Tensor& src) {
   args.num_inputs = 1;
   args.device = slot.device().is_cuda() ? slot.device() : from.device();
   args.in_device = from.device();
-  kernels::run("compiled train step", kernels::Op::Copy, slot.dtype(), args);
+  kernels::run("compiled step", kernels::Op::Copy, slot.dtype(), args);
 }
 
 Tensor private_copy(const Tensor& t) {
@@ -184,11 +194,11 @@ CompiledStepStatus Model::compiled_step_status() const {
   return s;
 }
 
-std::optional<Logs> Model::replay_step(compiled::RecordedStep compiled::CompiledTrainStep::*which,
+std::optional<Logs> Model::replay_step(compiled::RecordedStep compiled::CompiledSteps::*which,
                                        const char* step, const Tree& x, const Tree& y,
                                        const std::optional<Tensor>& sample_weight,
                                        const std::optional<Tensor>& class_weight) {
-  compiled::CompiledTrainStep* c = compiled_.step.get();
+  compiled::CompiledSteps* c = compiled_.step.get();
   using Phase = compiled::RecordedStep::Phase;
   if (c == nullptr || c->train.phase != Phase::ready || !c->settled) return std::nullopt;
   compiled::RecordedStep& s = c->*which;
@@ -222,18 +232,18 @@ std::optional<Logs> Model::replay_step(compiled::RecordedStep compiled::Compiled
 std::optional<Logs> Model::replay_train_step(const Tree& x, const Tree& y,
                                              const std::optional<Tensor>& sample_weight,
                                              const std::optional<Tensor>& class_weight) {
-  return replay_step(&compiled::CompiledTrainStep::train, "train_step", x, y, sample_weight,
+  return replay_step(&compiled::CompiledSteps::train, "train_step", x, y, sample_weight,
                      class_weight);
 }
 
 std::optional<Logs> Model::replay_test_step(const Tree& x, const Tree& y,
                                             const std::optional<Tensor>& sample_weight,
                                             const std::optional<Tensor>& class_weight) {
-  return replay_step(&compiled::CompiledTrainStep::test, "test_step", x, y, sample_weight,
+  return replay_step(&compiled::CompiledSteps::test, "test_step", x, y, sample_weight,
                      class_weight);
 }
 
-std::unique_ptr<autodiff::StepRecording> Model::begin_recording(StepArgs& a) {
+std::unique_ptr<autodiff::StepRecording> Model::begin_train_recording(StepArgs& a) {
   using Phase = compiled::RecordedStep::Phase;
   auto& c = compiled_.step;
   if (autodiff::StepRecording::current() != nullptr) return nullptr;  // inside another's
@@ -244,7 +254,7 @@ std::unique_ptr<autodiff::StepRecording> Model::begin_recording(StepArgs& a) {
       return nullptr;
     c.reset();  // a new signature: try again
   }
-  if (!c) c = std::make_shared<compiled::CompiledTrainStep>();
+  if (!c) c = std::make_shared<compiled::CompiledSteps>();
   // The recording's inputs are its own buffers: a replay refills the batch's and updates the
   // states' in place, which must not be a user's tensors.
   std::vector<Tensor> state_leaves = a.states.leaves();
@@ -255,9 +265,10 @@ std::unique_ptr<autodiff::StepRecording> Model::begin_recording(StepArgs& a) {
   return recording;
 }
 
-void Model::finish_recording(std::unique_ptr<autodiff::StepRecording> recording, const StepArgs& a,
-                             TrainStep& r, const std::optional<RngSeq>& rng) {
-  compiled::CompiledTrainStep& c = *compiled_.step;
+void Model::finish_train_recording(std::unique_ptr<autodiff::StepRecording> recording,
+                                   const StepArgs& a, TrainStep& r,
+                                   const std::optional<RngSeq>& rng) {
+  compiled::CompiledSteps& c = *compiled_.step;
   const std::vector<Tensor>& inputs = recording->inputs();
   const std::size_t num_batch =
       compiled::batch_leaves(c.train.x, c.train.y, c.train.sample_weight, c.train.class_weight)
@@ -275,7 +286,7 @@ void Model::finish_recording(std::unique_ptr<autodiff::StepRecording> recording,
 
 std::unique_ptr<autodiff::StepRecording> Model::begin_test_recording(StepArgs& a) {
   using Phase = compiled::RecordedStep::Phase;
-  compiled::CompiledTrainStep* c = compiled_.step.get();
+  compiled::CompiledSteps* c = compiled_.step.get();
   // The test step records over the train step's state buffers, so it waits for that plan.
   if (c == nullptr || c->train.phase != Phase::ready || !c->settled) return nullptr;
   if (autodiff::StepRecording::current() != nullptr) return nullptr;
@@ -303,12 +314,12 @@ std::unique_ptr<autodiff::StepRecording> Model::begin_test_recording(StepArgs& a
 void Model::finish_test_recording(std::unique_ptr<autodiff::StepRecording> recording,
                                   const StepArgs& a, TestStep& r,
                                   const std::optional<RngSeq>& rng) {
-  compiled::CompiledTrainStep& c = *compiled_.step;
+  compiled::CompiledSteps& c = *compiled_.step;
   compiled::finish_recording(c.test, std::move(recording), c.state_slots, a.states, r.states,
                              r.logs, rng, "test");
 }
 
-bool Model::bind_states(compiled::CompiledTrainStep& c) {
+bool Model::bind_states(compiled::CompiledSteps& c) {
   std::vector<Tensor> current = states_.leaves();
   const std::size_t n = c.state_slots.size();
   if (current.size() != n || !States::same_structure(states_, c.states)) return false;
@@ -316,12 +327,10 @@ bool Model::bind_states(compiled::CompiledTrainStep& c) {
   std::vector<bool> copy(n, false);
   bool rebuild = false;
   // How often each buffer occurs in the states (each also held by `current`).
-  std::unordered_map<const Storage*, long> occurs;
-  for (const Tensor& t : current) ++occurs[t.storage().get()];
+  const auto occurs = compiled::occurrences(current);
   for (std::size_t i = 0; i < n; ++i) {
     const Tensor& slot = c.state_slots[i];
-    const auto found = occurs.find(slot.storage().get());
-    const long occurrences = found == occurs.end() ? 0 : found->second;
+    const long occurrences = compiled::count_of(occurs, slot);
     const long refs = slot.storage().use_count();
     if (current[i].storage() == slot.storage() && current[i].address() == slot.address()) {
       if (!unshared[i] || refs != c.plan_refs[i] + 2 * occurrences) return false;
@@ -341,20 +350,19 @@ bool Model::bind_states(compiled::CompiledTrainStep& c) {
 }
 
 void Model::settle_compiled_step() {
-  compiled::CompiledTrainStep* c = compiled_.step.get();
+  compiled::CompiledSteps* c = compiled_.step.get();
   if (c == nullptr || c->train.phase != compiled::RecordedStep::Phase::ready || c->settled) return;
   // Now that the step's locals are gone: the references the plan and the model hold, which a
   // replay finds again when nobody else took one.
   const std::vector<Tensor> current = states_.leaves();
   bool ok = current.size() == c->state_slots.size() && states_.uniquely_owned();
   c->plan_refs.assign(c->state_slots.size(), 0);
+  const auto occurs = compiled::occurrences(current);
   for (std::size_t i = 0; ok && i < current.size(); ++i) {
-    ok = current[i].storage() == c->state_slots[i].storage() &&
-         current[i].address() == c->state_slots[i].address();
-    long occurrences = 0;
-    for (const Tensor& t : current) occurrences += t.storage() == c->state_slots[i].storage();
+    const Tensor& slot = c->state_slots[i];
+    ok = current[i].storage() == slot.storage() && current[i].address() == slot.address();
     // The states' trees and `current` hold one reference per occurrence each.
-    c->plan_refs[i] = c->state_slots[i].storage().use_count() - 2 * occurrences;
+    c->plan_refs[i] = slot.storage().use_count() - 2 * compiled::count_of(occurs, slot);
   }
   if (!ok) {
     compiled_.step.reset();

@@ -24,6 +24,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "elegy/autodiff/step_recording.hpp"
@@ -57,11 +58,18 @@ struct RecordedStep {
   StepLogs logs;                                   // the log tensors each replay rewrites
   std::int64_t replays = 0;
   std::string why_eager;
+
+  // From now on (for this batch signature) the step runs eagerly, for `why`.
+  void stay_eager(std::string why) {
+    phase = Phase::eager;
+    first.reset();
+    why_eager = std::move(why);
+  }
 };
 
 // The model's compiled train step, the states it updates in place, and the compiled test step
 // over the same state buffers (recorded once the train step is; dropped with it).
-struct CompiledTrainStep {
+struct CompiledSteps {
   RecordedStep train, test;
   // The states the plans read and update in place (the train plan's trees, leaves = the slots).
   States states;
@@ -73,11 +81,11 @@ struct CompiledTrainStep {
 };
 
 // Copying a Model does not copy its plan (whose buffers are that model's states).
-struct CompiledTrainStepHolder {
-  std::shared_ptr<CompiledTrainStep> step;
-  CompiledTrainStepHolder() = default;
-  CompiledTrainStepHolder(const CompiledTrainStepHolder&) {}
-  CompiledTrainStepHolder& operator=(const CompiledTrainStepHolder&) {
+struct CompiledStepsHolder {
+  std::shared_ptr<CompiledSteps> step;
+  CompiledStepsHolder() = default;
+  CompiledStepsHolder(const CompiledStepsHolder&) {}
+  CompiledStepsHolder& operator=(const CompiledStepsHolder&) {
     step.reset();
     return *this;
   }

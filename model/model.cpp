@@ -306,11 +306,8 @@ Logs Model::train_on_batch(const Tree& x, const Tree& y, std::optional<Tensor> s
 Logs Model::run_train_step(const Tree& x, const Tree& y, const std::optional<Tensor>& sample_weight,
                            const std::optional<Tensor>& class_weight, bool compile) {
   auto give_up_recording = [this] {
-    compiled::RecordedStep& s = compiled_.step->train;
-    s.phase = compiled::RecordedStep::Phase::eager;
-    s.first.reset();
-    s.why_eager =
-        "recording the step ran out of memory (a recording keeps every buffer of its step)";
+    compiled_.step->train.stay_eager(
+        "recording the step ran out of memory (a recording keeps every buffer of its step)");
   };
   // Runs last, once the step's locals below are gone.
   struct Settle {
@@ -324,7 +321,7 @@ Logs Model::run_train_step(const Tree& x, const Tree& y, const std::optional<Ten
                           /*training=*/true);
   std::unique_ptr<autodiff::StepRecording> recording;
   try {
-    if (compile) recording = begin_recording(a);  // (its private copies need memory too)
+    if (compile) recording = begin_train_recording(a);  // (its private copies need memory too)
   } catch (...) {
     if (!compiled_.step || !is_out_of_memory(std::current_exception())) throw;
     give_up_recording();
@@ -363,7 +360,7 @@ Logs Model::run_train_step(const Tree& x, const Tree& y, const std::optional<Ten
   detail::FitProfile::mark_current(detail::FitProfile::kStep);
   try {
     checks.resolve();
-    if (recording) finish_recording(std::move(recording), a, r, rng);
+    if (recording) finish_train_recording(std::move(recording), a, r, rng);
     Logs logs = to_logs("train_step", r.logs);  // before states change: a bad log changes nothing
     states_ = detached(r.states);
     return logs;
@@ -389,10 +386,7 @@ Logs Model::test_on_batch(const Tree& x, const Tree& y, std::optional<Tensor> sa
   // A recording that runs out of memory leaves the test step eager (nothing was written yet).
   auto give_up_recording = [&] {
     recording.reset();
-    compiled::RecordedStep& t = compiled_.step->test;
-    t.phase = compiled::RecordedStep::Phase::eager;
-    t.first.reset();
-    t.why_eager = "recording the step ran out of memory";
+    compiled_.step->test.stay_eager("recording the step ran out of memory");
   };
   try {
     if (compile) recording = begin_test_recording(a);

@@ -205,10 +205,10 @@ class Model {
   Logs run_train_step(const Tree& x, const Tree& y, const std::optional<Tensor>& sample_weight,
                       const std::optional<Tensor>& class_weight, bool compile);
   // The compiled train step (compiled_step.hpp).
-  compiled::CompiledTrainStepHolder compiled_;
+  compiled::CompiledStepsHolder compiled_;
   bool compiled_step_enabled() const;
   // The logs of a replayed step, or nullopt: run it eagerly.
-  std::optional<Logs> replay_step(compiled::RecordedStep compiled::CompiledTrainStep::*which,
+  std::optional<Logs> replay_step(compiled::RecordedStep compiled::CompiledSteps::*which,
                                   const char* step, const Tree& x, const Tree& y,
                                   const std::optional<Tensor>& sample_weight,
                                   const std::optional<Tensor>& class_weight);
@@ -219,11 +219,11 @@ class Model {
                                        const std::optional<Tensor>& sample_weight,
                                        const std::optional<Tensor>& class_weight);
   // Gives `a` private copies of its batch and states and starts recording (null: not now).
-  std::unique_ptr<autodiff::StepRecording> begin_recording(StepArgs& a);
+  std::unique_ptr<autodiff::StepRecording> begin_train_recording(StepArgs& a);
   // Moves the step's new states into the buffers it read (recorded too), stops recording, and
   // compares it with the previous recording or keeps it for the next.
-  void finish_recording(std::unique_ptr<autodiff::StepRecording> recording, const StepArgs& a,
-                        TrainStep& r, const std::optional<RngSeq>& rng);
+  void finish_train_recording(std::unique_ptr<autodiff::StepRecording> recording, const StepArgs& a,
+                              TrainStep& r, const std::optional<RngSeq>& rng);
   // The same for test_on_batch, once the train step is compiled: over its state buffers.
   std::unique_ptr<autodiff::StepRecording> begin_test_recording(StepArgs& a);
   void finish_test_recording(std::unique_ptr<autodiff::StepRecording> recording, const StepArgs& a,
@@ -232,7 +232,7 @@ class Model {
   void settle_compiled_step();
   // Makes states_ the plan's slots (copying in the leaves that are not); false when somebody
   // else holds a slot or the states changed structure.
-  bool bind_states(compiled::CompiledTrainStep& c);
+  bool bind_states(compiled::CompiledSteps& c);
 
   // options_.loss and options_.metrics as the collections the default test_step runs.
   losses::Losses losses_;

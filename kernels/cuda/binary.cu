@@ -72,8 +72,6 @@ struct op_minimum {
     return (a != a || a < b) ? a : b;
   }
 };
-// C's pow, whose special cases (negative bases with integer exponents, 0^0, infinities) the
-// CPU's std::pow shares.
 // 0 where b == 0, a / b elsewhere (the CPU's FloatDivNoNan).
 struct op_div_no_nan {
   static constexpr const char* kName = "divide_no_nan (cuda)";
@@ -82,7 +80,8 @@ struct op_div_no_nan {
     return b == T(0) ? T(0) : a / b;
   }
 };
-
+// C's pow, whose special cases (negative bases with integer exponents, 0^0, infinities) the
+// CPU's std::pow shares.
 struct op_pow {
   static constexpr const char* kName = "pow (cuda)";
   template <class T>

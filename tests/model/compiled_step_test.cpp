@@ -144,8 +144,8 @@ TEST_CASE("a compiled step updates parameters and moments in place, copying only
   REQUIRE(s.compiled);
   int float_copies = 0, int_copies = 0;
   for (const std::string& op : s.operations) {
-    float_copies += op == "Copy float32 (compiled train step)";
-    int_copies += op == "Copy int32 (compiled train step)";
+    float_copies += op == "Copy float32 (compiled step)";
+    int_copies += op == "Copy int32 (compiled step)";
   }
   CHECK(float_copies == int(m.states().metrics_states().num_leaves()));
   CHECK(int_copies == 1);  // adam's count
@@ -329,15 +329,13 @@ TEST_CASE("a recording that runs out of memory leaves the step to run eagerly") 
       return Mlp()(ctx, x);
     }
   };
-  ModelOptions o = mlp_options(optim::adam(1e-2)), eager_options = mlp_options(optim::adam(1e-2));
-  o.module = Hungry();
-  eager_options.run_eagerly = true;
-  Model model(std::move(o)), twin(std::move(eager_options));
-  for (int step = 0; step < 4; ++step) {
-    const Batch b = image_batch(std::uint64_t(step));
-    CHECK(model.train_on_batch(b.x, b.y) == twin.train_on_batch(b.x, b.y));
-  }
-  CHECK(values_of(model.states()) == values_of(twin.states()));
+  const Model model = train_both(
+      [] {
+        ModelOptions o = mlp_options(optim::adam(1e-2));
+        o.module = Hungry();  // (the eager twin never records, so never fails)
+        return o;
+      },
+      [](int step) { return image_batch(std::uint64_t(step)); }, 4);
   const CompiledStepStatus s = model.compiled_step_status();
   CHECK_FALSE(s.compiled);
   CHECK(s.why_eager.find("ran out of memory") != std::string::npos);
