@@ -6,6 +6,7 @@
 #include <unordered_map>
 
 #include "elegy/autodiff/ops_creation.hpp"
+#include "elegy/autodiff/step_recording.hpp"
 #include "elegy/core/error.hpp"
 
 namespace elegy::autodiff {
@@ -46,14 +47,23 @@ Tensor device_constant(double value, DType dtype, Device device) {
   Key key{0, dtype, device};
   std::memcpy(&key.bits, &value, sizeof(value));  // -0.0 and each NaN payload apart
   Cache& c = cache();
+  Tensor t;
   {
     std::lock_guard lock(c.mutex);
-    if (auto it = c.constants.find(key); it != c.constants.end()) return it->second;
+    if (auto it = c.constants.find(key); it != c.constants.end()) t = it->second;
   }
-  Tensor t = scalar(value, dtype, device);
-  std::lock_guard lock(c.mutex);
-  if (c.constants.size() >= kMaxConstants) c.constants.clear();
-  return c.constants.emplace(key, t).first->second;
+  if (!t.defined()) {
+    // Made once for every later step: not part of a step being recorded (whose next recording
+    // finds it made, and must agree with this one).
+    StepRecording::Outside outside;
+    t = scalar(value, dtype, device);
+    std::lock_guard lock(c.mutex);
+    if (c.constants.size() >= kMaxConstants) c.constants.clear();
+    t = c.constants.emplace(key, t).first->second;
+  }
+  // A replay reads it again, even once the cache has started over.
+  if (StepRecording* recording = StepRecording::current()) recording->keep(t);
+  return t;
 }
 
 }  // namespace elegy::autodiff

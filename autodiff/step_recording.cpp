@@ -30,12 +30,16 @@ bool has_geometry(kernels::Op op) {
 struct StepRecording::Entry {
   enum class Kind { kernel, replay, check, resolve, constant };
   Kind kind = Kind::kernel;
+  // How many blocks the step had allocated by then: an address means the latest of them that
+  // holds it (planned blocks share bytes with dead ones).
+  std::size_t time = 0;
   // kernel
   kernels::KernelFn fn = nullptr;
   std::string what;  // (a copy: the caller's name need not outlive the step)
   kernels::Op op = kernels::Op::Copy;
   DType dtype = DType::f32;
   kernels::KernelArgs args;
+  int key_draw = -1;  // args.key is the step's draw number key_draw (bind_keys), else literal
   std::shared_ptr<kernels::ConvGeometry> geometry;
   std::shared_ptr<kernels::ConvBackwardOperands> conv_operands;
   // replay / check
@@ -48,8 +52,13 @@ struct StepRecording::Entry {
   std::vector<unsigned char> bytes;
 };
 
-StepRecording::StepRecording() {
+StepRecording::StepRecording(std::shared_ptr<const MemoryPlan> plan) : plan_(std::move(plan)) {
   ELEGY_CHECK(t_current == nullptr, "StepRecording", "a step is already being recorded");
+  if (plan_) {
+    for (const auto& [device, nbytes] : plan_->arenas())
+      arenas_.emplace_back(device, Storage::allocate(nbytes, device));
+    following_plan_ = true;
+  }
   outer_step_observer_ = step_observer();
   outer_kernel_observer_ = kernels::kernel_observer();
   step_observer() = this;
@@ -96,21 +105,45 @@ long StepRecording::references_held(const Storage* storage) const {
   return it == held_.end() ? 0 : it->second;
 }
 
+StepRecording::Outside::Outside()
+    : step_observer_(step_observer()), kernel_observer_(kernels::kernel_observer()) {
+  step_observer() = nullptr;
+  kernels::kernel_observer() = nullptr;
+  ++t_paused;  // (add_constant, add_check and add_resolve go through current())
+}
+StepRecording::Outside::~Outside() {
+  --t_paused;
+  step_observer() = step_observer_;
+  kernels::kernel_observer() = kernel_observer_;
+}
+
+void StepRecording::keep(const Tensor& t) {
+  if (!t.defined()) return;
+  const std::shared_ptr<Storage>& storage = t.storage();
+  if (std::find(kept_.begin(), kept_.end(), storage) == kept_.end()) kept_.push_back(storage);
+}
+
 void StepRecording::add_replay(std::string description, std::vector<const void*> addresses,
                                std::function<void()> replay) {
   if (t_paused > 0) return;  // paused code records its own replay
-  Entry e{.kind = Entry::Kind::replay, .description = std::move(description)};
+  Entry e;
+  e.kind = Entry::Kind::replay;
+  e.description = std::move(description);
   e.addresses = std::move(addresses);
   e.replay = std::move(replay);
+  e.time = allocated_.size();
   entries_.push_back(std::move(e));
 }
 
 void StepRecording::add_check(std::string description, std::vector<const void*> addresses,
                               std::function<std::function<void()>()> start) {
   if (t_paused > 0) return;
-  Entry e{.kind = Entry::Kind::check, .description = std::move(description)};
+  Entry e;
+  e.kind = Entry::Kind::check;
+  e.description = std::move(description);
   e.addresses = std::move(addresses);
   e.start_check = std::move(start);
+  e.time = allocated_.size();
   entries_.push_back(std::move(e));
 }
 
@@ -129,11 +162,25 @@ void StepRecording::add_constant(const Tensor& t) {
   const auto* p = static_cast<const unsigned char*>(t.address());
   e.bytes.assign(p, p + t.nbytes());
   e.addresses = {t.address()};
+  e.time = allocated_.size();
   entries_.push_back(std::move(e));
 }
 
 void StepRecording::fail(std::string why) {
   if (why_not_.empty()) why_not_ = std::move(why);
+}
+
+void StepRecording::bind_keys(std::span<const Key> draws) {
+  num_draws_ = draws.size();
+  for (Entry& e : entries_) {
+    if (e.kind != Entry::Kind::kernel) continue;
+    for (std::size_t j = 0; j < draws.size(); ++j) {
+      if (draws[j].words()[0] == e.args.key[0] && draws[j].words()[1] == e.args.key[1]) {
+        e.key_draw = int(j);
+        break;
+      }
+    }
+  }
 }
 
 std::size_t StepRecording::num_kernels() const {
@@ -144,8 +191,22 @@ std::size_t StepRecording::num_kernels() const {
 
 std::size_t StepRecording::bytes_allocated() const {
   std::size_t n = 0;
+  for (const auto& [device, arena] : arenas_) n += arena->nbytes();
+  for (const auto& s : allocated_) n += s->is_part() ? 0 : s->nbytes();
+  return n;
+}
+
+std::size_t StepRecording::bytes_requested() const {
+  std::size_t n = 0;
   for (const auto& s : allocated_) n += s->nbytes();
   return n;
+}
+
+std::shared_ptr<const MemoryPlan> StepRecording::memory_plan() const {
+  std::vector<BlockLifetime> blocks(allocated_.size());
+  for (std::size_t i = 0; i < blocks.size(); ++i)
+    blocks[i] = {allocated_[i]->device(), allocated_[i]->nbytes(), i, ends_[i]};
+  return MemoryPlan::pack(blocks);
 }
 
 std::vector<std::string> StepRecording::operations() const {
@@ -154,7 +215,8 @@ std::vector<std::string> StepRecording::operations() const {
     switch (e.kind) {
       case Entry::Kind::kernel:
         out.push_back(std::string(kernels::op_name(e.op)) + " " + std::string(name(e.dtype)) +
-                      " (" + e.what + ")");
+                      " (" + e.what +
+                      (e.key_draw >= 0 ? ", drawn key " + std::to_string(e.key_draw) : "") + ")");
         break;
       case Entry::Kind::replay:
         out.push_back(e.description);
@@ -173,8 +235,37 @@ std::vector<std::string> StepRecording::operations() const {
   return out;
 }
 
+std::shared_ptr<Storage> StepRecording::provide(std::size_t nbytes, Device device) {
+  if (!following_plan_) return nullptr;
+  const std::size_t k = allocated_.size();
+  const std::vector<MemoryPlan::Placement>& placements = plan_->placements();
+  if (k >= placements.size() || placements[k].device != device || placements[k].nbytes != nbytes) {
+    following_plan_ = false;  // another step than the one planned: blocks of their own
+    return nullptr;
+  }
+  const MemoryPlan::Placement& p = placements[k];
+  if (!p.in_arena) return nullptr;
+  // The blocks it shares bytes with were dead by now in the last recording; one still alive
+  // here (the step held it longer this time) keeps its bytes, and this block gets its own.
+  for (const std::size_t j : p.overlaps)
+    if (allocated_[j].use_count() != 1) return nullptr;
+  for (const auto& [arena_device, arena] : arenas_)
+    if (arena_device == device) return Storage::within(arena, p.offset, nbytes);
+  return nullptr;
+}
+
 void StepRecording::on_allocate(const std::shared_ptr<Storage>& storage) {
+  // Blocks nothing but the recording holds any more are dead from this allocation on: their
+  // bytes may be this one's in a plan.
+  const std::size_t now = allocated_.size();
+  std::erase_if(alive_, [&](std::size_t i) {
+    if (allocated_[i].use_count() != 1) return false;
+    ends_[i] = now;
+    return true;
+  });
   allocated_.push_back(storage);
+  ends_.push_back(BlockLifetime::kAliveAtEnd);
+  alive_.push_back(now);
   ++held_[storage.get()];
 }
 
@@ -209,6 +300,7 @@ void StepRecording::on_kernel(kernels::KernelFn fn, const char* what, kernels::O
         *reinterpret_cast<const kernels::ConvBackwardOperands*>(std::intptr_t(args.ints[1])));
     e.args.ints[1] = std::int64_t(reinterpret_cast<std::intptr_t>(e.conv_operands.get()));
   }
+  e.time = allocated_.size();
   entries_.push_back(std::move(e));
 }
 
@@ -217,7 +309,8 @@ void StepRecording::on_kernel(kernels::KernelFn fn, const char* what, kernels::O
 namespace {
 
 // Where an address lies: in an input (index, offset), in a block the step allocated (its order
-// of allocation, offset), or outside both (the address itself).
+// of allocation, offset: the latest block made before the entry that holds it, since a planned
+// block shares bytes with blocks dead by then), or outside both (the address itself).
 struct Role {
   int kind = 0;  // 0 null, 1 input, 2 allocated, 3 outside
   std::size_t index = 0;
@@ -229,47 +322,59 @@ class Roles {
  public:
   Roles(const std::vector<std::pair<const void*, std::size_t>>& inputs,
         const std::vector<std::shared_ptr<Storage>>& allocated) {
-    for (std::size_t i = 0; i < inputs.size(); ++i)
-      if (inputs[i].first) add(inputs[i].first, inputs[i].second, 1, i);
-    for (std::size_t i = 0; i < allocated.size(); ++i)
-      add(allocated[i]->data(), allocated[i]->nbytes(), 2, i);
+    for (std::size_t i = 0; i < inputs.size(); ++i) {
+      if (!inputs[i].first) continue;
+      // An input listed twice (a tied weight) keeps its first index.
+      inputs_.emplace(reinterpret_cast<std::uintptr_t>(inputs[i].first),
+                      Block{inputs[i].second, i});
+    }
+    for (const auto& s : allocated)
+      allocated_.push_back({reinterpret_cast<std::uintptr_t>(s->data()), s->nbytes()});
   }
-  Role of(const void* address) const {
+  // The role of `address` in an entry made after the step's first `time` allocations.
+  Role of(const void* address, std::size_t time) const {
     if (address == nullptr) return {};
     const auto a = reinterpret_cast<std::uintptr_t>(address);
-    auto it = blocks_.upper_bound(a);
-    if (it != blocks_.begin()) {
+    auto it = inputs_.upper_bound(a);
+    if (it != inputs_.begin()) {
       --it;
-      const Block& b = it->second;
-      if (a < it->first + b.size || (b.size == 0 && a == it->first))
-        return {b.kind, b.index, a - it->first};
+      if (contains(it->first, it->second.size, a)) return {1, it->second.index, a - it->first};
     }
+    for (std::size_t i = std::min(time, allocated_.size()); i-- > 0;)
+      if (contains(allocated_[i].first, allocated_[i].second, a))
+        return {2, i, a - allocated_[i].first};
     return {3, 0, a};
   }
 
  private:
   struct Block {
     std::uintptr_t size;
-    int kind;
     std::size_t index;
   };
-  void add(const void* data, std::size_t nbytes, int kind, std::size_t index) {
-    // An input listed twice (a tied weight) keeps its first index.
-    blocks_.emplace(reinterpret_cast<std::uintptr_t>(data), Block{nbytes, kind, index});
+  static bool contains(std::uintptr_t start, std::uintptr_t size, std::uintptr_t a) {
+    return (a >= start && a < start + size) || (size == 0 && a == start);
   }
-  std::map<std::uintptr_t, Block> blocks_;
+  std::map<std::uintptr_t, Block> inputs_;
+  std::vector<std::pair<std::uintptr_t, std::uintptr_t>> allocated_;  // (start, size)
 };
 
-bool same_view(const kernels::BufferView& a, const kernels::BufferView& b, const Roles& ra,
-               const Roles& rb) {
+// Two recordings' entries with their Roles and times.
+struct Side {
+  const Roles& roles;
+  std::size_t time;
+  Role of(const void* address) const { return roles.of(address, time); }
+};
+
+bool same_view(const kernels::BufferView& a, const kernels::BufferView& b, const Side& sa,
+               const Side& sb) {
   if (a.dtype != b.dtype || a.rank != b.rank) return false;
   for (int i = 0; i < kMaxRank; ++i)
     if (a.sizes[i] != b.sizes[i] || a.strides[i] != b.strides[i]) return false;
-  return ra.of(a.data) == rb.of(b.data);
+  return sa.of(a.data) == sb.of(b.data);
 }
 
 std::string same_kernel(const StepRecording::Entry& a, const StepRecording::Entry& b,
-                        const Roles& ra, const Roles& rb) {
+                        const Side& ra, const Side& rb) {
   const kernels::KernelArgs &x = a.args, &y = b.args;
   if (a.fn != b.fn || a.op != b.op || a.dtype != b.dtype) return "another kernel";
   if (!same_view(x.out, y.out, ra, rb)) return "its output";
@@ -281,7 +386,8 @@ std::string same_kernel(const StepRecording::Entry& a, const StepRecording::Entr
     if (std::memcmp(&x.scalar[i], &y.scalar[i], sizeof(double)) != 0)
       return "scalar " + std::to_string(i) + " (" + std::to_string(x.scalar[i]) + " vs " +
              std::to_string(y.scalar[i]) + ")";
-  if (x.key[0] != y.key[0] || x.key[1] != y.key[1]) return "its random key";
+  if (a.key_draw != b.key_draw) return "its random key";
+  if (a.key_draw < 0 && (x.key[0] != y.key[0] || x.key[1] != y.key[1])) return "its random key";
   for (int i = 0; i < 4; ++i) {
     if (i == 0 && a.geometry) {
       if (std::memcmp(a.geometry.get(), b.geometry.get(), sizeof(kernels::ConvGeometry)) != 0)
@@ -310,21 +416,25 @@ std::string StepRecording::difference(const StepRecording& a, const StepRecordin
   if (!a.replayable()) return a.why_not();
   if (!b.replayable()) return b.why_not();
   if (a.input_blocks_.size() != b.input_blocks_.size()) return "the steps have different inputs";
+  if (a.num_draws_ != b.num_draws_)
+    return "the steps drew " + std::to_string(a.num_draws_) + " and " +
+           std::to_string(b.num_draws_) + " random keys";
   const Roles ra(a.input_blocks_, a.allocated_), rb(b.input_blocks_, b.allocated_);
   const std::size_t n = std::min(a.entries_.size(), b.entries_.size());
   for (std::size_t i = 0; i < n; ++i) {
     const Entry &x = a.entries_[i], &y = b.entries_[i];
+    const Side sa{ra, x.time}, sb{rb, y.time};
     std::ostringstream at;
     at << "step entry " << i << " (" << (x.kind == Entry::Kind::kernel ? x.what : x.description)
        << ")";
     if (x.kind != y.kind) return at.str() + " is followed by something else in the next step";
     switch (x.kind) {
       case Entry::Kind::kernel:
-        if (std::string d = same_kernel(x, y, ra, rb); !d.empty())
+        if (std::string d = same_kernel(x, y, sa, sb); !d.empty())
           return at.str() + ": " + d + " differs between two steps";
         break;
       case Entry::Kind::constant:
-        if (x.bytes != y.bytes || ra.of(x.addresses[0]) != rb.of(y.addresses[0]))
+        if (x.bytes != y.bytes || sa.of(x.addresses[0]) != sb.of(y.addresses[0]))
           return at.str() + ": a constant the host wrote differs between two steps";
         break;
       case Entry::Kind::replay:
@@ -332,7 +442,7 @@ std::string StepRecording::difference(const StepRecording& a, const StepRecordin
         if (x.description != y.description || x.addresses.size() != y.addresses.size())
           return at.str() + " differs between two steps";
         for (std::size_t k = 0; k < x.addresses.size(); ++k)
-          if (ra.of(x.addresses[k]) != rb.of(y.addresses[k]))
+          if (sa.of(x.addresses[k]) != sb.of(y.addresses[k]))
             return at.str() + ": its buffers differ between two steps";
         break;
       case Entry::Kind::resolve:
@@ -347,7 +457,9 @@ std::string StepRecording::difference(const StepRecording& a, const StepRecordin
 
 // ----------------------------------------------------------------------------------- replay
 
-void StepRecording::replay() const {
+void StepRecording::replay(std::span<const Key> draws) const {
+  ELEGY_CHECK(draws.size() == num_draws_, "StepRecording::replay", "the step drew ", num_draws_,
+              " random keys, the replay was given ", draws.size());
   std::vector<std::function<void()>> pending;
   auto run_checks = [&] {
     std::vector<std::function<void()>> now;
@@ -357,7 +469,15 @@ void StepRecording::replay() const {
   for (const Entry& e : entries_) {
     switch (e.kind) {
       case Entry::Kind::kernel:
-        e.fn(e.args);
+        if (e.key_draw < 0) {
+          e.fn(e.args);
+        } else {
+          kernels::KernelArgs args = e.args;
+          const Key& key = draws[std::size_t(e.key_draw)];
+          args.key[0] = key.words()[0];
+          args.key[1] = key.words()[1];
+          e.fn(args);
+        }
         ++kernels::kernels_run_by_this_thread();
         break;
       case Entry::Kind::replay:

@@ -7,7 +7,9 @@
 // buffers: the caller refills the input buffers (the next batch) and the states are updated in
 // place. Two recordings of consecutive steps must agree (same kernels and constants, buffers in
 // the same roles) before either is replayed: a value the host baked into a kernel's arguments
-// (a step count, an RNG key) differs between them and keeps the step eager.
+// (a step count, a literal RNG key) differs between them and keeps the step eager. The keys a
+// step draws from its model's random sequence are the exception: bind_keys names them, and a
+// replay is given the keys of its own step.
 #pragma once
 
 #include <cstddef>
@@ -18,6 +20,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include "elegy/autodiff/memory_plan.hpp"
+#include "elegy/core/random.hpp"
 #include "elegy/core/step_observer.hpp"
 #include "elegy/core/storage.hpp"
 #include "elegy/core/tensor.hpp"
@@ -27,8 +31,10 @@ namespace elegy::autodiff {
 
 class StepRecording final : public StepObserver, public kernels::KernelObserver {
  public:
-  // Starts recording this thread's step (one recording per thread at a time).
-  StepRecording();
+  // Starts recording this thread's step (one recording per thread at a time). With a `plan`
+  // (the memory_plan() of the same step's last recording), the step's blocks are parts of one
+  // arena per device at the planned offsets.
+  explicit StepRecording(std::shared_ptr<const MemoryPlan> plan = nullptr);
   ~StepRecording() override;
   StepRecording(const StepRecording&) = delete;
   StepRecording& operator=(const StepRecording&) = delete;
@@ -57,6 +63,24 @@ class StepRecording final : public StepObserver, public kernels::KernelObserver 
     Paused& operator=(const Paused&) = delete;
   };
 
+  // While an Outside lives, this thread's work is no part of the step (a cache filled on first
+  // use, which the next step finds filled): nothing of it is recorded, its allocations included,
+  // so two recordings of the same step agree.
+  class Outside {
+   public:
+    Outside();
+    ~Outside();
+    Outside(const Outside&) = delete;
+    Outside& operator=(const Outside&) = delete;
+
+   private:
+    StepObserver* step_observer_;
+    kernels::KernelObserver* kernel_observer_;
+  };
+  // Keeps `t`, made outside the step and read by its kernels (a cached device constant), alive
+  // as long as the recording, so a replay reads it even after its cache let it go.
+  void keep(const Tensor& t);
+
   // Host code for the replay to run at this point (it recomputes what it baked from the values
   // its tensors hold then). `description` and the addresses it uses are what two recordings
   // compare.
@@ -73,14 +97,23 @@ class StepRecording final : public StepObserver, public kernels::KernelObserver 
   // same bytes again at this point.
   void add_constant(const Tensor& t);
   // (The add_* calls do nothing while a Paused lives.)
+  // The keys the step drew, in order, from the sequence it was given (a Dropout's): kernels
+  // whose key is draws[j] get the replay's j-th key instead. Call once the step has run.
+  void bind_keys(std::span<const Key> draws);
+  // How many keys a replay must be given (bind_keys' draws).
+  std::size_t num_draws() const { return num_draws_; }
   // Makes the recording unreplayable (the first reason is kept).
   void fail(std::string why);
 
   bool replayable() const { return why_not_.empty(); }
   const std::string& why_not() const { return why_not_; }
   std::size_t num_kernels() const;
-  // Bytes of the blocks the step allocated that the recording keeps.
+  // Bytes the recording keeps for the step's blocks (its arenas and any block of its own).
   std::size_t bytes_allocated() const;
+  // Bytes of all the blocks the step allocated, laid end to end.
+  std::size_t bytes_requested() const;
+  // The step's blocks packed by lifetime (call once the recording has stopped).
+  std::shared_ptr<const MemoryPlan> memory_plan() const;
   // One line per entry ("Add f32", "fused adam", "check", ...): what a replay runs, in order.
   std::vector<std::string> operations() const;
 
@@ -89,11 +122,13 @@ class StepRecording final : public StepObserver, public kernels::KernelObserver 
   // allocation of the step, or the very same outside buffer). Else what differs first.
   static std::string difference(const StepRecording& a, const StepRecording& b);
 
-  // Runs the step again (the caller has refilled the inputs' buffers). A failing check raises
-  // its Error at its resolve point, before the kernels after it run.
-  void replay() const;
+  // Runs the step again (the caller has refilled the inputs' buffers), with `draws` (num_draws()
+  // keys) in place of the keys the recorded step drew. A failing check raises its Error at its
+  // resolve point, before the kernels after it run.
+  void replay(std::span<const Key> draws = {}) const;
 
   // StepObserver / KernelObserver
+  std::shared_ptr<Storage> provide(std::size_t nbytes, Device device) override;
   void on_allocate(const std::shared_ptr<Storage>& storage) override;
   void on_host_access(const Tensor& t) override;
   long references_held(const Storage* storage) const override;
@@ -110,7 +145,17 @@ class StepRecording final : public StepObserver, public kernels::KernelObserver 
   std::vector<Tensor> inputs_;                                     // kept
   std::vector<std::pair<const void*, std::size_t>> input_blocks_;  // all: their storages
   std::vector<std::shared_ptr<Storage>> allocated_;
+  // Per allocated block: the allocation at which it was first found dead (no reference left but
+  // the recording's), BlockLifetime::kAliveAtEnd while it is not; and which are still alive.
+  std::vector<std::size_t> ends_;
+  std::vector<std::size_t> alive_;
+  std::shared_ptr<const MemoryPlan> plan_;
+  bool following_plan_ = false;  // (until an allocation differs from the plan's)
+  std::vector<std::pair<Device, std::shared_ptr<Storage>>> arenas_;
   std::unordered_map<const Storage*, long> held_;  // references in inputs_ and allocated_
+  // Outside buffers the step reads (keep); not counted in held_: they are shared by design.
+  std::vector<std::shared_ptr<Storage>> kept_;
+  std::size_t num_draws_ = 0;
   std::string why_not_;
 };
 

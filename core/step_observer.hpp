@@ -4,7 +4,10 @@
 // thread-local load.
 #pragma once
 
+#include <cstddef>
 #include <memory>
+
+#include "elegy/core/device.hpp"
 
 namespace elegy {
 
@@ -14,6 +17,9 @@ class Tensor;
 class StepObserver {
  public:
   virtual ~StepObserver() = default;
+  // The block the step's memory plan placed for this allocation (its next one), or null to
+  // allocate as usual.
+  virtual std::shared_ptr<Storage> provide(std::size_t nbytes, Device device) = 0;
   // A block the step allocated: the recording keeps it, so a replay can write there again.
   virtual void on_allocate(const std::shared_ptr<Storage>& storage) = 0;
   // Host code touched `t`'s bytes (Tensor::raw_data/data<T>): a value the host may branch on or

@@ -22,12 +22,19 @@ Storage::~Storage() {
 }
 
 std::shared_ptr<Storage> Storage::allocate(std::size_t nbytes, Device device) {
+  StepObserver* observer = step_observer();
+  if (observer != nullptr) [[unlikely]] {
+    if (auto planned = observer->provide(nbytes, device)) {
+      observer->on_allocate(planned);
+      return planned;
+    }
+  }
   Allocator& alloc = allocator_for(device);
   void* p = alloc.allocate(nbytes);
   try {
     auto storage = std::make_shared<Storage>(Private{}, p, nbytes, device, &alloc, nullptr);
-    if (StepObserver* o = step_observer()) [[unlikely]]
-      o->on_allocate(storage);
+    if (observer != nullptr) [[unlikely]]
+      observer->on_allocate(storage);
     return storage;
   } catch (...) {
     alloc.deallocate(p, nbytes);
@@ -38,6 +45,19 @@ std::shared_ptr<Storage> Storage::allocate(std::size_t nbytes, Device device) {
 std::shared_ptr<Storage> Storage::wrap(void* data, std::size_t nbytes, Device device,
                                        std::function<void(void*)> release) {
   return std::make_shared<Storage>(Private{}, data, nbytes, device, nullptr, std::move(release));
+}
+
+}  // namespace elegy
+
+namespace elegy {
+
+std::shared_ptr<Storage> Storage::within(std::shared_ptr<Storage> block, std::size_t offset,
+                                         std::size_t nbytes) {
+  void* data = static_cast<char*>(block->data()) + offset;
+  const Device device = block->device();
+  auto part = std::make_shared<Storage>(Private{}, data, nbytes, device, nullptr, nullptr);
+  part->parent_ = std::move(block);
+  return part;
 }
 
 }  // namespace elegy

@@ -66,6 +66,19 @@ bool debug_enabled() {
 
 }  // namespace
 
+std::optional<std::vector<Key>> drawn_keys(const std::optional<RngSeq>& before,
+                                           const std::optional<RngSeq>& after) {
+  if (before.has_value() != after.has_value()) return std::nullopt;
+  std::vector<Key> draws;
+  if (!before) return draws;
+  RngSeq seq = *before;
+  for (std::size_t i = 0; i <= kMaxDraws; ++i) {
+    if (seq == *after) return draws;
+    draws.push_back(seq.next());
+  }
+  return std::nullopt;
+}
+
 bool same_batch(const RecordedStep& c, const Tree& x, const Tree& y,
                 const std::optional<Tensor>& sample_weight,
                 const std::optional<Tensor>& class_weight, const std::optional<Device>& device) {
@@ -88,7 +101,10 @@ std::unique_ptr<autodiff::StepRecording> start_recording(RecordedStep& s, StepAr
   s.y = a.y_true;
   s.sample_weight = a.sample_weight;
   s.class_weight = a.class_weight;
-  auto recording = std::make_unique<autodiff::StepRecording>();
+  // The second recording lays the step's blocks out as the first one's lifetimes allow: the
+  // replays reuse its addresses.
+  auto recording = std::make_unique<autodiff::StepRecording>(
+      s.phase == RecordedStep::Phase::record_second ? s.first->memory_plan() : nullptr);
   recording->add_inputs(batch_leaves(a.x, a.y_true, a.sample_weight, a.class_weight));
   return recording;
 }
@@ -96,7 +112,6 @@ std::unique_ptr<autodiff::StepRecording> start_recording(RecordedStep& s, StepAr
 void finish_recording(RecordedStep& s, std::unique_ptr<autodiff::StepRecording> recording,
                       const std::vector<Tensor>& slots, const States& in, States& out,
                       const StepLogs& logs, const std::optional<RngSeq>& rng, const char* step) {
-  using Phase = RecordedStep::Phase;
   std::vector<Tensor> leaves = out.leaves();
   // The new states go into the buffers the step read the old ones from (where the optimizer did
   // not write them in place already), so the next replay reads them there.
@@ -107,10 +122,11 @@ void finish_recording(RecordedStep& s, std::unique_ptr<autodiff::StepRecording> 
   if (!fits) recording->fail("the step changed the structure, shapes or dtypes of its states");
   const std::optional<RngSeq> rng_after =
       out.has_rng() ? std::optional<RngSeq>(out.rng()) : std::nullopt;
-  if (rng_after != rng)
-    recording->fail(
-        "the step drew random numbers (a Dropout's key): the keys are host values its kernels "
-        "bake in");
+  // The keys the step drew from the model's rng (a Dropout's): a replay draws its own.
+  if (const auto draws = drawn_keys(rng, rng_after))
+    recording->bind_keys(*draws);
+  else
+    recording->fail("the step changed its rng other than by drawing keys from it");
   if (recording->replayable()) {
     for (std::size_t i = 0; i < leaves.size(); ++i) {
       if (leaves[i].address() == slots[i].address()) continue;
@@ -122,9 +138,14 @@ void finish_recording(RecordedStep& s, std::unique_ptr<autodiff::StepRecording> 
     }
     out = out.with_leaves(slots);
   }
-  recording->stop();
   leaves.clear();
+  conclude(s, std::move(recording), logs, step);
+}
 
+void conclude(RecordedStep& s, std::unique_ptr<autodiff::StepRecording> recording,
+              const StepLogs& logs, const char* step) {
+  using Phase = RecordedStep::Phase;
+  recording->stop();
   if (!recording->replayable()) {
     s.stay_eager(recording->why_not());
   } else if (s.phase == Phase::record_first) {
@@ -144,6 +165,14 @@ void finish_recording(RecordedStep& s, std::unique_ptr<autodiff::StepRecording> 
   }
   if (debug_enabled() && s.phase == Phase::eager)
     std::fprintf(stderr, "elegy: the %s step runs eagerly: %s\n", step, s.why_eager.c_str());
+}
+
+std::vector<LeafView> views_of(const std::vector<Tensor>& leaves) {
+  std::vector<LeafView> out;
+  out.reserve(leaves.size());
+  for (const Tensor& t : leaves)
+    out.push_back({t.address(), t.shape(), t.strides(), t.dtype(), t.device()});
+  return out;
 }
 
 void copy_into(const Tensor& slot, const Tensor& src) {
@@ -186,10 +215,17 @@ CompiledStepStatus Model::compiled_step_status() const {
       s.kernels = t.plan->num_kernels();
       s.operations = t.plan->operations();
       s.bytes = t.plan->bytes_allocated();
+      s.unpacked_bytes = t.plan->bytes_requested();
     }
     s.why_eager = t.why_eager;
   } else if (!compiled_step_enabled()) {
     s.why_eager = "run_eagerly is set";
+  }
+  if (const auto& p = compiled_.predict) {
+    s.predict_replays = p->step.replays;
+    s.predict_why_eager = p->step.why_eager;
+  } else if (!compiled_step_enabled()) {
+    s.predict_why_eager = "run_eagerly is set";
   }
   return s;
 }
@@ -222,8 +258,17 @@ std::optional<Logs> Model::replay_step(compiled::RecordedStep compiled::Compiled
   const std::vector<Tensor>& inputs = s.plan->inputs();
   for (std::size_t i = 0; i < batch.size(); ++i) compiled::copy_into(inputs[i], batch[i]);
   detail::FitProfile::mark_current(detail::FitProfile::kCopyIn);
+  // The keys the step draws (a Dropout's), from the model's rng as the eager step would.
+  std::vector<Key> draws;
+  std::optional<RngSeq> rng;
+  if (s.plan->num_draws() > 0) {
+    if (!states_.has_rng()) return std::nullopt;  // (eager: the step's own Error says why)
+    rng = states_.rng();
+    for (std::size_t i = 0; i < s.plan->num_draws(); ++i) draws.push_back(rng->next());
+  }
   // A failing check (a label out of range) raises before anything is written in place.
-  s.plan->replay();
+  s.plan->replay(draws);
+  if (rng) states_ = states_.update_rng(*rng);
   ++s.replays;
   detail::FitProfile::mark_current(detail::FitProfile::kStep);
   return to_logs(step, s.logs);
@@ -304,6 +349,7 @@ std::unique_ptr<autodiff::StepRecording> Model::begin_test_recording(StepArgs& a
     compiled_.step.reset();
     return nullptr;
   }
+  // (Its arena is its own: the train plan's may hold bytes somebody kept from its recording.)
   auto recording = compiled::start_recording(t, a);
   // The train plan keeps the slots; the test plan holds no reference to them (which would make
   // the train plan's count of references wrong).

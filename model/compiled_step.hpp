@@ -13,9 +13,15 @@
 // replayed the same way, over the train step's state buffers (its metric states are written
 // into them), so switching between training and evaluation copies nothing.
 //
+// Random numbers work as under jax.jit, where the key is an argument: the keys a recorded step
+// drew from the model's rng (a Dropout's, in order) are found again in its kernels' arguments,
+// and a replay draws its own from the model's rng and runs those kernels with them, so the
+// numbers and the rng that follows are the eager step's.
+//
 // A step stays eager, with the reason in Model::compiled_step_status(), when it cannot be
 // replayed: a host read mid-step (apply_if_finite, an optimizer without a fused path, a user's
-// item()), random numbers (a Dropout's key is a host value), states whose structure changes.
+// item()), a key the host derived from a drawn one (a literal key that changes between steps),
+// states whose structure changes.
 // As with jax.jit, host side effects of an overridden step (a counter it increments) happen
 // only in the steps that ran eagerly.
 #pragma once
@@ -35,12 +41,15 @@ namespace elegy {
 
 // What Model::compiled_step_status() reports.
 struct CompiledStepStatus {
-  bool compiled = false;          // a recorded step is being replayed
-  std::int64_t replays = 0;       // train_on_batch calls it served
-  std::size_t kernels = 0;        // kernels per replayed step
-  std::size_t bytes = 0;          // memory the recorded step keeps (buffers of its own)
-  std::int64_t test_replays = 0;  // test_on_batch calls the compiled test step served
-  std::string why_eager;          // why the step runs eagerly ("" while compiled or recording)
+  bool compiled = false;             // a recorded step is being replayed
+  std::int64_t replays = 0;          // train_on_batch calls it served
+  std::size_t kernels = 0;           // kernels per replayed step
+  std::size_t bytes = 0;             // memory the recorded step keeps (buffers of its own)
+  std::size_t unpacked_bytes = 0;    // its blocks laid end to end (without the memory plan)
+  std::int64_t test_replays = 0;     // test_on_batch calls the compiled test step served
+  std::int64_t predict_replays = 0;  // predict_on_batch calls a compiled pred step served
+  std::string predict_why_eager;     // why predict_on_batch runs eagerly ("" when it need not)
+  std::string why_eager;             // why the step runs eagerly ("" while compiled or recording)
   std::vector<std::string> operations;  // what a replay runs, in order (StepRecording)
 };
 
@@ -80,13 +89,37 @@ struct CompiledSteps {
   bool settled = false;
 };
 
-// Copying a Model does not copy its plan (whose buffers are that model's states).
+// Where a view of a state leaf lies, without holding it (a reference would make an optimizer
+// update it out of place, and the train plan find somebody else holding its slot).
+struct LeafView {
+  const void* address = nullptr;
+  Shape shape;
+  Strides strides;
+  DType dtype = DType::f32;
+  Device device;
+  bool operator==(const LeafView&) const = default;
+};
+std::vector<LeafView> views_of(const std::vector<Tensor>& leaves);
+
+// The compiled pred step (predict_on_batch) of one batch signature. It reads the model's state
+// buffers where they were when it was recorded, and replays while the states are those very
+// views (after training they move, unless the train step is compiled and updates them in
+// place: then predict records again). Its outputs are copied out at each replay.
+struct PredictPlan {
+  RecordedStep step;
+  std::vector<LeafView> states;  // those of the recording replayed (or being made)
+  Tree outputs;                  // the recorded y_pred, rewritten by each replay
+};
+
+// Copying a Model does not copy its plans (whose buffers are that model's states).
 struct CompiledStepsHolder {
   std::shared_ptr<CompiledSteps> step;
+  std::shared_ptr<PredictPlan> predict;
   CompiledStepsHolder() = default;
   CompiledStepsHolder(const CompiledStepsHolder&) {}
   CompiledStepsHolder& operator=(const CompiledStepsHolder&) {
     step.reset();
+    predict.reset();
     return *this;
   }
 };
@@ -98,8 +131,14 @@ bool same_batch(const RecordedStep& c, const Tree& x, const Tree& y,
                 const std::optional<Tensor>& class_weight, const std::optional<Device>& device);
 
 // Gives `a` private copies of its batch (a replay refills them), keeps its signature in `s`,
-// and starts recording with the batch as the first inputs.
+// and starts recording with the batch as the first inputs. The second recording packs its
+// blocks by the first one's lifetimes, in an arena of its own.
 std::unique_ptr<autodiff::StepRecording> start_recording(RecordedStep& s, StepArgs& a);
+
+// Stops a recording and keeps it as the first, or compares it with the first and makes it the
+// plan when they agree (s.phase moves on; `logs` are the tensors a replay rewrites).
+void conclude(RecordedStep& s, std::unique_ptr<autodiff::StepRecording> recording,
+              const StepLogs& logs, const char* step);
 
 // Ends a recorded step: copies the step's new states into `slots` (the buffers it read them
 // from; recorded too), stops recording, and keeps or compares the recording (s.phase moves on).
@@ -107,6 +146,14 @@ std::unique_ptr<autodiff::StepRecording> start_recording(RecordedStep& s, StepAr
 void finish_recording(RecordedStep& s, std::unique_ptr<autodiff::StepRecording> recording,
                       const std::vector<Tensor>& slots, const States& in, States& out,
                       const StepLogs& logs, const std::optional<RngSeq>& rng, const char* step);
+
+// The most keys one step may draw from the model's rng (its Dropout layers' keys).
+inline constexpr std::size_t kMaxDraws = 4096;
+
+// The keys drawn from `before` (next() calls, in order) that leave it at `after`; none when
+// `after` is not `before` advanced by at most kMaxDraws draws.
+std::optional<std::vector<Key>> drawn_keys(const std::optional<RngSeq>& before,
+                                           const std::optional<RngSeq>& after);
 
 // `src`'s values written into `slot` (same shape and dtype; any devices).
 void copy_into(const Tensor& slot, const Tensor& src);

@@ -423,14 +423,39 @@ Logs Model::test_on_batch(const Tree& x, const Tree& y, std::optional<Tensor> sa
 Tree Model::predict_on_batch(const Tree& x) {
   ELEGY_CHECK(initialized_, "predict",
               "the model is not initialized: call init, fit or evaluate first");
+  const bool compile = compiled_step_enabled();
+  if (compile)
+    if (std::optional<Tree> y = replay_predict_step(x)) return std::move(*y);
   DeferredChecks checks;  // an embedding's ids on a GPU: checked once the step is queued
   StepArgs a;
   a.x = on_model_device(x);
   a.states = states_;
   a.training = false;
-  NoGrad no_grad;
-  PredStep r = call_pred_step(a);
+  std::unique_ptr<autodiff::StepRecording> recording;
+  auto give_up_recording = [&] {
+    recording.reset();
+    compiled_.predict->step.stay_eager("recording the step ran out of memory");
+  };
+  try {
+    if (compile) recording = begin_predict_recording(a);
+  } catch (...) {
+    if (!compiled_.predict || !is_out_of_memory(std::current_exception())) throw;
+    give_up_recording();
+  }
+  const auto run = [&] {
+    NoGrad no_grad;
+    return call_pred_step(a);
+  };
+  PredStep r;
+  try {
+    r = run();
+  } catch (...) {
+    if (!recording || !is_out_of_memory(std::current_exception())) throw;
+    give_up_recording();
+    r = run();
+  }
   checks.resolve();
+  if (recording) finish_predict_recording(std::move(recording), a, r);
   states_ = detached(r.states);
   return r.y_pred;
 }

@@ -62,8 +62,9 @@ struct ModelOptions {
   bool donate_states = true;
   // Elegy's flag. false: train_on_batch and fit replay a recorded train step once two steps of a
   // batch signature have run the same way (model/compiled_step.hpp: no tape, allocation or host
-  // work per op; states updated in place), and test_on_batch / evaluate likewise once the train
-  // step is compiled; steps that cannot be replayed run eagerly, and compiled_step_status() says
+  // work per op; states updated in place), test_on_batch / evaluate likewise once the train
+  // step is compiled, and predict_on_batch / predict while the states stay in the buffers its
+  // recording read; steps that cannot be replayed run eagerly, and compiled_step_status() says
   // why. As with jax.jit, an overridden step's host side effects happen only in eager steps. true:
   // every step runs op by op (as does the environment variable ELEGY_RUN_EAGERLY=1;
   // ELEGY_JIT_DEBUG=1 prints why a step stays eager).
@@ -228,6 +229,15 @@ class Model {
   std::unique_ptr<autodiff::StepRecording> begin_test_recording(StepArgs& a);
   void finish_test_recording(std::unique_ptr<autodiff::StepRecording> recording, const StepArgs& a,
                              TestStep& r, const std::optional<RngSeq>& rng);
+  // predict_on_batch's compiled pred step (model/compiled_predict.cpp): the outputs of a
+  // replay (copies of them), or nullopt: run it eagerly.
+  std::optional<Tree> replay_predict_step(const Tree& x);
+  // Gives `a` a private copy of its batch and starts recording over the states' buffers as they
+  // are (null: not now).
+  std::unique_ptr<autodiff::StepRecording> begin_predict_recording(StepArgs& a);
+  // Stops recording and moves the plan on; `r.y_pred` becomes copies the next replay leaves alone.
+  void finish_predict_recording(std::unique_ptr<autodiff::StepRecording> recording,
+                                const StepArgs& a, PredStep& r);
   // Counts the references a replay expects to find on the states (after a new plan's step).
   void settle_compiled_step();
   // Makes states_ the plan's slots (copying in the leaves that are not); false when somebody

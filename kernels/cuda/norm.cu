@@ -169,10 +169,10 @@ void column_sums(F f, std::int64_t R, std::int64_t C, T* out, std::int64_t out_s
   const Tensor partial = Tensor::empty(Shape{parts.count * 2 * C}, DType::f64, device);
   const dim3 grid(unsigned((C + 31) / 32), unsigned(parts.count));
   column_sums_kernel<<<grid, dim3(32, 8), 0, s>>>(f, R, C, parts.rows,
-                                                  static_cast<double*>(partial.raw_data()));
+                                                  static_cast<double*>(partial.address()));
   check_launch(op);
   merge_sums_kernel<T><<<blocks_for(2 * C), kThreads, 0, s>>>(
-      static_cast<const double*>(partial.raw_data()), parts.count, C, out, out_stride);
+      static_cast<const double*>(partial.address()), parts.count, C, out, out_stride);
   check_launch(op);
 }
 
@@ -251,10 +251,10 @@ void moments(const KernelArgs& a) {
   const Tensor partial = Tensor::empty(Shape{parts.count * 3 * B}, DType::f64, a.device);
   const dim3 grid(unsigned((B + 31) / 32), unsigned(parts.count));
   column_moments_kernel<T>
-      <<<grid, dim3(32, 8), 0, s>>>(x, A, B, parts.rows, static_cast<double*>(partial.raw_data()));
+      <<<grid, dim3(32, 8), 0, s>>>(x, A, B, parts.rows, static_cast<double*>(partial.address()));
   check_launch("moments (cuda)");
   merge_moments_kernel<T><<<blocks_for(B), kThreads, 0, s>>>(
-      static_cast<const double*>(partial.raw_data()), parts.count, B, mean, var);
+      static_cast<const double*>(partial.address()), parts.count, B, mean, var);
   check_launch("moments (cuda)");
 }
 
@@ -293,7 +293,7 @@ void layer_norm_backward(const KernelArgs& a) {
   const bool want_params = a.ints[1] || a.ints[2];
   const cudaStream_t s = prepare(a.device);
   const Tensor stats = want_params ? Tensor::empty(Shape{2 * M}, DType::f64, a.device) : Tensor();
-  double* stats_data = want_params ? static_cast<double*>(stats.raw_data()) : nullptr;
+  double* stats_data = want_params ? static_cast<double*>(stats.address()) : nullptr;
   layer_norm_backward_kernel<T><<<row_blocks(M), kRowThreads, 0, s>>>(
       g, x, a.ints[0] ? work : nullptr, static_cast<T*>(a.out.data), stats_data, M, K, a.scalar[0]);
   check_launch("layer_norm_backward (cuda)");

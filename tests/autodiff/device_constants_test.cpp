@@ -8,6 +8,7 @@
 #include <elegy/elegy.hpp>
 
 #include "elegy/autodiff/device_constants.hpp"
+#include "elegy/autodiff/step_recording.hpp"
 
 using namespace elegy;
 using elegy::autodiff::device_constant;
@@ -35,6 +36,30 @@ TEST_CASE("device constants are shared per device, dtype and value bits") {
   CHECK((x * 7.5).shape() == Shape{3});
   CHECK(meta_allocator().stats().num_allocs - before == 1);
   CHECK_THROWS_AS(device_constant(1.0, DType::f32, Device::cpu()), Error);
+}
+
+TEST_CASE("a constant made while a step is recorded is kept by the recording, not its block") {
+  const Device meta = Device::meta();
+  const Tensor made_before = device_constant(1234.5, DType::f64, meta);
+  {
+    // Made during the step (the first recording of a compiled step): no allocation of the step,
+    // or the next recording, which finds it made, would not agree with this one.
+    autodiff::StepRecording recording;
+    const Tensor c = device_constant(4321.5, DType::f64, meta);
+    recording.stop();
+    CHECK(recording.bytes_allocated() == 0);
+    CHECK(c.storage().use_count() == 3);  // c, the cache, the recording
+  }
+  {
+    // Found made: the recording holds it too, so a replay still reads it after the cache (of
+    // at most 4096 constants) has started over.
+    autodiff::StepRecording recording;
+    const Tensor c = device_constant(1234.5, DType::f64, meta);
+    recording.stop();
+    CHECK(c.storage() == made_before.storage());
+    CHECK(c.storage().use_count() == 4);  // made_before, c, the cache, the recording
+  }
+  CHECK(made_before.storage().use_count() == 2);
 }
 
 TEST_CASE("cuda: shared constants hold their values through ops and training" *
