@@ -40,8 +40,6 @@ class MemoryPlan {
     std::size_t nbytes = 0;  // as allocated
     bool in_arena = false;   // false: meta or empty, allocated as usual
     std::size_t offset = 0;  // in its device's arena
-    // Earlier blocks that share bytes with this one: each must be dead when this one is made.
-    std::vector<std::size_t> overlaps;
   };
 
   // Blocks alive at the same time get disjoint bytes of their device's arena (largest first,

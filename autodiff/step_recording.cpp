@@ -56,7 +56,7 @@ StepRecording::StepRecording(std::shared_ptr<const MemoryPlan> plan) : plan_(std
   ELEGY_CHECK(t_current == nullptr, "StepRecording", "a step is already being recorded");
   if (plan_) {
     for (const auto& [device, nbytes] : plan_->arenas())
-      arenas_.emplace_back(device, Storage::allocate(nbytes, device));
+      arenas_.push_back({device, Storage::allocate(nbytes, device), {}});
     following_plan_ = true;
   }
   outer_step_observer_ = step_observer();
@@ -191,22 +191,40 @@ std::size_t StepRecording::num_kernels() const {
 
 std::size_t StepRecording::bytes_allocated() const {
   std::size_t n = 0;
-  for (const auto& [device, arena] : arenas_) n += arena->nbytes();
+  for (const Arena& arena : arenas_) n += arena.block->nbytes();
   for (const auto& s : allocated_) n += s->is_part() ? 0 : s->nbytes();
   return n;
 }
 
 std::size_t StepRecording::bytes_requested() const {
   std::size_t n = 0;
-  for (const auto& s : allocated_) n += s->nbytes();
+  for (const Span& s : spans_) n += s.nbytes;
   return n;
 }
 
 std::shared_ptr<const MemoryPlan> StepRecording::memory_plan() const {
-  std::vector<BlockLifetime> blocks(allocated_.size());
+  std::vector<BlockLifetime> blocks(spans_.size());
   for (std::size_t i = 0; i < blocks.size(); ++i)
-    blocks[i] = {allocated_[i]->device(), allocated_[i]->nbytes(), i, ends_[i]};
+    blocks[i] = {spans_[i].device, spans_[i].nbytes, i, ends_[i]};
   return MemoryPlan::pack(blocks);
+}
+
+void StepRecording::release_blocks() {
+  ELEGY_CHECK(!watching_, "StepRecording::release_blocks", "the step is still being recorded");
+  // (Closures of replays and checks hold tensors of the step too; comparisons read their
+  // descriptions and addresses only.)
+  for (Entry& e : entries_) {
+    e.replay = nullptr;
+    e.start_check = nullptr;
+    e.constant = Tensor();
+  }
+  kept_ = {};
+  allocated_ = {};
+  inputs_ = {};
+  arenas_ = {};
+  held_ = {};
+  alive_ = {};
+  released_ = true;
 }
 
 std::vector<std::string> StepRecording::operations() const {
@@ -245,13 +263,21 @@ std::shared_ptr<Storage> StepRecording::provide(std::size_t nbytes, Device devic
   }
   const MemoryPlan::Placement& p = placements[k];
   if (!p.in_arena) return nullptr;
-  // The blocks it shares bytes with were dead by now in the last recording; one still alive
+  auto arena = std::find_if(arenas_.begin(), arenas_.end(),
+                            [&](const Arena& a) { return a.device == device; });
+  if (arena == arenas_.end()) return nullptr;
+  // The parts it shares bytes with were dead by now in the last recording; one still alive
   // here (the step held it longer this time) keeps its bytes, and this block gets its own.
-  for (const std::size_t j : p.overlaps)
-    if (allocated_[j].use_count() != 1) return nullptr;
-  for (const auto& [arena_device, arena] : arenas_)
-    if (arena_device == device) return Storage::within(arena, p.offset, nbytes);
-  return nullptr;
+  const std::size_t begin = p.offset, end = p.offset + nbytes;
+  auto first = arena->parts.lower_bound(begin);
+  if (first != arena->parts.begin() && std::prev(first)->second.first > begin) --first;
+  auto last = first;
+  for (; last != arena->parts.end() && last->first < end; ++last)
+    if (allocated_[last->second.second].use_count() != 1) return nullptr;
+  auto part = Storage::within(arena->block, begin, nbytes);
+  arena->parts.erase(first, last);
+  arena->parts.emplace(begin, std::pair{end, k});
+  return part;
 }
 
 void StepRecording::on_allocate(const std::shared_ptr<Storage>& storage) {
@@ -264,6 +290,8 @@ void StepRecording::on_allocate(const std::shared_ptr<Storage>& storage) {
     return true;
   });
   allocated_.push_back(storage);
+  spans_.push_back(
+      {reinterpret_cast<std::uintptr_t>(storage->data()), storage->nbytes(), storage->device()});
   ends_.push_back(BlockLifetime::kAliveAtEnd);
   alive_.push_back(now);
   ++held_[storage.get()];
@@ -321,15 +349,14 @@ struct Role {
 class Roles {
  public:
   Roles(const std::vector<std::pair<const void*, std::size_t>>& inputs,
-        const std::vector<std::shared_ptr<Storage>>& allocated) {
+        const std::vector<StepRecording::Span>& allocated) {
     for (std::size_t i = 0; i < inputs.size(); ++i) {
       if (!inputs[i].first) continue;
       // An input listed twice (a tied weight) keeps its first index.
       inputs_.emplace(reinterpret_cast<std::uintptr_t>(inputs[i].first),
                       Block{inputs[i].second, i});
     }
-    for (const auto& s : allocated)
-      allocated_.push_back({reinterpret_cast<std::uintptr_t>(s->data()), s->nbytes()});
+    for (const auto& s : allocated) allocated_.push_back({s.start, s.nbytes});
   }
   // The role of `address` in an entry made after the step's first `time` allocations.
   Role of(const void* address, std::size_t time) const {
@@ -419,7 +446,7 @@ std::string StepRecording::difference(const StepRecording& a, const StepRecordin
   if (a.num_draws_ != b.num_draws_)
     return "the steps drew " + std::to_string(a.num_draws_) + " and " +
            std::to_string(b.num_draws_) + " random keys";
-  const Roles ra(a.input_blocks_, a.allocated_), rb(b.input_blocks_, b.allocated_);
+  const Roles ra(a.input_blocks_, a.spans_), rb(b.input_blocks_, b.spans_);
   const std::size_t n = std::min(a.entries_.size(), b.entries_.size());
   for (std::size_t i = 0; i < n; ++i) {
     const Entry &x = a.entries_[i], &y = b.entries_[i];
@@ -458,6 +485,8 @@ std::string StepRecording::difference(const StepRecording& a, const StepRecordin
 // ----------------------------------------------------------------------------------- replay
 
 void StepRecording::replay(std::span<const Key> draws) const {
+  ELEGY_CHECK(!released_, "StepRecording::replay",
+              "the recording let go of its blocks (release_blocks): it can only be compared");
   ELEGY_CHECK(draws.size() == num_draws_, "StepRecording::replay", "the step drew ", num_draws_,
               " random keys, the replay was given ", draws.size());
   std::vector<std::function<void()>> pending;

@@ -13,7 +13,9 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <span>
 #include <string>
@@ -114,6 +116,10 @@ class StepRecording final : public StepObserver, public kernels::KernelObserver 
   std::size_t bytes_requested() const;
   // The step's blocks packed by lifetime (call once the recording has stopped).
   std::shared_ptr<const MemoryPlan> memory_plan() const;
+  // Lets go of the step's blocks and inputs (once it has stopped): a recording kept only to be
+  // compared with the next one need not hold a whole step's memory while that one runs. What
+  // difference() and memory_plan() read stays; replay() is refused from now on.
+  void release_blocks();
   // One line per entry ("Add f32", "fused adam", "check", ...): what a replay runs, in order.
   std::vector<std::string> operations() const;
 
@@ -136,6 +142,12 @@ class StepRecording final : public StepObserver, public kernels::KernelObserver 
                  const kernels::KernelArgs& args) override;
 
   struct Entry;
+  // Where an allocated block lay.
+  struct Span {
+    std::uintptr_t start = 0;
+    std::size_t nbytes = 0;
+    Device device;
+  };
 
  private:
   bool watching_ = false;
@@ -145,13 +157,23 @@ class StepRecording final : public StepObserver, public kernels::KernelObserver 
   std::vector<Tensor> inputs_;                                     // kept
   std::vector<std::pair<const void*, std::size_t>> input_blocks_;  // all: their storages
   std::vector<std::shared_ptr<Storage>> allocated_;
+  std::vector<Span> spans_;  // per allocated block (kept by release_blocks)
+  bool released_ = false;
   // Per allocated block: the allocation at which it was first found dead (no reference left but
   // the recording's), BlockLifetime::kAliveAtEnd while it is not; and which are still alive.
   std::vector<std::size_t> ends_;
   std::vector<std::size_t> alive_;
   std::shared_ptr<const MemoryPlan> plan_;
   bool following_plan_ = false;  // (until an allocation differs from the plan's)
-  std::vector<std::pair<Device, std::shared_ptr<Storage>>> arenas_;
+  // A device's arena and the parts of it handed out, by offset: (end, index in allocated_).
+  // Parts alive together never share bytes, so these are disjoint: a part replaces the (dead)
+  // ones it overlaps.
+  struct Arena {
+    Device device;
+    std::shared_ptr<Storage> block;
+    std::map<std::size_t, std::pair<std::size_t, std::size_t>> parts;
+  };
+  std::vector<Arena> arenas_;
   std::unordered_map<const Storage*, long> held_;  // references in inputs_ and allocated_
   // Outside buffers the step reads (keep); not counted in held_: they are shared by design.
   std::vector<std::shared_ptr<Storage>> kept_;

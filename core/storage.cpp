@@ -31,15 +31,17 @@ std::shared_ptr<Storage> Storage::allocate(std::size_t nbytes, Device device) {
   }
   Allocator& alloc = allocator_for(device);
   void* p = alloc.allocate(nbytes);
+  std::shared_ptr<Storage> storage;
   try {
-    auto storage = std::make_shared<Storage>(Private{}, p, nbytes, device, &alloc, nullptr);
-    if (observer != nullptr) [[unlikely]]
-      observer->on_allocate(storage);
-    return storage;
+    storage = std::make_shared<Storage>(Private{}, p, nbytes, device, &alloc, nullptr);
   } catch (...) {
     alloc.deallocate(p, nbytes);
     throw;
   }
+  // From here the storage owns the block: an observer that throws must not free it twice.
+  if (observer != nullptr) [[unlikely]]
+    observer->on_allocate(storage);
+  return storage;
 }
 
 std::shared_ptr<Storage> Storage::wrap(void* data, std::size_t nbytes, Device device,

@@ -92,6 +92,7 @@ std::unique_ptr<autodiff::StepRecording> start_recording(RecordedStep& s, StepAr
       !same_batch(s, a.x, a.y_true, a.sample_weight, a.class_weight, std::nullopt)) {
     s.phase = RecordedStep::Phase::record_first;  // another signature: start over
     s.first.reset();
+    s.first_plan.reset();
   }
   a.x = a.x.map(private_copy);
   a.y_true = a.y_true.map(private_copy);
@@ -104,7 +105,7 @@ std::unique_ptr<autodiff::StepRecording> start_recording(RecordedStep& s, StepAr
   // The second recording lays the step's blocks out as the first one's lifetimes allow: the
   // replays reuse its addresses.
   auto recording = std::make_unique<autodiff::StepRecording>(
-      s.phase == RecordedStep::Phase::record_second ? s.first->memory_plan() : nullptr);
+      s.phase == RecordedStep::Phase::record_second ? s.first_plan : nullptr);
   recording->add_inputs(batch_leaves(a.x, a.y_true, a.sample_weight, a.class_weight));
   return recording;
 }
@@ -149,11 +150,16 @@ void conclude(RecordedStep& s, std::unique_ptr<autodiff::StepRecording> recordin
   if (!recording->replayable()) {
     s.stay_eager(recording->why_not());
   } else if (s.phase == Phase::record_first) {
+    // Its blocks go back to the allocator before the second recording runs (that one's arena
+    // and the step's memory would otherwise be held together).
+    s.first_plan = recording->memory_plan();
+    recording->release_blocks();
     s.first = std::move(recording);
     s.phase = Phase::record_second;
   } else {
     std::string difference = autodiff::StepRecording::difference(*s.first, *recording);
     s.first.reset();
+    s.first_plan.reset();
     if (difference.empty()) {
       s.plan = std::move(recording);
       s.logs = logs;

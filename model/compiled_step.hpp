@@ -62,9 +62,11 @@ struct RecordedStep {
   // The recorded batch (its leaves are the replay's input buffers) and its signature.
   Tree x, y;
   std::optional<Tensor> sample_weight, class_weight;
-  std::unique_ptr<autodiff::StepRecording> first;  // until the second recording is compared
-  std::unique_ptr<autodiff::StepRecording> plan;   // the recording replayed
-  StepLogs logs;                                   // the log tensors each replay rewrites
+  // Until the second recording is compared: the first (its blocks released) and its plan.
+  std::unique_ptr<autodiff::StepRecording> first;
+  std::shared_ptr<const autodiff::MemoryPlan> first_plan;
+  std::unique_ptr<autodiff::StepRecording> plan;  // the recording replayed
+  StepLogs logs;                                  // the log tensors each replay rewrites
   std::int64_t replays = 0;
   std::string why_eager;
 
@@ -72,6 +74,7 @@ struct RecordedStep {
   void stay_eager(std::string why) {
     phase = Phase::eager;
     first.reset();
+    first_plan.reset();
     why_eager = std::move(why);
   }
 };
