@@ -5,6 +5,7 @@
 #include <cstring>
 #include <map>
 #include <sstream>
+#include <unordered_set>
 #include <utility>
 
 #include "elegy/core/error.hpp"
@@ -483,6 +484,33 @@ std::string StepRecording::difference(const StepRecording& a, const StepRecordin
 }
 
 // ----------------------------------------------------------------------------------- replay
+
+std::vector<bool> StepRecording::inputs_touched() const {
+  const Roles roles(input_blocks_, spans_);
+  std::vector<bool> touched(input_blocks_.size(), false);
+  const auto mark = [&](const void* address, std::size_t time) {
+    const Role r = roles.of(address, time);
+    if (r.kind == 1) touched[r.index] = true;
+  };
+  for (const Entry& e : entries_) {
+    if (e.kind == Entry::Kind::kernel) {
+      mark(e.args.out.data, e.time);
+      for (int i = 0; i < kernels::kMaxKernelInputs; ++i) mark(e.args.in[i].data, e.time);
+      if (e.conv_operands) {
+        const kernels::ConvBackwardOperands& o = *e.conv_operands;
+        for (const auto* v : {&o.x, &o.w, &o.gy, &o.y, &o.dx, &o.dw, &o.db}) mark(v->data, e.time);
+      }
+    }
+    for (const void* address : e.addresses) mark(address, e.time);
+  }
+  // (Roles names a buffer listed twice by its first input.)
+  std::unordered_set<const void*> touched_blocks;
+  for (std::size_t i = 0; i < touched.size(); ++i)
+    if (touched[i]) touched_blocks.insert(input_blocks_[i].first);
+  for (std::size_t i = 0; i < touched.size(); ++i)
+    touched[i] = touched_blocks.contains(input_blocks_[i].first);
+  return touched;
+}
 
 void StepRecording::replay(std::span<const Key> draws) const {
   ELEGY_CHECK(!released_, "StepRecording::replay",

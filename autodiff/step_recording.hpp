@@ -128,6 +128,10 @@ class StepRecording final : public StepObserver, public kernels::KernelObserver 
   // allocation of the step, or the very same outside buffer). Else what differs first.
   static std::string difference(const StepRecording& a, const StepRecording& b);
 
+  // Per input (add_inputs' order): whether any kernel, replay, check or constant of the step
+  // touches its buffer. Inputs sharing a buffer share the answer.
+  std::vector<bool> inputs_touched() const;
+
   // Runs the step again (the caller has refilled the inputs' buffers), with `draws` (num_draws()
   // keys) in place of the keys the recorded step drew. A failing check raises its Error at its
   // resolve point, before the kernels after it run.

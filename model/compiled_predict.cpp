@@ -15,6 +15,15 @@ bool same_views(const States& states, const std::vector<compiled::LeafView>& vie
   return compiled::views_of(states.leaves()) == views;
 }
 
+// The leaves the plan reads are still the views it was recorded over.
+bool same_read_views(const States& states, const compiled::PredictPlan& p) {
+  const std::vector<compiled::LeafView> now = compiled::views_of(states.leaves());
+  if (now.size() != p.states.size()) return false;
+  for (std::size_t i = 0; i < now.size(); ++i)
+    if (p.reads[i] && !(now[i] == p.states[i])) return false;
+  return true;
+}
+
 }  // namespace
 
 std::optional<Tree> Model::replay_predict_step(const Tree& x) {
@@ -26,7 +35,7 @@ std::optional<Tree> Model::replay_predict_step(const Tree& x) {
     return std::nullopt;
   // The plan reads the state buffers it was recorded over: once they moved (an eager train
   // step, set_states, load), the step is recorded again over the new ones.
-  if (!same_views(states_, p->states)) {
+  if (!same_read_views(states_, *p)) {
     compiled_.predict.reset();
     return std::nullopt;
   }
@@ -73,7 +82,12 @@ void Model::finish_predict_recording(std::unique_ptr<autodiff::StepRecording> re
   // rewritten by its replays.
   if (recording->replayable()) r.y_pred = r.y_pred.map(compiled::private_copy);
   compiled::conclude(p.step, std::move(recording), StepLogs(), "pred");
-  if (p.step.phase == Phase::ready) p.outputs = outputs;
+  if (p.step.phase == Phase::ready) {
+    p.outputs = outputs;
+    const std::vector<bool> touched = p.step.plan->inputs_touched();
+    // (The batch's leaves come first, then the states'.)
+    p.reads.assign(touched.end() - std::ptrdiff_t(p.states.size()), touched.end());
+  }
 }
 
 }  // namespace elegy

@@ -111,7 +111,10 @@ std::vector<LeafView> views_of(const std::vector<Tensor>& leaves);
 struct PredictPlan {
   RecordedStep step;
   std::vector<LeafView> states;  // those of the recording replayed (or being made)
-  Tree outputs;                  // the recorded y_pred, rewritten by each replay
+  // Per state leaf: whether the plan reads it. Only those must stay put (a metric's states
+  // reset by evaluate or fit do not matter to the pred step).
+  std::vector<bool> reads;
+  Tree outputs;  // the recorded y_pred, rewritten by each replay
 };
 
 // Copying a Model does not copy its plans (whose buffers are that model's states).

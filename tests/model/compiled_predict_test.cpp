@@ -116,6 +116,33 @@ TEST_CASE("a pred step over states that moved is recorded again") {
   CHECK(model.compiled_step_status().predict_replays == 2);  // a new plan: 2 recorded, 2 replays
 }
 
+TEST_CASE("a pred step replays on after evaluate resets the metrics it does not read") {
+  // evaluate gives the metrics new state buffers; the pred plan reads only the net's, so it
+  // stays. New weights still make it record again.
+  ModelOptions o = options(Mlp(), false);
+  o.metrics = {metrics::SparseCategoricalAccuracy()};
+  ModelOptions t = options(Mlp(), true);
+  t.metrics = {metrics::SparseCategoricalAccuracy()};
+  Model model(std::move(o)), twin(std::move(t));
+  model.init_on_batch(images(0), labels(0));
+  twin.init_on_batch(images(0), labels(0));
+  for (int i = 0; i < 3; ++i) model.predict_on_batch(images(1));
+  REQUIRE(model.compiled_step_status().predict_replays == 1);
+  for (int i = 0; i < 2; ++i) {
+    CHECK(model.test_on_batch(images(20 + i), labels(20 + i)) ==
+          twin.test_on_batch(images(20 + i), labels(20 + i)));
+    model.reset_metrics();
+    twin.reset_metrics();
+    CHECK(testing::values(model.predict_on_batch(images(2 + i)).tensor()) ==
+          testing::values(twin.predict_on_batch(images(2 + i)).tensor()));
+  }
+  CHECK(model.compiled_step_status().predict_replays == 3);
+  model.set_states(twin.states().update(
+      "net_params", twin.states().net_params().map([](const Tensor& w) { return w * 2.0; })));
+  model.predict_on_batch(images(5));
+  CHECK(model.compiled_step_status().predict_replays == 0);  // recording again
+}
+
 TEST_CASE("a replayed pred step checks its batch: bad ids fail, the next batch predicts") {
   Model model(options(EmbeddingNet(), false)), twin(options(EmbeddingNet(), true));
   const auto ids = [](std::uint64_t seed) {
