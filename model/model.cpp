@@ -285,6 +285,34 @@ bool is_out_of_memory(const std::exception_ptr& e) {
   }
 }
 
+// An evaluation step (test or pred) under a recording: out of memory while the recording
+// starts, or while the step it watches runs, drops it and leaves the step eager (`give_up`;
+// false when there is nothing to mark, and the error stands). Nothing was written yet, so the
+// step then runs again unrecorded.
+template <class Begin, class GiveUp>
+void begin_recording_or_give_up(std::unique_ptr<autodiff::StepRecording>& recording, Begin begin,
+                                GiveUp give_up) {
+  try {
+    recording = begin();
+  } catch (...) {
+    recording.reset();
+    if (!is_out_of_memory(std::current_exception()) || !give_up()) throw;
+  }
+}
+
+template <class Run, class GiveUp>
+auto run_or_rerun_unrecorded(std::unique_ptr<autodiff::StepRecording>& recording, Run run,
+                             GiveUp give_up) -> decltype(run()) {
+  try {
+    return run();
+  } catch (...) {
+    if (!recording || !is_out_of_memory(std::current_exception())) throw;
+    recording.reset();
+    give_up();
+  }
+  return run();
+}
+
 }  // namespace
 
 Logs Model::train_on_batch(const Tree& x, const Tree& y, std::optional<Tensor> sample_weight,
@@ -306,8 +334,10 @@ Logs Model::train_on_batch(const Tree& x, const Tree& y, std::optional<Tensor> s
 Logs Model::run_train_step(const Tree& x, const Tree& y, const std::optional<Tensor>& sample_weight,
                            const std::optional<Tensor>& class_weight, bool compile) {
   auto give_up_recording = [this] {
+    if (!compiled_.step) return false;
     compiled_.step->train.stay_eager(
         "recording the step ran out of memory (a recording keeps every buffer of its step)");
+    return true;
   };
   // Runs last, once the step's locals below are gone.
   struct Settle {
@@ -320,12 +350,9 @@ Logs Model::run_train_step(const Tree& x, const Tree& y, const std::optional<Ten
   StepArgs a = batch_args(x, y, sample_weight, class_weight, /*initializing=*/false,
                           /*training=*/true);
   std::unique_ptr<autodiff::StepRecording> recording;
-  try {
-    if (compile) recording = begin_train_recording(a);  // (its private copies need memory too)
-  } catch (...) {
-    if (!compiled_.step || !is_out_of_memory(std::current_exception())) throw;
-    give_up_recording();
-  }
+  if (compile)  // (its private copies need memory too)
+    begin_recording_or_give_up(
+        recording, [&] { return begin_train_recording(a); }, give_up_recording);
   const std::optional<RngSeq> rng =
       a.states.has_rng() ? std::optional<RngSeq>(a.states.rng()) : std::nullopt;
   detail::FitProfile::mark_current(detail::FitProfile::kCopyIn);
@@ -383,31 +410,23 @@ Logs Model::test_on_batch(const Tree& x, const Tree& y, std::optional<Tensor> sa
   StepArgs a = batch_args(x, y, sample_weight, class_weight, /*initializing=*/false,
                           /*training=*/false);
   std::unique_ptr<autodiff::StepRecording> recording;
-  // A recording that runs out of memory leaves the test step eager (nothing was written yet).
-  auto give_up_recording = [&] {
-    recording.reset();
+  const auto give_up_recording = [this] {
+    if (!compiled_.step) return false;
     compiled_.step->test.stay_eager("recording the step ran out of memory");
+    return true;
   };
-  try {
-    if (compile) recording = begin_test_recording(a);
-  } catch (...) {
-    if (!compiled_.step || !is_out_of_memory(std::current_exception())) throw;
-    give_up_recording();
-  }
+  if (compile)
+    begin_recording_or_give_up(
+        recording, [&] { return begin_test_recording(a); }, give_up_recording);
   const std::optional<RngSeq> rng =
       a.states.has_rng() ? std::optional<RngSeq>(a.states.rng()) : std::nullopt;
-  const auto run = [&] {
-    NoGrad no_grad;  // evaluation never differentiates
-    return call_test_step(a);
-  };
-  TestStep r;
-  try {
-    r = run();
-  } catch (...) {
-    if (!recording || !is_out_of_memory(std::current_exception())) throw;
-    give_up_recording();
-    r = run();
-  }
+  TestStep r = run_or_rerun_unrecorded(
+      recording,
+      [&] {
+        NoGrad no_grad;  // evaluation never differentiates
+        return call_test_step(a);
+      },
+      give_up_recording);
   checks.resolve();
   if (recording) {
     // The recording writes the new metric states into the model's state buffers: a bad log
@@ -432,28 +451,21 @@ Tree Model::predict_on_batch(const Tree& x) {
   a.states = states_;
   a.training = false;
   std::unique_ptr<autodiff::StepRecording> recording;
-  auto give_up_recording = [&] {
-    recording.reset();
+  const auto give_up_recording = [this] {
+    if (!compiled_.predict) return false;
     compiled_.predict->step.stay_eager("recording the step ran out of memory");
+    return true;
   };
-  try {
-    if (compile) recording = begin_predict_recording(a);
-  } catch (...) {
-    if (!compiled_.predict || !is_out_of_memory(std::current_exception())) throw;
-    give_up_recording();
-  }
-  const auto run = [&] {
-    NoGrad no_grad;
-    return call_pred_step(a);
-  };
-  PredStep r;
-  try {
-    r = run();
-  } catch (...) {
-    if (!recording || !is_out_of_memory(std::current_exception())) throw;
-    give_up_recording();
-    r = run();
-  }
+  if (compile)
+    begin_recording_or_give_up(
+        recording, [&] { return begin_predict_recording(a); }, give_up_recording);
+  PredStep r = run_or_rerun_unrecorded(
+      recording,
+      [&] {
+        NoGrad no_grad;
+        return call_pred_step(a);
+      },
+      give_up_recording);
   checks.resolve();
   if (recording) finish_predict_recording(std::move(recording), a, r);
   states_ = detached(r.states);
