@@ -127,7 +127,8 @@ void finish_recording(RecordedStep& s, std::unique_ptr<autodiff::StepRecording> 
   if (const auto draws = drawn_keys(rng, rng_after))
     recording->bind_keys(*draws);
   else
-    recording->fail("the step changed its rng other than by drawing keys from it");
+    recording->fail("the step changed its rng other than by drawing at most " +
+                    std::to_string(kMaxDraws) + " keys from it");
   if (recording->replayable()) {
     for (std::size_t i = 0; i < leaves.size(); ++i) {
       if (leaves[i].address() == slots[i].address()) continue;

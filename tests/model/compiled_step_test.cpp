@@ -451,6 +451,26 @@ TEST_CASE("steps that cannot be replayed run eagerly and say why") {
     CHECK(s.replays == 0);
     CHECK(s.why_eager.find("its random key differs between two steps") != std::string::npos);
   }
+  SUBCASE("more keys drawn than a replay binds") {
+    struct ManyKeys : nn::Module {
+      Tensor call(nn::Context& ctx, const Tensor& x) override {
+        if (ctx.training())
+          for (int i = 0; i < 5000; ++i) ctx.next_key();
+        return nn::Linear(5)(ctx, nn::Flatten()(ctx, x.astype(DType::f32)));
+      }
+    };
+    const Model m = train_both(
+        [] {
+          return ModelOptions{
+              .module = ManyKeys(),
+              .loss = {losses::SparseCategoricalCrossentropy({.from_logits = true})},
+              .optimizer = optim::adam(1e-2)};
+        },
+        [](int step) { return image_batch(std::uint64_t(step)); }, 3);
+    CHECK_FALSE(m.compiled_step_status().compiled);
+    CHECK(m.compiled_step_status().why_eager.find("drawing at most 4096 keys") !=
+          std::string::npos);
+  }
   SUBCASE("a host read: apply_if_finite's flag") {
     const Model m =
         train_both([] { return mlp_options(optim::apply_if_finite(optim::adam(1e-2), 3)); },
