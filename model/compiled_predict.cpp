@@ -76,6 +76,15 @@ void Model::finish_predict_recording(std::unique_ptr<autodiff::StepRecording> re
       a.states.has_rng() != r.states.has_rng() ||
       (a.states.has_rng() && !(a.states.rng() == r.states.rng())))
     recording->fail("the pred step changed the model's states");
+  // The plan keeps its outputs to copy them out at each replay: one that is a state's buffer
+  // would be a reference to it the train plan does not expect (it would copy the states in at
+  // every step).
+  for (const Tensor& y : r.y_pred.leaves())
+    for (const Tensor& s : a.states.leaves())
+      if (y.storage() == s.storage()) {
+        recording->fail("the pred step returns a buffer of the model's states");
+        break;
+      }
   recording->stop();
   const Tree outputs = r.y_pred;
   // The caller gets copies (made outside the recording): the recorded outputs are the plan's,

@@ -181,3 +181,30 @@ TEST_CASE("a pred step that changes the states runs eagerly and says why") {
         "the pred step changed the model's states");
   CHECK(model.states()["calls"].tensor().item<float>() == calls + 5.0f);  // every call ran
 }
+
+TEST_CASE("a pred step that returns a buffer of the states runs eagerly, and training replays on") {
+  // Its plan would keep that buffer as an output, a reference the train plan does not expect.
+  struct ReturnsWeights : Model {
+    using Model::Model;
+    PredStep pred_step(const StepArgs& a) override {
+      PredStep r = Model::pred_step(a);
+      if (!a.training)  // (predict only: the loss takes the logits alone)
+        r.y_pred = Tree::from_list({r.y_pred, Tree(a.states.net_params().leaves().front())});
+      return r;
+    }
+  };
+  ReturnsWeights model(options(Mlp(), false));
+  for (std::uint64_t step = 0; step < 3; ++step) model.train_on_batch(images(step), labels(step));
+  REQUIRE(model.compiled_step_status().compiled);
+  for (std::uint64_t step = 3; step < 6; ++step) {
+    {  // (the caller lets go of the weights it was given before training on)
+      const Tree y = model.predict_on_batch(images(1));
+      CHECK(testing::values(y.leaves()[1]) ==
+            testing::values(model.states().net_params().leaves().front()));
+    }
+    model.train_on_batch(images(step), labels(step));
+  }
+  CHECK(model.compiled_step_status().predict_why_eager ==
+        "the pred step returns a buffer of the model's states");
+  CHECK(model.compiled_step_status().replays == 4);
+}
