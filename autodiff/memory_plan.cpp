@@ -39,7 +39,7 @@ class PlacedBlocks {
   // Every placed block alive at some time in [first, end), each once.
   void alive_during(std::size_t first, std::size_t end, std::vector<std::size_t>& out) const {
     out.clear();
-    if (first >= size_) return;
+    if (first >= size_ || clamp(end) <= first) return;
     for (std::size_t node = first + size_; node >= 1; node >>= 1)
       out.insert(out.end(), tree_[node].begin(), tree_[node].end());
     const auto last = by_first_.lower_bound(clamp(end));

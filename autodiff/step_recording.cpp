@@ -219,7 +219,7 @@ void StepRecording::release_blocks() {
     e.start_check = nullptr;
     e.constant = Tensor();
   }
-  kept_ = {};
+  // (kept_ stays: an outside buffer is compared by its address, which must not be reused.)
   allocated_ = {};
   inputs_ = {};
   arenas_ = {};

@@ -20,7 +20,10 @@ bool same_read_views(const States& states, const compiled::PredictPlan& p) {
   const std::vector<compiled::LeafView> now = compiled::views_of(states.leaves());
   if (now.size() != p.states.size()) return false;
   for (std::size_t i = 0; i < now.size(); ++i)
-    if (p.reads[i] && !(now[i] == p.states[i])) return false;
+    if (p.reads[i] ? !(now[i] == p.states[i])
+                   : !(now[i].shape == p.states[i].shape && now[i].strides == p.states[i].strides &&
+                       now[i].dtype == p.states[i].dtype && now[i].device == p.states[i].device))
+      return false;  // (host code may have read an unread leaf's shape: only it may move)
   return true;
 }
 

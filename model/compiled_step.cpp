@@ -3,11 +3,13 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <new>
 #include <string_view>
 #include <unordered_map>
 
 #include "elegy/autodiff/deferred_checks.hpp"
 #include "elegy/autodiff/kernel_call.hpp"
+#include "elegy/core/error.hpp"
 #include "elegy/model/fit_profile.hpp"
 #include "elegy/model/logs.hpp"
 #include "elegy/model/model.hpp"
@@ -144,6 +146,8 @@ void finish_recording(RecordedStep& s, std::unique_ptr<autodiff::StepRecording> 
   conclude(s, std::move(recording), logs, step);
 }
 
+constexpr const char* kPlanOutOfMemory = "packing the step's memory plan ran out of memory";
+
 void conclude(RecordedStep& s, std::unique_ptr<autodiff::StepRecording> recording,
               const StepLogs& logs, const char* step) {
   using Phase = RecordedStep::Phase;
@@ -153,10 +157,16 @@ void conclude(RecordedStep& s, std::unique_ptr<autodiff::StepRecording> recordin
   } else if (s.phase == Phase::record_first) {
     // Its blocks go back to the allocator before the second recording runs (that one's arena
     // and the step's memory would otherwise be held together).
-    s.first_plan = recording->memory_plan();
-    recording->release_blocks();
-    s.first = std::move(recording);
-    s.phase = Phase::record_second;
+    try {
+      s.first_plan = recording->memory_plan();
+      recording->release_blocks();
+      s.first = std::move(recording);
+      s.phase = Phase::record_second;
+    } catch (const std::bad_alloc&) {  // (the host's memory, for the plan itself)
+      s.stay_eager(kPlanOutOfMemory);
+    } catch (const OutOfMemoryError&) {
+      s.stay_eager(kPlanOutOfMemory);
+    }
   } else {
     std::string difference = autodiff::StepRecording::difference(*s.first, *recording);
     s.first.reset();

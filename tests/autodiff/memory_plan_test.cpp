@@ -133,6 +133,48 @@ TEST_CASE("a recording follows its plan only where the bytes it shares are dead"
   }
 }
 
+TEST_CASE("a block planned inside a dead block's bytes shares them only while that one is dead") {
+  // First recording: A (4 KB) dies; B (1 KB) then takes A's first KB, and C (1 KB), alive with
+  // B, the next one.
+  const Device cpu = Device::cpu();
+  auto first = std::make_unique<autodiff::StepRecording>();
+  { const Tensor a = Tensor::empty(Shape{1024}, DType::f32, cpu); }
+  {
+    const Tensor b = Tensor::empty(Shape{256}, DType::f32, cpu);
+    const Tensor c = Tensor::empty(Shape{256}, DType::f32, cpu);
+  }
+  first->stop();
+  const auto plan = first->memory_plan();
+  REQUIRE(plan->placements().size() == 3);
+  REQUIRE(plan->placements()[1].offset == 0);
+  REQUIRE(plan->placements()[2].offset == 1024);
+  SUBCASE("the same lifetimes: B and C in A's bytes") {
+    autodiff::StepRecording second(plan);
+    const char* a_at = nullptr;
+    {
+      const Tensor a = Tensor::empty(Shape{1024}, DType::f32, cpu);
+      a_at = static_cast<const char*>(a.address());
+    }
+    const Tensor b = Tensor::empty(Shape{256}, DType::f32, cpu);
+    const Tensor c = Tensor::empty(Shape{256}, DType::f32, cpu);
+    CHECK(b.address() == a_at);
+    CHECK(c.address() == a_at + 1024);
+  }
+  SUBCASE("A alive this time: neither B at its start nor C in its middle takes its bytes") {
+    autodiff::StepRecording second(plan);
+    const Tensor a = Tensor::empty(Shape{1024}, DType::f32, cpu);
+    const Tensor b = Tensor::empty(Shape{256}, DType::f32, cpu);
+    const Tensor c = Tensor::empty(Shape{256}, DType::f32, cpu);
+    second.stop();
+    CHECK(a.storage()->is_part());
+    CHECK_FALSE(b.storage()->is_part());
+    CHECK_FALSE(c.storage()->is_part());
+    const auto* a_at = static_cast<const char*>(a.address());
+    const auto* c_at = static_cast<const char*>(c.address());
+    CHECK((c_at + 1024 <= a_at || c_at >= a_at + 4096));
+  }
+}
+
 TEST_CASE("a released recording frees the step's blocks and still compares") {
   const Device cpu = Device::cpu();
   const Tensor x = Tensor::from_vector(std::vector<float>{1, 2, 3, 4}, Shape{4}, cpu);
