@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "common.hpp"
+#include "modules.hpp"
 #ifdef ELEGY_WITH_CUDA
 #include "elegy/core/cuda/cuda_runtime.hpp"
 #endif
@@ -38,32 +39,10 @@ namespace {
 using namespace elegy;
 namespace bt = elegy::bench::train;
 
-// ---- the two networks as modules (the Model path) ---------------------------------------------
-
-// The activations go through the layers' `activation` option (Keras's activation="relu"): the
-// bias add and relu run as one fused epilogue (ops_bias_act.hpp), same values as relu(layer).
-constexpr FusedActivation kRelu = FusedActivation::relu;
-
-struct MlpModule : nn::Module {
-  Tensor call(nn::Context& ctx, const Tensor& x) override {
-    Tensor h = nn::Linear(512, {.activation = kRelu})(ctx, x);
-    h = nn::Linear(512, {.activation = kRelu})(ctx, h);
-    return nn::Linear(10)(ctx, h);
-  }
-};
-
-struct CnnModule : nn::Module {
-  Tensor call(nn::Context& ctx, const Tensor& x) override {
-    const nn::ConvOptions same_relu{.padding = Padding::same, .activation = kRelu};
-    Tensor h = nn::Conv2D(32, 3, same_relu)(ctx, x);  // [N, 28, 28, 32]
-    h = nn::MaxPool(2)(ctx, h);                       // [N, 14, 14, 32]
-    h = nn::Conv2D(64, 3, same_relu)(ctx, h);         // [N, 14, 14, 64]
-    h = nn::MaxPool(2)(ctx, h);                       // [N, 7, 7, 64]
-    h = nn::Flatten()(ctx, h);                        // [N, 3136]
-    h = nn::Linear(128, {.activation = kRelu})(ctx, h);
-    return nn::Linear(10)(ctx, h);
-  }
-};
+// The two networks as modules (the Model path): modules.hpp.
+using bt::CnnModule;
+using bt::kRelu;
+using bt::MlpModule;
 
 // ---- the same networks as functions of a params Tree (the low-level path) ---------------------
 

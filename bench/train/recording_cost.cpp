@@ -20,29 +20,14 @@
 
 #include <elegy/elegy.hpp>
 
+#include "modules.hpp"
+
 using namespace elegy;
 
 namespace {
 
-constexpr auto kRelu = FusedActivation::relu;
-
-struct Mlp : nn::Module {
-  Tensor call(nn::Context& ctx, const Tensor& x) override {
-    Tensor h = nn::Linear(512, {.activation = kRelu})(ctx, x);
-    h = nn::Linear(512, {.activation = kRelu})(ctx, h);
-    return nn::Linear(10)(ctx, h);
-  }
-};
-
-struct Cnn : nn::Module {
-  Tensor call(nn::Context& ctx, const Tensor& x) override {
-    const nn::ConvOptions same_relu{.padding = Padding::same, .activation = kRelu};
-    Tensor h = nn::MaxPool(2)(ctx, nn::Conv2D(32, 3, same_relu)(ctx, x));
-    h = nn::MaxPool(2)(ctx, nn::Conv2D(64, 3, same_relu)(ctx, h));
-    h = nn::Linear(128, {.activation = kRelu})(ctx, nn::Flatten()(ctx, h));
-    return nn::Linear(10)(ctx, h);
-  }
-};
+using bench::train::CnnModule;
+using bench::train::MlpModule;
 
 struct DeepMlp : nn::Module {
   int layers;
@@ -103,9 +88,9 @@ int main(int argc, char** argv) {
   for (int i = 1; i + 1 < argc; ++i)
     if (std::strcmp(argv[i], "--repeats") == 0) repeats = std::max(1, std::atoi(argv[i + 1]));
   measure(
-      "mlp_b128", [] { return nn::AnyModule(Mlp()); }, Shape{128, 784}, repeats);
+      "mlp_b128", [] { return nn::AnyModule(MlpModule()); }, Shape{128, 784}, repeats);
   measure(
-      "cnn_b64", [] { return nn::AnyModule(Cnn()); }, Shape{64, 28, 28, 1}, repeats);
+      "cnn_b64", [] { return nn::AnyModule(CnnModule()); }, Shape{64, 28, 28, 1}, repeats);
   for (int layers : {400, 1600})
     measure(
         "deep" + std::to_string(layers) + "_b8",
