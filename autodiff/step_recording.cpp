@@ -4,11 +4,14 @@
 #include <cstdint>
 #include <cstring>
 #include <map>
+#include <optional>
 #include <sstream>
 #include <unordered_set>
 #include <utility>
 
+#include "elegy/autodiff/graph_segments.hpp"
 #include "elegy/core/error.hpp"
+#include "elegy/core/stream_graph.hpp"
 #include "elegy/kernels/conv_geometry.hpp"
 
 namespace elegy::autodiff {
@@ -225,6 +228,7 @@ void StepRecording::release_blocks() {
   arenas_ = {};
   held_ = {};
   alive_ = {};
+  graphs_.reset();
   released_ = true;
 }
 
@@ -512,30 +516,131 @@ std::vector<bool> StepRecording::inputs_touched() const {
   return touched;
 }
 
+struct StepRecording::Graphs {
+  struct Run {
+    GraphSegment segment;
+    std::unique_ptr<StreamGraph> graph;
+    bool tried = false;  // captured, or refused (graph null)
+  };
+  std::vector<Run> runs;
+  std::vector<std::int32_t> run_at;  // per entry: the run starting there, else -1
+  std::string why_not;
+};
+
+void StepRecording::use_graphs(bool on) {
+  if (on == use_graphs_) return;
+  use_graphs_ = on;
+  graphs_.reset();
+}
+
+void StepRecording::plan_graphs() const {
+  auto graphs = std::make_unique<Graphs>();
+  std::vector<std::optional<Device>> capturable(entries_.size());
+  std::optional<Device> kernels_on;
+  for (std::size_t i = 0; i < entries_.size(); ++i) {
+    const Entry& e = entries_[i];
+    if (e.kind != Entry::Kind::kernel) continue;
+    kernels_on = e.args.device;
+    // A drawn key changes at each replay (a graph would repeat the captured one); a copy from
+    // the host reads pageable memory a graph cannot hold.
+    const bool host_copy = e.op == kernels::Op::Copy && e.args.in_device != e.args.device;
+    if (e.args.device.is_cuda() && e.key_draw < 0 && !host_copy) capturable[i] = e.args.device;
+  }
+  for (const GraphSegment& segment : graph_segments(capturable, kMinGraphKernels))
+    graphs->runs.push_back({segment, nullptr, false});
+  graphs->run_at.assign(entries_.size(), -1);
+  for (std::size_t r = 0; r < graphs->runs.size(); ++r)
+    graphs->run_at[graphs->runs[r].segment.begin] = std::int32_t(r);
+  if (!kernels_on) {
+    graphs->why_not = "the step runs no kernel";
+  } else if (graphs->runs.empty()) {
+    std::ostringstream os;
+    if (!kernels_on->is_cuda())
+      os << "graphs hold a GPU's work; this step's kernels run on " << *kernels_on;
+    else
+      os << "no run of " << kMinGraphKernels
+         << " or more GPU kernels without host work, a drawn key or a host copy between them";
+    graphs->why_not = os.str();
+  }
+  graphs_ = std::move(graphs);
+}
+
+StepRecording::GraphStatus StepRecording::graph_status() const {
+  GraphStatus status;
+  if (!use_graphs_) {
+    status.why_not = "graphs are off";
+    return status;
+  }
+  if (!graphs_) {
+    status.why_not = "not replayed since graphs were turned on";
+    return status;
+  }
+  status.why_not = graphs_->why_not;
+  for (const Graphs::Run& run : graphs_->runs) {
+    if (run.graph) {
+      ++status.graphs;
+      status.kernels += run.segment.end - run.segment.begin;
+    } else if (run.tried) {
+      ++status.refused;
+    }
+  }
+  return status;
+}
+
+void StepRecording::run_kernel(const Entry& e, std::span<const Key> draws) const {
+  if (e.key_draw < 0) {
+    e.fn(e.args);
+  } else {
+    kernels::KernelArgs args = e.args;
+    const Key& key = draws[std::size_t(e.key_draw)];
+    args.key[0] = key.words()[0];
+    args.key[1] = key.words()[1];
+    e.fn(args);
+  }
+  ++kernels::kernels_run_by_this_thread();
+}
+
 void StepRecording::replay(std::span<const Key> draws) const {
   ELEGY_CHECK(!released_, "StepRecording::replay",
               "the recording let go of its blocks (release_blocks): it can only be compared");
   ELEGY_CHECK(draws.size() == num_draws_, "StepRecording::replay", "the step drew ", num_draws_,
               " random keys, the replay was given ", draws.size());
+  if (use_graphs_ && !graphs_) plan_graphs();
+  Graphs* graphs = use_graphs_ ? graphs_.get() : nullptr;
   std::vector<std::function<void()>> pending;
   auto run_checks = [&] {
     std::vector<std::function<void()>> now;
     now.swap(pending);
     for (const auto& check : now) check();
   };
-  for (const Entry& e : entries_) {
+  for (std::size_t i = 0; i < entries_.size(); ++i) {
+    const Entry& e = entries_[i];
+    if (graphs != nullptr && graphs->run_at[i] >= 0) {
+      Graphs::Run& run = graphs->runs[std::size_t(graphs->run_at[i])];
+      const auto run_kernels = [&] {
+        for (std::size_t j = run.segment.begin; j < run.segment.end; ++j)
+          run_kernel(entries_[j], draws);
+      };
+      if (!run.tried) {
+        run.tried = true;
+        std::string why;
+        const std::uint64_t launched = kernels::kernels_run_by_this_thread();
+        run.graph = StreamGraph::capture(run.segment.device, run_kernels, why);
+        kernels::kernels_run_by_this_thread() = launched;  // (captured, not run)
+        if (!run.graph && graphs->why_not.empty()) graphs->why_not = why;
+      }
+      if (run.graph) {
+        run.graph->launch();
+        ++kernels::kernels_run_by_this_thread();  // one launch
+      } else {
+        run_kernels();
+      }
+      i = run.segment.end - 1;
+      continue;
+    }
     switch (e.kind) {
       case Entry::Kind::kernel:
-        if (e.key_draw < 0) {
-          e.fn(e.args);
-        } else {
-          kernels::KernelArgs args = e.args;
-          const Key& key = draws[std::size_t(e.key_draw)];
-          args.key[0] = key.words()[0];
-          args.key[1] = key.words()[1];
-          e.fn(args);
-        }
-        ++kernels::kernels_run_by_this_thread();
+        run_kernel(e, draws);
         break;
       case Entry::Kind::replay:
         e.replay();

@@ -137,6 +137,22 @@ class StepRecording final : public StepObserver, public kernels::KernelObserver 
   // resolve point, before the kernels after it run.
   void replay(std::span<const Key> draws = {}) const;
 
+  // CUDA graphs for the replays (core/stream_graph.hpp). With `on`, the next replay captures
+  // each run of at least kMinGraphKernels consecutive GPU kernels (no host code, check or
+  // constant between them, no drawn key, no copy from or to the host) as one graph, and the
+  // replays after it launch the graphs instead of the kernels: the same kernels with the same
+  // arguments, in the same order, on the same stream. A run whose capture is refused (a
+  // launcher that waits on the host, ...) stays kernel by kernel, with the reason kept.
+  void use_graphs(bool on);
+  static constexpr std::size_t kMinGraphKernels = 3;
+  struct GraphStatus {
+    std::size_t graphs = 0;   // graphs a replay launches
+    std::size_t kernels = 0;  // the kernels they hold (of num_kernels())
+    std::size_t refused = 0;  // runs whose capture was refused
+    std::string why_not;      // why a run is not a graph (the first reason), "" when all are
+  };
+  GraphStatus graph_status() const;
+
   // StepObserver / KernelObserver
   std::shared_ptr<Storage> provide(std::size_t nbytes, Device device) override;
   void on_allocate(const std::shared_ptr<Storage>& storage) override;
@@ -183,6 +199,13 @@ class StepRecording final : public StepObserver, public kernels::KernelObserver 
   std::vector<std::shared_ptr<Storage>> kept_;
   std::size_t num_draws_ = 0;
   std::string why_not_;
+  // The replay's graphs: a cache of how the same kernels are launched, filled by the first
+  // replay after use_graphs (so replay() stays const).
+  struct Graphs;
+  bool use_graphs_ = false;
+  mutable std::unique_ptr<Graphs> graphs_;
+  void run_kernel(const Entry& e, std::span<const Key> draws) const;
+  void plan_graphs() const;
 };
 
 // Runs `check` (host code reading CPU tensors, raising when they are bad) now and, while a step

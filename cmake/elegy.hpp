@@ -26,6 +26,7 @@
 #include "elegy/core/error.hpp"
 #include "elegy/core/random.hpp"
 #include "elegy/core/shape.hpp"
+#include "elegy/core/stream_graph.hpp"
 #include "elegy/core/tensor.hpp"
 #include "elegy/core/thread_pool.hpp"
 #include "elegy/core/tree.hpp"

@@ -221,6 +221,15 @@ bool Model::compiled_step_enabled() const {
   return !options_.run_eagerly && !forced_eager;
 }
 
+bool Model::cuda_graphs_enabled() const {
+  static const int forced = [] {
+    const char* v = std::getenv("ELEGY_CUDA_GRAPHS");
+    if (v == nullptr) return -1;
+    return std::string_view(v) == "1" ? 1 : std::string_view(v) == "0" ? 0 : -1;
+  }();
+  return forced >= 0 ? forced == 1 : options_.cuda_graphs;
+}
+
 CompiledStepStatus Model::compiled_step_status() const {
   CompiledStepStatus s;
   if (const auto& c = compiled_.step) {
@@ -233,6 +242,10 @@ CompiledStepStatus Model::compiled_step_status() const {
       s.operations = t.plan->operations();
       s.bytes = t.plan->bytes_allocated();
       s.unpacked_bytes = t.plan->bytes_requested();
+      const autodiff::StepRecording::GraphStatus g = t.plan->graph_status();
+      s.graphs = g.graphs;
+      s.graph_kernels = g.kernels;
+      s.why_no_graphs = g.why_not;
     }
     s.why_eager = t.why_eager;
   } else if (!compiled_step_enabled()) {
@@ -284,6 +297,7 @@ std::optional<Logs> Model::replay_step(compiled::RecordedStep compiled::Compiled
     for (std::size_t i = 0; i < s.plan->num_draws(); ++i) draws.push_back(rng->next());
   }
   // A failing check (a label out of range) raises before anything is written in place.
+  s.plan->use_graphs(cuda_graphs_enabled());
   s.plan->replay(draws);
   if (rng) states_ = states_.update_rng(*rng);
   ++s.replays;

@@ -50,6 +50,11 @@ struct CompiledStepStatus {
   std::int64_t predict_replays = 0;  // predict_on_batch calls a compiled pred step served
   std::string predict_why_eager;     // why predict_on_batch runs eagerly ("" when it need not)
   std::string why_eager;             // why the step runs eagerly ("" while compiled or recording)
+  // ModelOptions::cuda_graphs, for the replayed train step: the CUDA graphs a replay launches,
+  // the kernels they hold, and why a run of its kernels is not a graph ("" when all are).
+  std::size_t graphs = 0;
+  std::size_t graph_kernels = 0;
+  std::string why_no_graphs;
   std::vector<std::string> operations;  // what a replay runs, in order (StepRecording)
 };
 

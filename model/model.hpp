@@ -69,6 +69,13 @@ struct ModelOptions {
   // every step runs op by op (as does the environment variable ELEGY_RUN_EAGERLY=1;
   // ELEGY_JIT_DEBUG=1 prints why a step stays eager).
   bool run_eagerly = false;
+  // With a compiled step on a GPU: true launches each run of its kernels between host work as
+  // one CUDA graph (core/stream_graph.hpp; what torch.compile's "reduce-overhead" mode does), so
+  // a replayed step costs the host a few launches instead of one per kernel; the same kernels
+  // run in the same order, so results are bit for bit those of the kernel-by-kernel replay.
+  // compiled_step_status() reports the graphs and why a run is not one. Off by default until it
+  // has been measured on a GPU; the environment variable ELEGY_CUDA_GRAPHS=1 (or 0) overrides it.
+  bool cuda_graphs = false;
 };
 
 class Model {
@@ -208,6 +215,7 @@ class Model {
   // The compiled train step (compiled_step.hpp).
   compiled::CompiledStepsHolder compiled_;
   bool compiled_step_enabled() const;
+  bool cuda_graphs_enabled() const;
   // The logs of a replayed step, or nullopt: run it eagerly.
   std::optional<Logs> replay_step(compiled::RecordedStep compiled::CompiledSteps::*which,
                                   const char* step, const Tree& x, const Tree& y,

@@ -47,6 +47,11 @@ void set_device(int index) {
   current = index;
 }
 
+CaptureBlocks*& capture_blocks() {
+  thread_local CaptureBlocks* capture = nullptr;
+  return capture;
+}
+
 namespace {
 
 std::atomic<std::uint64_t>& host_wait_count() {
@@ -99,6 +104,7 @@ class CachingDeviceAllocator final : public Allocator {
 
   void* allocate(std::size_t nbytes) override {
     const std::size_t block = size_class(nbytes);
+    CaptureBlocks* capture = capturing();
     {
       std::lock_guard lock(mutex_);
       ++stats_.num_allocs;
@@ -109,11 +115,28 @@ class CachingDeviceAllocator final : public Allocator {
         ++stats_.num_cache_hits;
         stats_.bytes_cached -= std::int64_t(block);
         note_in_use(std::int64_t(nbytes));
+        if (capture) capture->live.emplace(p, nbytes);
         return p;
       }
     }
     set_device(index_);
     void* p = nullptr;
+    if (capture) {
+      // On the capturing stream cudaMallocAsync would become a node of the graph; the block comes
+      // from the same pool through a stream of its own instead, ready once that stream is (no
+      // free-and-retry: it would synchronise the capturing stream, which ends the capture).
+      const cudaError_t status = allocate_beside_capture(&p, block);
+      if (status != cudaSuccess) {
+        cudaGetLastError();
+        fail_out_of_memory("cuda allocator", "cudaMallocAsync of ", nbytes,
+                           " bytes on cuda:", index_,
+                           " while capturing a graph failed: ", cudaGetErrorName(status));
+      }
+      std::lock_guard lock(mutex_);
+      note_in_use(std::int64_t(nbytes));
+      capture->live.emplace(p, nbytes);
+      return p;
+    }
     cudaError_t status = cudaMallocAsync(&p, block, stream_);
     if (status == cudaErrorMemoryAllocation) {
       // Free and retry: the cached blocks go back, the stream's queued frees complete, the pool
@@ -141,6 +164,15 @@ class CachingDeviceAllocator final : public Allocator {
 
   void deallocate(void* ptr, std::size_t nbytes) override {
     if (ptr == nullptr) return;
+    if (CaptureBlocks* capture = capturing()) {
+      // The graph's temporaries stay its own (their bytes stay in use); an older block's free
+      // waits for the capture's end (a cudaFreeAsync now would be captured).
+      if (capture->live.erase(ptr) == 1)
+        capture->retained.emplace_back(ptr, nbytes);
+      else
+        capture->older_frees.emplace_back(ptr, nbytes);
+      return;
+    }
     const std::size_t block = size_class(nbytes);
     std::lock_guard lock(mutex_);
     stats_.bytes_in_use -= std::int64_t(nbytes);
@@ -171,6 +203,23 @@ class CachingDeviceAllocator final : public Allocator {
   }
 
  private:
+  CaptureBlocks* capturing() const {
+    CaptureBlocks* capture = capture_blocks();
+    return capture != nullptr && capture->device == index_ ? capture : nullptr;
+  }
+
+  cudaError_t allocate_beside_capture(void** p, std::size_t block) {
+    std::lock_guard lock(side_mutex_);
+    if (side_stream_ == nullptr) {
+      const cudaError_t made = cudaStreamCreateWithFlags(&side_stream_, cudaStreamNonBlocking);
+      if (made != cudaSuccess) return made;
+    }
+    const cudaError_t status = cudaMallocAsync(p, block, side_stream_);
+    if (status != cudaSuccess) return status;
+    // (A wait for an empty stream, not for the GPU's work: not counted in host_waits.)
+    return cudaStreamSynchronize(side_stream_);
+  }
+
   void note_in_use(std::int64_t nbytes) {  // under mutex_
     stats_.bytes_in_use += nbytes;
     stats_.peak_bytes_in_use = std::max(stats_.peak_bytes_in_use, stats_.bytes_in_use);
@@ -178,6 +227,8 @@ class CachingDeviceAllocator final : public Allocator {
 
   int index_;
   cudaStream_t stream_;
+  std::mutex side_mutex_;
+  cudaStream_t side_stream_ = nullptr;  // allocations while a graph is captured
   cudaMemPool_t pool_ = nullptr;
   mutable std::mutex mutex_;
   AllocatorStats stats_;

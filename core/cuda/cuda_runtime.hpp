@@ -4,9 +4,15 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <string>
+#include <unordered_map>
+#include <utility>
+#include <vector>
 
 #include "elegy/core/allocator.hpp"
+#include "elegy/core/stream_graph.hpp"
 
 // Opaque stream handle, so this header does not pull in cuda_runtime.h for users.
 struct CUstream_st;
@@ -39,6 +45,22 @@ std::shared_ptr<HostRead> queue_host_read(int index, const void* device_src, std
 // Waits for the copy and copies its bytes to `dst`.
 void finish_host_read(HostRead& read, void* dst, const char* op);
 inline constexpr std::size_t kMaxHostReadBytes = 256;
+
+// StreamGraph::capture on a CUDA device (core/cuda/stream_graph.cpp).
+std::unique_ptr<StreamGraph> capture_graph(int index, const std::function<void()>& enqueue,
+                                           std::string& why_not);
+
+// What the device allocator hands out and takes back on a thread capturing a graph on that
+// device: a block allocated and freed while captured is the graph's (a launch writes it), so it
+// is kept out of the cache until the graph dies; frees of older blocks wait for the capture's end.
+struct CaptureBlocks {
+  int device = -1;
+  std::unordered_map<void*, std::size_t> live;             // allocated while captured, not freed
+  std::vector<std::pair<void*, std::size_t>> retained;     // allocated and freed while captured
+  std::vector<std::pair<void*, std::size_t>> older_frees;  // allocated before, freed while captured
+};
+// This thread's capture, or null.
+CaptureBlocks*& capture_blocks();
 
 // Raises elegy::Error("<op>: <call> failed: <cuda error string>") when `status` is an error.
 void check(int status, const char* call, const char* op);

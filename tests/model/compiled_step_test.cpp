@@ -640,3 +640,21 @@ TEST_CASE("fit with a compiled step gives the eager history") {
   }
   CHECK(histories[0].history == histories[1].history);
 }
+
+TEST_CASE("cuda_graphs on a CPU model: the replay is unchanged and the status says why") {
+  ModelOptions graphs_options = mlp_options(optim::adam(1e-2));
+  graphs_options.cuda_graphs = true;
+  Model with_graphs(std::move(graphs_options)), without(mlp_options(optim::adam(1e-2)));
+  for (int step = 0; step < 5; ++step) {
+    CAPTURE(step);
+    const Batch b = image_batch(std::uint64_t(40 + step));
+    CHECK(with_graphs.train_on_batch(b.x, b.y) == without.train_on_batch(b.x, b.y));
+  }
+  CHECK(values_of(with_graphs.states()) == values_of(without.states()));
+  const CompiledStepStatus s = with_graphs.compiled_step_status();
+  CHECK(s.replays == 3);
+  CHECK(s.graphs == 0);
+  CHECK(s.graph_kernels == 0);
+  CHECK(s.why_no_graphs == "graphs hold a GPU's work; this step's kernels run on cpu");
+  CHECK(without.compiled_step_status().why_no_graphs == "graphs are off");
+}

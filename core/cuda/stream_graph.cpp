@@ -1,0 +1,109 @@
+// StreamGraph on CUDA: stream capture in relaxed mode (the device allocator may still create a
+// stream of its own for a block while capturing), instantiated once, launched on the device's
+// stream. The temporaries the captured launchers allocated and freed are kept by the graph
+// (CaptureBlocks) and go back to the allocator's cache when it dies: the cache hands a block out
+// again only to work queued after the graph's last launch, on the same stream.
+#include <cuda_runtime.h>
+
+#include <exception>
+#include <sstream>
+
+#include "elegy/core/cuda/cuda_runtime.hpp"
+#include "elegy/core/error.hpp"
+
+namespace elegy::cuda {
+namespace {
+
+class CudaStreamGraph final : public StreamGraph {
+ public:
+  CudaStreamGraph(int index, cudaGraphExec_t exec, std::size_t nodes,
+                  std::vector<std::pair<void*, std::size_t>> blocks)
+      : index_(index), exec_(exec), nodes_(nodes), blocks_(std::move(blocks)) {}
+
+  ~CudaStreamGraph() override {
+    // A launch still running completes first: the driver frees an executing graph afterwards,
+    // and the blocks' next users are queued after it on the same stream.
+    cudaGraphExecDestroy(exec_);
+    Allocator& allocator = device_allocator(index_);
+    for (const auto& [p, n] : blocks_) allocator.deallocate(p, n);
+  }
+  CudaStreamGraph(const CudaStreamGraph&) = delete;
+  CudaStreamGraph& operator=(const CudaStreamGraph&) = delete;
+
+  void launch() override {
+    set_device(index_);
+    ELEGY_CUDA_CHECK(cudaGraphLaunch(exec_, stream(index_)), "cuda graph launch");
+  }
+
+  std::size_t num_nodes() const override { return nodes_; }
+
+ private:
+  int index_;
+  cudaGraphExec_t exec_;
+  std::size_t nodes_;
+  std::vector<std::pair<void*, std::size_t>> blocks_;
+};
+
+std::string error_text(const char* call, cudaError_t status) {
+  std::ostringstream os;
+  os << call << " failed: " << cudaGetErrorName(status) << " (" << cudaGetErrorString(status)
+     << ")";
+  return os.str();
+}
+
+}  // namespace
+
+std::unique_ptr<StreamGraph> capture_graph(int index, const std::function<void()>& enqueue,
+                                           std::string& why_not) {
+  ELEGY_CHECK(capture_blocks() == nullptr, "cuda graph capture",
+              "this thread is capturing a graph already");
+  set_device(index);
+  const cudaStream_t s = stream(index);
+  ELEGY_CUDA_CHECK(cudaStreamBeginCapture(s, cudaStreamCaptureModeRelaxed), "cuda graph capture");
+  CaptureBlocks blocks;
+  blocks.device = index;
+  capture_blocks() = &blocks;
+  std::string failure;
+  try {
+    enqueue();
+  } catch (const std::exception& e) {
+    failure = e.what();
+  }
+  capture_blocks() = nullptr;
+  cudaGraph_t graph = nullptr;
+  const cudaError_t ended = cudaStreamEndCapture(s, &graph);
+  if (ended != cudaSuccess) {
+    cudaGetLastError();  // an invalidated capture is no error of the work queued after it
+    if (failure.empty()) failure = error_text("cudaStreamEndCapture", ended);
+  }
+  Allocator& allocator = device_allocator(index);
+  for (const auto& [p, n] : blocks.older_frees) allocator.deallocate(p, n);
+  if (failure.empty() && !blocks.older_frees.empty())
+    failure = "a launcher freed a block allocated before the capture (a launch would still use it)";
+  if (failure.empty() && !blocks.live.empty())
+    failure = "a launcher kept a block it allocated while captured (the graph would write it)";
+  std::size_t nodes = 0;
+  if (failure.empty()) {
+    const cudaError_t counted = cudaGraphGetNodes(graph, nullptr, &nodes);
+    if (counted != cudaSuccess)
+      failure = error_text("cudaGraphGetNodes", counted);
+    else if (nodes == 0)
+      failure = "nothing was queued";
+  }
+  cudaGraphExec_t exec = nullptr;
+  if (failure.empty()) {
+    const cudaError_t made = cudaGraphInstantiate(&exec, graph, 0);
+    if (made != cudaSuccess) failure = error_text("cudaGraphInstantiate", made);
+  }
+  if (graph != nullptr) cudaGraphDestroy(graph);
+  if (!failure.empty()) {
+    cudaGetLastError();
+    // Nothing captured ran: the temporaries go back as they are.
+    for (const auto& [p, n] : blocks.retained) allocator.deallocate(p, n);
+    why_not = std::move(failure);
+    return nullptr;
+  }
+  return std::make_unique<CudaStreamGraph>(index, exec, nodes, std::move(blocks.retained));
+}
+
+}  // namespace elegy::cuda
