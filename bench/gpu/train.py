@@ -113,9 +113,10 @@ def table(times, workloads, device):
     unit = "GPU" if device == "cuda" else "CPU"
     p(f"ms per step on the {unit}, median of the timed steps after warm-up; ratio = peer time / "
       "elegy time (> 1: elegy faster).\n")
-    p("| workload | elegy Model ms | Model eager ms | elegy low-level ms | PyTorch eager ms "
-      "| JAX jit ms | Model samples/s | torch/Model | torch/low-level | JAX/Model | JAX/low-level |")
-    p("|---|---|---|---|---|---|---|---|---|---|---|")
+    p("| workload | elegy Model ms | Model eager ms | Model graphs ms | elegy low-level ms "
+      "| PyTorch eager ms | JAX jit ms | Model samples/s | torch/Model | torch/graphs "
+      "| torch/low-level | JAX/Model | JAX/graphs | JAX/low-level |")
+    p("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     fmt = lambda us: f"{us / 1e3:.3f}" if us else "-"
     ratio = lambda peer, e: f"{peer / e:.2f}x" if peer and e else "-"
     for workload in workloads:
@@ -124,9 +125,10 @@ def table(times, workloads, device):
             em, el = r.get("elegy_model"), r.get("elegy_lowlevel")
             tb, jx = r.get("torch_eager"), r.get("jax")
             rate = f"{BATCHES[workload] / (em * 1e-6):,.0f}" if em else "-"
-            p(f"| {workload} {kind} | {fmt(em)} | {fmt(r.get('elegy_model_eager'))} | {fmt(el)} | "
-              f"{fmt(tb)} | {fmt(jx)} | {rate} | "
-              f"{ratio(tb, em)} | {ratio(tb, el)} | {ratio(jx, em)} | {ratio(jx, el)} |")
+            eg = r.get("elegy_model_graphs")
+            p(f"| {workload} {kind} | {fmt(em)} | {fmt(r.get('elegy_model_eager'))} | {fmt(eg)} | "
+              f"{fmt(el)} | {fmt(tb)} | {fmt(jx)} | {rate} | {ratio(tb, em)} | {ratio(tb, eg)} | "
+              f"{ratio(tb, el)} | {ratio(jx, em)} | {ratio(jx, eg)} | {ratio(jx, el)} |")
     return out
 
 
@@ -198,6 +200,9 @@ def main():
         # The Model path with its compiled train step off (every step op by op).
         ("elegy_eager", [elegy_bin, "--device", args.device, "--workloads", "gpu", "--path",
                          "model"], dict(elegy_env, ELEGY_RUN_EAGERLY="1"), "elegy_model_eager"),
+        # The Model path with its replays launched as CUDA graphs (ModelOptions::cuda_graphs).
+        ("elegy_graphs", [elegy_bin, "--device", args.device, "--workloads", "gpu", "--path",
+                          "model"], dict(elegy_env, ELEGY_CUDA_GRAPHS="1"), "elegy_model_graphs"),
         ("torch", [sys.executable, TRAIN / "torch_gpu_train.py", "--device", args.device], None),
     ]
     if not no_jax:

@@ -217,6 +217,14 @@ void run_model_path(const bt::Args& args, const bt::Workload& w, const std::vect
     wait_for(device);
   });
   bt::print_row("elegy_model", name + "_train", args.threads, train);
+  // How the step ran (stderr, beside the rows): replayed or eager, and with CUDA graphs or not.
+  const CompiledStepStatus status = model.compiled_step_status();
+  std::fprintf(stderr,
+               "bench_train_elegy: %s train step: %s, %zu kernels, %zu CUDA graphs holding %zu "
+               "of them%s%s\n",
+               name.c_str(), status.compiled ? "replayed" : ("eager: " + status.why_eager).c_str(),
+               status.kernels, status.graphs, status.graph_kernels,
+               status.why_no_graphs.empty() ? "" : "; not graphs: ", status.why_no_graphs.c_str());
   time_fit_per_step(args, model, data, device, train, name);
   const double infer = bt::median_step_us(args, [&](long i) {
     const Batch& b = data[std::size_t(i % bt::kNumBatches)];
