@@ -625,7 +625,11 @@ void StepRecording::replay(std::span<const Key> draws) const {
         run.tried = true;
         std::string why;
         const std::uint64_t launched = kernels::kernels_run_by_this_thread();
-        run.graph = StreamGraph::capture(run.segment.device, run_kernels, why);
+        try {
+          run.graph = StreamGraph::capture(run.segment.device, run_kernels, why);
+        } catch (const Error& e) {  // the capture itself failed: nothing of the run was queued
+          why = e.what();
+        }
         kernels::kernels_run_by_this_thread() = launched;  // (captured, not run)
         if (!run.graph && graphs->why_not.empty()) graphs->why_not = why;
       }

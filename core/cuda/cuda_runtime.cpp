@@ -65,6 +65,7 @@ void note_host_wait() {
 
 struct DeviceState {
   cudaStream_t stream = nullptr;
+  cudaStream_t capture_stream = nullptr;  // made on the first graph capture
   std::unique_ptr<Allocator> allocator;
 };
 
@@ -105,6 +106,21 @@ class CachingDeviceAllocator final : public Allocator {
   void* allocate(std::size_t nbytes) override {
     const std::size_t block = size_class(nbytes);
     CaptureBlocks* capture = capturing();
+    if (capture) {
+      // A temporary freed earlier in this capture: the graph's kernels run in capture order, so
+      // the earlier user is done with it (its bytes stay counted in use, as the graph's).
+      auto& retained = capture->retained;
+      for (auto it = retained.begin(); it != retained.end(); ++it) {
+        if (size_class(it->second) != block) continue;
+        const auto [p, kept_nbytes] = *it;
+        retained.erase(it);
+        capture->live.emplace(p, kept_nbytes);
+        std::lock_guard lock(mutex_);
+        ++stats_.num_allocs;
+        ++stats_.num_cache_hits;
+        return p;
+      }
+    }
     {
       std::lock_guard lock(mutex_);
       ++stats_.num_allocs;
@@ -167,10 +183,13 @@ class CachingDeviceAllocator final : public Allocator {
     if (CaptureBlocks* capture = capturing()) {
       // The graph's temporaries stay its own (their bytes stay in use); an older block's free
       // waits for the capture's end (a cudaFreeAsync now would be captured).
-      if (capture->live.erase(ptr) == 1)
-        capture->retained.emplace_back(ptr, nbytes);
-      else
+      // (With the bytes counted in use when it was first handed out: the same size class.)
+      if (const auto it = capture->live.find(ptr); it != capture->live.end()) {
+        capture->retained.emplace_back(ptr, it->second);
+        capture->live.erase(it);
+      } else {
         capture->older_frees.emplace_back(ptr, nbytes);
+      }
       return;
     }
     const std::size_t block = size_class(nbytes);
@@ -269,8 +288,36 @@ Allocator& device_allocator(int index) {
 }
 
 CUstream_st* stream(int index) {
+  if (const CaptureBlocks* capture = capture_blocks();
+      capture != nullptr && capture->device == index) [[unlikely]]
+    return capture->stream;
   return state(index).stream;
 }
+
+CUstream_st* capture_stream(int index) {
+  DeviceState& s = state(index);
+  static std::mutex mutex;
+  std::lock_guard lock(mutex);
+  if (s.capture_stream == nullptr) {
+    set_device(index);
+    ELEGY_CUDA_CHECK(cudaStreamCreateWithFlags(&s.capture_stream, cudaStreamNonBlocking),
+                     "cuda graph capture stream");
+  }
+  return s.capture_stream;
+}
+
+namespace {
+
+// A wait for the GPU or a host read while this thread captures a graph: nothing captured has
+// run, so what the host would read is not the captured work's result.
+void refuse_wait_while_capturing(const char* op) {
+  if (capture_blocks() != nullptr) [[unlikely]]
+    fail(op,
+         "the host waits for the GPU or reads its memory while a graph is being captured "
+         "(nothing captured runs until the graph is launched)");
+}
+
+}  // namespace
 
 // A pinned slot and an event, reused: cudaMallocHost and cudaEventCreate each cost far more
 // than the copy they would serve.
@@ -323,6 +370,7 @@ std::shared_ptr<HostRead> queue_host_read(int index, const void* device_src, std
                                           const char* op) {
   if (bytes > kMaxHostReadBytes)
     fail(op, "queue_host_read of ", bytes, " bytes: at most ", kMaxHostReadBytes);
+  refuse_wait_while_capturing(op);
   const cudaStream_t s = state(index).stream;
   set_device(index);
   HostReadPool::Slot slot{index, nullptr, nullptr};
@@ -361,6 +409,7 @@ void synchronize(int index) {
 }
 
 void synchronize_stream(CUstream_st* stream, const char* op) {
+  refuse_wait_while_capturing(op);
   note_host_wait();
   ELEGY_CUDA_CHECK(cudaStreamSynchronize(stream), op);
 }

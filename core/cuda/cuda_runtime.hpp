@@ -21,8 +21,11 @@ namespace elegy::cuda {
 
 int device_count();  // cached after the first call; 0 when no driver or GPU
 Allocator& device_allocator(int index);
-// The stream all of elegy's work on `index` runs on.
+// The stream all of elegy's work on `index` runs on (on a thread capturing a graph on that
+// device, the capture stream).
 CUstream_st* stream(int index);
+// The stream graphs are captured on (made on first use): see CaptureBlocks.
+CUstream_st* capture_stream(int index);
 // Makes `index` the calling thread's current device.
 void set_device(int index);
 // Blocks until all work queued on the device's stream is done.
@@ -50,11 +53,17 @@ inline constexpr std::size_t kMaxHostReadBytes = 256;
 std::unique_ptr<StreamGraph> capture_graph(int index, const std::function<void()>& enqueue,
                                            std::string& why_not);
 
-// What the device allocator hands out and takes back on a thread capturing a graph on that
-// device: a block allocated and freed while captured is the graph's (a launch writes it), so it
-// is kept out of the cache until the graph dies; frees of older blocks wait for the capture's end.
+// A thread capturing a graph on a device. Its launchers' stream(index) is a capture stream of
+// the device's own, so work other threads queue meanwhile (fit's helper gathering the next batch)
+// runs as usual instead of joining the graph; the graph is launched on the device's stream.
+// What the device allocator hands out and takes back on that thread: a block allocated and freed
+// while captured is the graph's (a launch writes it), so it is kept out of the cache until the
+// graph dies (later allocations of the same capture may reuse it: a capture from one stream is
+// one chain); frees of older blocks wait for the capture's end. Waits for the GPU and host
+// reads raise while capturing.
 struct CaptureBlocks {
   int device = -1;
+  CUstream_st* stream = nullptr;
   std::unordered_map<void*, std::size_t> live;             // allocated while captured, not freed
   std::vector<std::pair<void*, std::size_t>> retained;     // allocated and freed while captured
   std::vector<std::pair<void*, std::size_t>> older_frees;  // allocated before, freed while captured

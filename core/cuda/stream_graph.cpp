@@ -1,8 +1,9 @@
-// StreamGraph on CUDA: stream capture in relaxed mode (the device allocator may still create a
-// stream of its own for a block while capturing), instantiated once, launched on the device's
-// stream. The temporaries the captured launchers allocated and freed are kept by the graph
-// (CaptureBlocks) and go back to the allocator's cache when it dies: the cache hands a block out
-// again only to work queued after the graph's last launch, on the same stream.
+// StreamGraph on CUDA: stream capture in relaxed mode (the device allocator may still allocate
+// through a stream of its own while capturing) on the device's capture stream, instantiated
+// once, launched on the device's stream. The temporaries the captured launchers allocated and freed
+// are kept by the graph (CaptureBlocks) and go back to the allocator's cache when it dies: the
+// cache hands a block out again only to work queued after the graph's last launch, on the same
+// stream.
 #include <cuda_runtime.h>
 
 #include <exception>
@@ -53,23 +54,37 @@ std::string error_text(const char* call, cudaError_t status) {
 
 }  // namespace
 
+// While it lives, this thread captures on the device's capture stream (CaptureBlocks); however
+// the capture ends, the thread's allocator hooks and its stream are restored.
+class Capturing {
+ public:
+  Capturing(CaptureBlocks& blocks) { capture_blocks() = &blocks; }
+  ~Capturing() { capture_blocks() = nullptr; }
+  Capturing(const Capturing&) = delete;
+  Capturing& operator=(const Capturing&) = delete;
+};
+
 std::unique_ptr<StreamGraph> capture_graph(int index, const std::function<void()>& enqueue,
                                            std::string& why_not) {
   ELEGY_CHECK(capture_blocks() == nullptr, "cuda graph capture",
               "this thread is capturing a graph already");
   set_device(index);
-  const cudaStream_t s = stream(index);
+  const cudaStream_t s = capture_stream(index);
   ELEGY_CUDA_CHECK(cudaStreamBeginCapture(s, cudaStreamCaptureModeRelaxed), "cuda graph capture");
   CaptureBlocks blocks;
   blocks.device = index;
-  capture_blocks() = &blocks;
+  blocks.stream = s;
   std::string failure;
-  try {
-    enqueue();
-  } catch (const std::exception& e) {
-    failure = e.what();
+  {
+    Capturing capturing(blocks);
+    try {
+      enqueue();
+    } catch (const std::exception& e) {
+      failure = e.what();
+    } catch (...) {
+      failure = "the captured work raised an exception that is not a std::exception";
+    }
   }
-  capture_blocks() = nullptr;
   cudaGraph_t graph = nullptr;
   const cudaError_t ended = cudaStreamEndCapture(s, &graph);
   if (ended != cudaSuccess) {
@@ -94,6 +109,14 @@ std::unique_ptr<StreamGraph> capture_graph(int index, const std::function<void()
   if (failure.empty()) {
     const cudaError_t made = cudaGraphInstantiate(&exec, graph, 0);
     if (made != cudaSuccess) failure = error_text("cudaGraphInstantiate", made);
+  }
+  if (failure.empty()) {
+    // Uploaded now, on the stream it will run on, rather than at its first launch.
+    const cudaError_t uploaded = cudaGraphUpload(exec, stream(index));
+    if (uploaded != cudaSuccess) {
+      failure = error_text("cudaGraphUpload", uploaded);
+      cudaGraphExecDestroy(exec);
+    }
   }
   if (graph != nullptr) cudaGraphDestroy(graph);
   if (!failure.empty()) {

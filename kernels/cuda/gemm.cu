@@ -28,20 +28,45 @@ void check_cublas(cublasStatus_t status, const char* call) {
     fail("matmul", call, " failed: ", cublasGetStatusString(status));
 }
 
-// One handle per device, created on first use and bound to the device's stream.
+// The workspace cuBLAS is given (its recommendation: 32 MiB on Hopper and later, 4 MiB before).
+std::size_t workspace_bytes(int device) {
+  int major = 0;
+  ELEGY_CUDA_CHECK(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device),
+                   "matmul");
+  return std::size_t(major >= 9 ? 32 : 4) << 20;
+}
+
+// One handle per device, created on first use and bound to the stream of the call, with a
+// workspace of its own: without one, cuBLAS allocates its workspace itself, which under a graph
+// capture becomes allocation nodes of the graph and may change the algorithm it picks; with it,
+// a captured product is the same call as an eager one. (Every product runs on the device's one
+// stream, or on its capture stream while a graph is captured and launched on that one stream
+// later: the workspace is never used by two calls at once.)
 cublasHandle_t handle_for(int device, cudaStream_t stream) {
-  static std::array<cublasHandle_t, kMaxDevices> handles{};
+  struct Handle {
+    cublasHandle_t handle = nullptr;
+    void* workspace = nullptr;  // leaked with the handle, at exit
+    std::size_t workspace_bytes = 0;
+  };
+  static std::array<Handle, kMaxDevices> handles{};
   static std::mutex mutex;
   ELEGY_CHECK(device >= 0 && device < kMaxDevices, "matmul", "cuda device index ", device,
               " out of range");
   std::lock_guard<std::mutex> lock(mutex);
-  if (handles[std::size_t(device)] == nullptr) {
-    check_cublas(cublasCreate(&handles[std::size_t(device)]), "cublasCreate");
-    check_cublas(cublasSetMathMode(handles[std::size_t(device)], CUBLAS_DEFAULT_MATH),
-                 "cublasSetMathMode");
+  Handle& h = handles[std::size_t(device)];
+  if (h.workspace == nullptr) {
+    const std::size_t bytes = workspace_bytes(device);
+    ELEGY_CUDA_CHECK(cudaMalloc(&h.workspace, bytes), "matmul (cuBLAS workspace)");
+    h.workspace_bytes = bytes;
   }
-  check_cublas(cublasSetStream(handles[std::size_t(device)], stream), "cublasSetStream");
-  return handles[std::size_t(device)];
+  if (h.handle == nullptr) {
+    check_cublas(cublasCreate(&h.handle), "cublasCreate");
+    check_cublas(cublasSetMathMode(h.handle, CUBLAS_DEFAULT_MATH), "cublasSetMathMode");
+  }
+  // (cublasSetStream also resets the workspace to cuBLAS' own: set it again each time.)
+  check_cublas(cublasSetStream(h.handle, stream), "cublasSetStream");
+  check_cublas(cublasSetWorkspace(h.handle, h.workspace, h.workspace_bytes), "cublasSetWorkspace");
+  return h.handle;
 }
 
 // How a rows x cols row-major-indexed matrix ((r, c) at r * rs + c * cs) reaches cuBLAS.

@@ -7,6 +7,7 @@
 #include <doctest/doctest.h>
 
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <elegy/autodiff/step_recording.hpp>
@@ -94,17 +95,13 @@ TEST_CASE("cuda: a recorded computation replayed as graphs gives the kernel-by-k
   const std::vector<float> recorded = host_floats(y);
 
   recording.use_graphs(true);
-  for (std::uint32_t step = 0; step < 3; ++step) {
+  for (std::uint32_t step = 0; step < 4; ++step) {
     CAPTURE(step);
     const Tensor next = gpu_normal(10 + step, {512, 96});
     overwrite(x, next);
-    recording.replay();  // the first replay captures, then launches
+    recording.replay();  // the first replay captures, then launches; the others launch
     const std::vector<float> with_graphs = host_floats(y);
-    recording.use_graphs(false);
-    recording.replay();
-    CHECK(host_floats(y) == with_graphs);
-    recording.use_graphs(true);
-    // And the eager computation of the new input, on the same GPU.
+    // The eager computation of the new input, on the same GPU: the same kernels.
     CHECK(host_floats(computation(next, w)) == with_graphs);
     CHECK(with_graphs != recorded);
   }
@@ -113,6 +110,11 @@ TEST_CASE("cuda: a recorded computation replayed as graphs gives the kernel-by-k
   CHECK(status.refused == 0);
   CHECK(status.why_not == "");
   CHECK(status.kernels + 2 >= recording.num_kernels());  // (at most the copies in stay out)
+  // Kernel by kernel again: the same bits.
+  const std::vector<float> last = host_floats(y);
+  recording.use_graphs(false);
+  recording.replay();
+  CHECK(host_floats(y) == last);
 }
 
 TEST_CASE("cuda: a capture that waits on the host is refused and runs nothing" *
@@ -120,10 +122,13 @@ TEST_CASE("cuda: a capture that waits on the host is refused and runs nothing" *
   const Tensor x = gpu_normal(3, {1000});
   std::string why;
   float read = 0;
+  const std::uint64_t waits = cuda_host_waits();
   const auto graph = StreamGraph::capture(
       kGpu, [&] { read = sum(x).item<float>(); }, why);
   CHECK(graph == nullptr);
   CHECK_FALSE(why.empty());
+  CHECK(read == 0);                   // the read raised: nothing came back
+  CHECK(cuda_host_waits() == waits);  // and the host did not wait
   MESSAGE("refused: " << why);
   // The device still works, and the sum is right once run the ordinary way.
   const std::vector<float> v = host_floats(x);
@@ -144,24 +149,60 @@ TEST_CASE("cuda: a capture that keeps a block it allocated is refused" * doctest
 
 TEST_CASE("cuda: a captured graph launches its kernels again over the same buffers" *
           doctest::skip(kNoGpu)) {
-  const Tensor x = gpu_normal(5, {4096}), out = zeros(Shape{4096}, DType::f32, kGpu);
+  const Tensor x = gpu_normal(5, {1 << 20});
+  const Tensor out = zeros(Shape{1 << 20}, DType::f32, kGpu),
+               total = zeros(Shape{1}, DType::f32, kGpu);
+  Allocator& allocator = allocator_for(kGpu);
+  const std::int64_t in_use = allocator.stats().bytes_in_use;
   std::string why;
-  // Into a buffer made before the capture: an elementwise kernel and a full reduction (partial
-  // sums in a temporary the graph keeps).
-  const auto graph = StreamGraph::capture(
+  // Into buffers made before the capture: an elementwise kernel, and a full reduction (its
+  // partial sums in a scratch block); exp's output and the sum's are temporaries of the capture.
+  auto graph = StreamGraph::capture(
       kGpu,
       [&] {
         const Tensor e = exp(x);
         overwrite(out, e);
+        const Tensor s = reshape(sum(e), {1});
+        overwrite(total, s);
       },
       why);
-  // exp's output is allocated and freed inside the capture: the graph keeps it.
   REQUIRE_MESSAGE(graph != nullptr, why);
-  CHECK(graph->num_nodes() >= 2);
-  CHECK(host_floats(out) == std::vector<float>(4096, 0.0f));  // nothing ran yet
-  graph->launch();
-  CHECK(host_floats(out) == host_floats(exp(x)));
-  overwrite(x, gpu_normal(6, {4096}));
+  CHECK(graph->num_nodes() >= 3);
+  // The graph keeps its temporaries while it lives.
+  CHECK(allocator.stats().bytes_in_use >= in_use + (std::int64_t(4) << 20));
+  CHECK(host_floats(out) == std::vector<float>(1 << 20, 0.0f));  // nothing ran yet
+  for (std::uint32_t round = 0; round < 3; ++round) {
+    CAPTURE(round);
+    overwrite(x, gpu_normal(6 + round, {1 << 20}));
+    graph->launch();
+    const Tensor e = exp(x);
+    CHECK(host_floats(out) == host_floats(e));
+    CHECK(host_floats(total) == host_floats(reshape(sum(e), {1})));
+  }
+  graph.reset();
+  CHECK(allocator.stats().bytes_in_use == in_use);
+}
+
+TEST_CASE("cuda: other threads' work during a capture runs, and is no part of the graph" *
+          doctest::skip(kNoGpu)) {
+  const Tensor x = gpu_normal(7, {4096}), out = zeros(Shape{4096}, DType::f32, kGpu);
+  const Tensor y = gpu_normal(8, {4096});
+  float other = 0;
+  std::string why;
+  auto graph = StreamGraph::capture(
+      kGpu,
+      [&] {
+        // fit's helper thread gathering the next batch on the GPU meanwhile.
+        std::thread helper([&] { other = sum(square(y)).item<float>(); });
+        helper.join();
+        const Tensor e = exp(x);
+        overwrite(out, e);
+      },
+      why);
+  REQUIRE_MESSAGE(graph != nullptr, why);
+  double expected = 0;
+  for (float v : host_floats(y)) expected += double(v) * v;
+  CHECK(other == doctest::Approx(expected).epsilon(1e-4));
   graph->launch();
   CHECK(host_floats(out) == host_floats(exp(x)));
 }
