@@ -14,7 +14,7 @@ std::vector<GraphSegment> graph_segments(std::span<const std::optional<Device>> 
     const Device device = *capturable[i];
     std::size_t end = i + 1;
     while (end < capturable.size() && capturable[end] == device) ++end;
-    if (end - i >= min_kernels && end - i > 0) out.push_back({i, end, device});
+    if (end - i >= min_kernels) out.push_back({i, end, device});
     i = end;
   }
   return out;

@@ -45,8 +45,8 @@ std::optional<Tree> Model::replay_predict_step(const Tree& x) {
   const std::vector<Tensor> batch = x.leaves();
   const std::vector<Tensor>& inputs = p->step.plan->inputs();
   for (std::size_t i = 0; i < batch.size(); ++i) compiled::copy_into(inputs[i], batch[i]);
-  // A failing check (an embedding id out of range) raises here, before the outputs are copied.
   p->step.plan->use_graphs(cuda_graphs_enabled());
+  // A failing check (an embedding id out of range) raises here, before the outputs are copied.
   p->step.plan->replay();
   ++p->step.replays;
   return p->outputs.map(compiled::private_copy);

@@ -296,8 +296,8 @@ std::optional<Logs> Model::replay_step(compiled::RecordedStep compiled::Compiled
     rng = states_.rng();
     for (std::size_t i = 0; i < s.plan->num_draws(); ++i) draws.push_back(rng->next());
   }
-  // A failing check (a label out of range) raises before anything is written in place.
   s.plan->use_graphs(cuda_graphs_enabled());
+  // A failing check (a label out of range) raises before anything is written in place.
   s.plan->replay(draws);
   if (rng) states_ = states_.update_rng(*rng);
   ++s.replays;

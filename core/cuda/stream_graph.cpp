@@ -52,17 +52,17 @@ std::string error_text(const char* call, cudaError_t status) {
   return os.str();
 }
 
-}  // namespace
-
 // While it lives, this thread captures on the device's capture stream (CaptureBlocks); however
 // the capture ends, the thread's allocator hooks and its stream are restored.
 class Capturing {
  public:
-  Capturing(CaptureBlocks& blocks) { capture_blocks() = &blocks; }
+  explicit Capturing(CaptureBlocks& blocks) { capture_blocks() = &blocks; }
   ~Capturing() { capture_blocks() = nullptr; }
   Capturing(const Capturing&) = delete;
   Capturing& operator=(const Capturing&) = delete;
 };
+
+}  // namespace
 
 std::unique_ptr<StreamGraph> capture_graph(int index, const std::function<void()>& enqueue,
                                            std::string& why_not) {
