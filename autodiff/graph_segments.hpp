@@ -23,4 +23,10 @@ struct GraphSegment {
 std::vector<GraphSegment> graph_segments(std::span<const std::optional<Device>> capturable,
                                          std::size_t min_kernels);
 
+// A run whose capture was refused (one of its kernels waits on the host, or keeps a block),
+// cut into halves to try again: after a few replays the runs around the offending kernel are
+// graphs and it runs alone. The halves at least `min_kernels` long; none when the run is too
+// short to cut.
+std::vector<GraphSegment> split_refused(const GraphSegment& refused, std::size_t min_kernels);
+
 }  // namespace elegy::autodiff

@@ -525,6 +525,23 @@ struct StepRecording::Graphs {
   std::vector<Run> runs;
   std::vector<std::int32_t> run_at;  // per entry: the run starting there, else -1
   std::string why_not;
+
+  // Run r's capture was refused: its halves are tried at the next replays instead (the first
+  // takes its place; a half too short for a graph runs kernel by kernel).
+  void split(std::size_t r) {
+    const GraphSegment refused = runs[r].segment;
+    const std::vector<GraphSegment> halves = split_refused(refused, kMinGraphKernels);
+    if (halves.empty()) return;
+    run_at[refused.begin] = -1;
+    for (std::size_t h = 0; h < halves.size(); ++h) {
+      const std::size_t slot = h == 0 ? r : runs.size();
+      if (h == 0)
+        runs[r] = {halves[h], nullptr, false};
+      else
+        runs.push_back({halves[h], nullptr, false});
+      run_at[halves[h].begin] = std::int32_t(slot);
+    }
+  }
 };
 
 void StepRecording::use_graphs(bool on) {
@@ -616,17 +633,20 @@ void StepRecording::replay(std::span<const Key> draws) const {
   for (std::size_t i = 0; i < entries_.size(); ++i) {
     const Entry& e = entries_[i];
     if (graphs != nullptr && graphs->run_at[i] >= 0) {
-      Graphs::Run& run = graphs->runs[std::size_t(graphs->run_at[i])];
+      const std::size_t r = std::size_t(graphs->run_at[i]);
+      Graphs::Run& run = graphs->runs[r];
+      const GraphSegment segment = run.segment;
       const auto run_kernels = [&] {
-        for (std::size_t j = run.segment.begin; j < run.segment.end; ++j)
-          run_kernel(entries_[j], draws);
+        for (std::size_t j = segment.begin; j < segment.end; ++j) run_kernel(entries_[j], draws);
       };
+      bool refused = false;
       if (!run.tried) {
         run.tried = true;
         std::string why;
         const std::uint64_t launched = kernels::kernels_run_by_this_thread();
         try {
-          run.graph = StreamGraph::capture(run.segment.device, run_kernels, why);
+          run.graph = StreamGraph::capture(segment.device, run_kernels, why);
+          refused = !run.graph;
         } catch (const Error& e) {  // the capture itself failed: nothing of the run was queued
           why = e.what();
         }
@@ -639,7 +659,8 @@ void StepRecording::replay(std::span<const Key> draws) const {
       } else {
         run_kernels();
       }
-      i = run.segment.end - 1;
+      if (refused) graphs->split(r);  // (`run` is not used past this point)
+      i = segment.end - 1;
       continue;
     }
     switch (e.kind) {

@@ -142,13 +142,15 @@ class StepRecording final : public StepObserver, public kernels::KernelObserver 
   // constant between them, no drawn key, no copy from or to the host) as one graph, and the
   // replays after it launch the graphs instead of the kernels: the same kernels with the same
   // arguments, in the same order, on the same stream. A run whose capture is refused (a
-  // launcher that waits on the host, ...) stays kernel by kernel, with the reason kept.
+  // launcher that waits on the host, ...) runs kernel by kernel that time, with the reason kept,
+  // and its halves are tried at the next replays (graph_segments.hpp's split_refused), until
+  // only runs too short to cut are left kernel by kernel.
   void use_graphs(bool on);
   static constexpr std::size_t kMinGraphKernels = 3;
   struct GraphStatus {
     std::size_t graphs = 0;   // graphs a replay launches
     std::size_t kernels = 0;  // the kernels they hold (of num_kernels())
-    std::size_t refused = 0;  // runs whose capture was refused
+    std::size_t refused = 0;  // runs refused and too short to cut further
     std::string why_not;      // why a run is not a graph (the first reason), "" when all are
   };
   GraphStatus graph_status() const;

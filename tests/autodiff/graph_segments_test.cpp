@@ -13,6 +13,7 @@
 using namespace elegy;
 using autodiff::graph_segments;
 using autodiff::GraphSegment;
+using autodiff::split_refused;
 
 namespace {
 
@@ -71,4 +72,28 @@ TEST_CASE("StreamGraph::capture refuses the CPU's work and runs none of it") {
   CHECK(runs == 0);
   CHECK(why.find("GPU's stream") != std::string::npos);
   CHECK(why.find("cpu") != std::string::npos);
+}
+
+TEST_CASE("a refused run is cut into halves long enough for a graph") {
+  using V = std::vector<std::string>;
+  const Device gpu = Device::cuda(1);
+  CHECK(describe(split_refused({0, 8, gpu}, 3)) == V{"0-4@1", "4-8@1"});
+  CHECK(describe(split_refused({10, 17, gpu}, 3)) == V{"10-13@1", "13-17@1"});
+  CHECK(describe(split_refused({10, 15, gpu}, 3)) == V{"12-15@1"});  // 10-12 runs kernel by kernel
+  CHECK(describe(split_refused({0, 5, gpu}, 2)) == V{"0-2@1", "2-5@1"});
+  CHECK(describe(split_refused({4, 7, gpu}, 3)) == V{});  // too short to cut
+  // Cut again and again, a run of 64 ends in runs of 4 around whichever kernel is refused.
+  std::vector<GraphSegment> level{{0, 64, gpu}};
+  for (int depth = 0; depth < 4; ++depth) {
+    std::vector<GraphSegment> next;
+    for (const GraphSegment& s : level)
+      for (const GraphSegment& h : split_refused(s, 3)) next.push_back(h);
+    level = next;
+  }
+  REQUIRE(level.size() == 16);
+  for (std::size_t i = 0; i < level.size(); ++i) {
+    CHECK(level[i].begin == 4 * i);
+    CHECK(level[i].end == 4 * i + 4);
+  }
+  CHECK(split_refused(level[5], 3).empty());
 }
