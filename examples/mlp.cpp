@@ -11,11 +11,13 @@
 
 using namespace elegy;
 
+// The hidden layers' relu is their `activation` (Keras's activation="relu"): the bias add and
+// the relu run as one pass forward and one backward, the same values as nn::relu(layer(h)).
 struct MLP : nn::Module {
   Tensor call(nn::Context& ctx, const Tensor& x) override {
     Tensor h = nn::Flatten()(ctx, x.astype(DType::f32) / 255.0);
-    h = nn::relu(ctx, nn::Linear(300)(ctx, h));
-    h = nn::relu(ctx, nn::Linear(100)(ctx, h));
+    h = nn::Linear(300, {.activation = FusedActivation::relu})(ctx, h);
+    h = nn::Linear(100, {.activation = FusedActivation::relu})(ctx, h);
     return nn::Linear(10)(ctx, h);
   }
 };

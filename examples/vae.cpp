@@ -18,7 +18,7 @@ struct Encoder : nn::Module {
   // {mean, log_stddev} of q(z | x).
   Tree call_tree(nn::Context& ctx, const Tree& x) override {
     Tensor h = nn::Flatten()(ctx, x.tensor().astype(DType::f32) / 255.0);
-    h = nn::relu(ctx, nn::Linear(256)(ctx, h));
+    h = nn::Linear(256, {.activation = FusedActivation::relu})(ctx, h);
     return Tree{{"mean", nn::Linear(kLatent)(ctx, h)}, {"log_stddev", nn::Linear(kLatent)(ctx, h)}};
   }
 };
@@ -26,7 +26,7 @@ struct Encoder : nn::Module {
 struct Decoder : nn::Module {
   // Logits of each pixel being on, [N, 28, 28].
   Tensor call(nn::Context& ctx, const Tensor& z) override {
-    Tensor h = nn::relu(ctx, nn::Linear(256)(ctx, z));
+    Tensor h = nn::Linear(256, {.activation = FusedActivation::relu})(ctx, z);
     return reshape(nn::Linear(784)(ctx, h), {z.shape(0), 28, 28});
   }
 };
