@@ -144,8 +144,10 @@ Tensor index_add_checked(const Tensor& x, const Tensor& indices, const Tensor& u
   args.out = buffer_view(out);
   if (x.numel() > 0) {
     args.in[0] = buffer_view(x);
+    args.in_device = x.device();  // (a device-to-device copy, not one from the host)
     args.num_inputs = 1;
     kernels::run("index_add", kernels::Op::Copy, x.dtype(), args);
+    args.in_device = Device();
   }
   if (indices.numel() > 0 && out.numel() > 0) {
     // The kernel reads dense updates of exactly the expected shape.

@@ -41,8 +41,14 @@ std::size_t workspace_bytes(int device) {
 // capture becomes allocation nodes of the graph and may change the algorithm it picks; with it,
 // a captured product is the same call as an eager one. (Every product runs on the device's one
 // stream, or on its capture stream while a graph is captured and launched on that one stream
-// later: the workspace is never used by two calls at once.)
-cublasHandle_t handle_for(int device, cudaStream_t stream) {
+// later: the workspace is never used by two calls at once.) The handle is the caller's until
+// its product is queued: another thread's cublasSetStream in between would send the product to
+// that thread's stream (out of a graph being captured, or unordered with its operands).
+struct LockedHandle {
+  std::unique_lock<std::mutex> lock;
+  cublasHandle_t handle = nullptr;
+};
+LockedHandle handle_for(int device, cudaStream_t stream) {
   struct Handle {
     cublasHandle_t handle = nullptr;
     void* workspace = nullptr;  // leaked with the handle, at exit
@@ -52,7 +58,7 @@ cublasHandle_t handle_for(int device, cudaStream_t stream) {
   static std::mutex mutex;
   ELEGY_CHECK(device >= 0 && device < kMaxDevices, "matmul", "cuda device index ", device,
               " out of range");
-  std::lock_guard<std::mutex> lock(mutex);
+  std::unique_lock<std::mutex> lock(mutex);
   Handle& h = handles[std::size_t(device)];
   if (h.workspace == nullptr) {
     const std::size_t bytes = workspace_bytes(device);
@@ -66,7 +72,7 @@ cublasHandle_t handle_for(int device, cudaStream_t stream) {
   // (cublasSetStream also resets the workspace to cuBLAS' own: set it again each time.)
   check_cublas(cublasSetStream(h.handle, stream), "cublasSetStream");
   check_cublas(cublasSetWorkspace(h.handle, h.workspace, h.workspace_bytes), "cublasSetWorkspace");
-  return h.handle;
+  return {std::move(lock), h.handle};
 }
 
 // How a rows x cols row-major-indexed matrix ((r, c) at r * rs + c * cs) reaches cuBLAS.
@@ -194,10 +200,13 @@ void matmul_kernel(const KernelArgs& args) {
   // Column-major view: C^T (N x M, ld ldc) = op(B) (N x K) * op(A) (K x M).
   const cublasOperation_t op_b = ob.transposed ? CUBLAS_OP_T : CUBLAS_OP_N;
   const cublasOperation_t op_a = oa.transposed ? CUBLAS_OP_T : CUBLAS_OP_N;
-  check_cublas(gemm_strided_batched<T>(handle_for(args.device.index, stream), op_b, op_a, int(N),
-                                       int(M), int(K), b, int(ob.ld), sb, a, int(oa.ld), sa, c_out,
-                                       int(ldc), sc, int(batch)),
-               "cublasGemmStridedBatched");
+  {
+    const LockedHandle h = handle_for(args.device.index, stream);
+    check_cublas(
+        gemm_strided_batched<T>(h.handle, op_b, op_a, int(N), int(M), int(K), b, int(ob.ld), sb, a,
+                                int(oa.ld), sa, c_out, int(ldc), sc, int(batch)),
+        "cublasGemmStridedBatched");
+  }
   if (!c_direct) {
     pack_kernel<T><<<blocks_for(batch * M * N), kThreads, 0, stream>>>(
         c, c_out, batch, M, N, C.strides[0], C.strides[1], C.strides[2], true);

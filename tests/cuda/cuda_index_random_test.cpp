@@ -486,3 +486,17 @@ TEST_CASE("cuda: the public random ops on the GPU give the CPU's numbers" * doct
                 random::normal(key, shape, DType::f64).to_vector<double>(), 1e-13, 1e-14,
                 "random::normal");
 }
+
+TEST_CASE("cuda: index_add into a strided GPU x (its copy is device to device) matches the CPU" *
+          doctest::skip(kNoGpu)) {
+  // x is a transposed view: the op copies it into its output before adding.
+  const Tensor x_cpu = transpose(random::normal(Key(5), Shape{6, 4}));  // [4, 6]
+  const Tensor indices_cpu = Tensor::from_vector(std::vector<std::int32_t>{2, 0, 2}, Shape{3});
+  const Tensor updates_cpu = random::normal(Key(6), Shape{3, 6});
+  const Tensor on_gpu = index_add(transpose(random::normal(Key(5), Shape{6, 4}).to(kGpu)),
+                                  indices_cpu.to(kGpu), updates_cpu.to(kGpu));
+  const Tensor on_cpu = index_add(x_cpu, indices_cpu, updates_cpu);
+  REQUIRE(on_gpu.device() == kGpu);
+  check_identical(on_gpu.to(Device::cpu()).to_vector<float>(), on_cpu.to_vector<float>(),
+                  "index_add of a transposed x");
+}
