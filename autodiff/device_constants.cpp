@@ -8,6 +8,7 @@
 #include "elegy/autodiff/ops_creation.hpp"
 #include "elegy/autodiff/step_recording.hpp"
 #include "elegy/core/error.hpp"
+#include "elegy/core/stream_graph.hpp"
 
 namespace elegy::autodiff {
 namespace {
@@ -56,6 +57,7 @@ Tensor device_constant(double value, DType dtype, Device device) {
     // Made once for every later step: not part of a step being recorded (whose next recording
     // finds it made, and must agree with this one).
     StepRecording::Outside outside;
+    CaptureSuspended now;  // (written now, not by a graph that may never launch)
     t = scalar(value, dtype, device);
     std::lock_guard lock(c.mutex);
     if (c.constants.size() >= kMaxConstants) c.constants.clear();

@@ -3,6 +3,7 @@
 #include "elegy/core/stream_graph.hpp"
 
 #include <sstream>
+#include <utility>
 
 #ifdef ELEGY_WITH_CUDA
 #include "elegy/core/cuda/cuda_runtime.hpp"
@@ -24,6 +25,18 @@ std::unique_ptr<StreamGraph> StreamGraph::capture(Device device,
 #else
   why_not = "this build of elegy has no CUDA backend";
   return nullptr;
+#endif
+}
+
+CaptureSuspended::CaptureSuspended() {
+#ifdef ELEGY_WITH_CUDA
+  suspended_ = std::exchange(cuda::capture_blocks(), nullptr);
+#endif
+}
+
+CaptureSuspended::~CaptureSuspended() {
+#ifdef ELEGY_WITH_CUDA
+  cuda::capture_blocks() = static_cast<cuda::CaptureBlocks*>(suspended_);
 #endif
 }
 

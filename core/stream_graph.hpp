@@ -36,4 +36,19 @@ class StreamGraph {
                                               std::string& why_not);
 };
 
+// While it lives, work this thread queues is not part of the graph it may be capturing: it runs
+// on the device's stream as usual (before the graph's launch, queued later on that stream). For
+// values made once and cached for later steps (device constants): captured, they would be
+// written only if the graph is kept and launched. Nothing to do without CUDA.
+class CaptureSuspended {
+ public:
+  CaptureSuspended();
+  ~CaptureSuspended();
+  CaptureSuspended(const CaptureSuspended&) = delete;
+  CaptureSuspended& operator=(const CaptureSuspended&) = delete;
+
+ private:
+  void* suspended_ = nullptr;  // this thread's cuda::CaptureBlocks, restored at the end
+};
+
 }  // namespace elegy

@@ -66,6 +66,7 @@ void note_host_wait() {
 struct DeviceState {
   cudaStream_t stream = nullptr;
   cudaStream_t capture_stream = nullptr;  // made on the first graph capture
+  std::mutex capture_mutex;               // held by the thread capturing on capture_stream
   std::unique_ptr<Allocator> allocator;
 };
 
@@ -235,7 +236,10 @@ class CachingDeviceAllocator final : public Allocator {
     }
     const cudaError_t status = cudaMallocAsync(p, block, side_stream_);
     if (status != cudaSuccess) return status;
-    // (A wait for an empty stream, not for the GPU's work: not counted in host_waits.)
+    // Usually a wait for an empty stream. The pool may make the allocation wait for a block
+    // freed earlier on the device's stream (its internal-dependency reuse), then it waits for
+    // that work: only with the cache off or after empty_cache, and not counted in host_waits
+    // (a capture's first replay only).
     return cudaStreamSynchronize(side_stream_);
   }
 
@@ -292,6 +296,10 @@ CUstream_st* stream(int index) {
       capture != nullptr && capture->device == index) [[unlikely]]
     return capture->stream;
   return state(index).stream;
+}
+
+std::mutex& capture_mutex(int index) {
+  return state(index).capture_mutex;
 }
 
 CUstream_st* capture_stream(int index) {

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <unordered_map>
 #include <utility>
@@ -26,6 +27,9 @@ Allocator& device_allocator(int index);
 CUstream_st* stream(int index);
 // The stream graphs are captured on (made on first use): see CaptureBlocks.
 CUstream_st* capture_stream(int index);
+// Held by the thread capturing a graph on `index` (StreamGraph::capture): one capture per
+// device's capture stream at a time.
+std::mutex& capture_mutex(int index);
 // Makes `index` the calling thread's current device.
 void set_device(int index);
 // Blocks until all work queued on the device's stream is done.

@@ -7,6 +7,7 @@
 #include <cuda_runtime.h>
 
 #include <exception>
+#include <mutex>
 #include <sstream>
 
 #include "elegy/core/cuda/cuda_runtime.hpp"
@@ -68,6 +69,9 @@ std::unique_ptr<StreamGraph> capture_graph(int index, const std::function<void()
                                            std::string& why_not) {
   ELEGY_CHECK(capture_blocks() == nullptr, "cuda graph capture",
               "this thread is capturing a graph already");
+  // One capture at a time per device: its capture stream can hold one (captures only queue
+  // work, so another thread waits a few hundred microseconds at most).
+  std::lock_guard<std::mutex> one_at_a_time(capture_mutex(index));
   set_device(index);
   const cudaStream_t s = capture_stream(index);
   ELEGY_CUDA_CHECK(cudaStreamBeginCapture(s, cudaStreamCaptureModeRelaxed), "cuda graph capture");

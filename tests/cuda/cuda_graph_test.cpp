@@ -147,6 +147,21 @@ TEST_CASE("cuda: a capture that keeps a block it allocated is refused" * doctest
   CHECK(why.find("kept a block") != std::string::npos);
 }
 
+TEST_CASE("cuda: a constant first made while a graph is captured holds its value" *
+          doctest::skip(kNoGpu)) {
+  // A scalar operand on the GPU is a cached device constant, made once: made inside a capture,
+  // it is still written at once, not by a graph that (refused here) never launches.
+  const Tensor x = gpu_normal(7, {1000});
+  constexpr double kFresh = 0.8125;  // used by no other test: first made in the capture
+  Tensor kept;
+  std::string why;
+  const auto graph = StreamGraph::capture(
+      kGpu, [&] { kept = x * kFresh; }, why);
+  CHECK(graph == nullptr);  // (it kept its output)
+  const std::vector<float> want = host_floats(x.to(Device::cpu()) * kFresh);
+  check_identical(host_floats(x * kFresh), want, "x * a constant made during a capture");
+}
+
 TEST_CASE("cuda: a captured graph launches its kernels again over the same buffers" *
           doctest::skip(kNoGpu)) {
   const Tensor x = gpu_normal(5, {1 << 20});
