@@ -13,6 +13,7 @@
 #include <hwy/foreach_target.h>  // IWYU pragma: keep
 #include <hwy/highway.h>
 
+#include <hwy/cache_control.h>
 #include <hwy/contrib/math/math-inl.h>
 
 HWY_BEFORE_NAMESPACE();
@@ -62,6 +63,14 @@ HWY_INLINE hn::TFromD<D> CombineLanes(D d, hn::Vec<D> v) {
   return lanes[0];
 }
 
+// Asks for the cache line 8 KiB past `at`: one core summing 16M floats went from 2.81 to 2.45 ms
+// with it (medians of 9 on a noisy VM; libtorch 2.67), two cores 1.78 -> 1.71 ms. The address
+// is computed as an integer (it may lie past the data, which a prefetch never faults on).
+template <class T>
+HWY_INLINE void PrefetchAhead(const T* at) {
+  hwy::Prefetch(reinterpret_cast<const T*>(reinterpret_cast<std::uintptr_t>(at) + 8192));
+}
+
 // One value from n contiguous elements, each first mapped by f: the identity for plain
 // reductions, exp(x - max) for LogSumExp's second pass.
 template <Kind K, class D, class F>
@@ -72,6 +81,7 @@ HWY_INLINE hn::TFromD<D> ReduceRun(D d, const hn::TFromD<D>* HWY_RESTRICT p, std
   constexpr bool kPairwise = K == Kind::Sum && hwy::IsFloat<T>();
   const std::int64_t N = std::int64_t(hn::Lanes(d));
   const std::int64_t kBlock = 64 * N;
+  constexpr std::int64_t kLine = 64 / sizeof(T);
   const V id = hn::Set(d, identity<K, T>());
   auto nan = hn::FirstN(d, 0);
   // Float sums add each block into `group`, and every 64 blocks the group into `total`: each
@@ -92,6 +102,7 @@ HWY_INLINE hn::TFromD<D> ReduceRun(D d, const hn::TFromD<D>* HWY_RESTRICT p, std
     // halves the bandwidth of a sum over memory.
 #pragma GCC unroll 1
     for (std::int64_t j = i + 4 * N; j < i + kBlock; j += 4 * N) {
+      for (std::int64_t q = 0; q < 4 * N; q += kLine) PrefetchAhead(p + j + q);
       const V x0 = f(hn::LoadU(d, p + j)), x1 = f(hn::LoadU(d, p + j + N));
       const V x2 = f(hn::LoadU(d, p + j + 2 * N)), x3 = f(hn::LoadU(d, p + j + 3 * N));
       if constexpr (kNaN)
