@@ -84,7 +84,14 @@ SparseCategoricalAccuracy::SparseCategoricalAccuracy(MetricOptions o)
           name_or(o.name, "sparse_categorical_accuracy"), o.on,
           [](const Tensor& y_true, const Tensor& y_pred) {
             const Tensor labels = sparse_labels("SparseCategoricalAccuracy", y_true, y_pred);
-            return as_f32(labels.astype(DType::i64) == argmax(y_pred, -1).astype(DType::i64));
+            const Tensor predicted = argmax(y_pred, -1);  // int32
+            // Compared in a dtype that holds both exactly, with as few casts as it takes (each
+            // is a kernel of the step): none for int32 labels, one for int64 or uint8 ones.
+            if (labels.dtype() == predicted.dtype()) return as_f32(labels == predicted);
+            if (labels.dtype() == DType::i64) return as_f32(labels == predicted.astype(DType::i64));
+            if (labels.dtype() == DType::u8)
+              return as_f32(labels.astype(predicted.dtype()) == predicted);
+            return as_f32(labels.astype(DType::i64) == predicted.astype(DType::i64));
           })) {}
 
 TopKCategoricalAccuracy::TopKCategoricalAccuracy(TopKOptions o)

@@ -2,6 +2,8 @@
 // collection's naming; running means; and errors for labels of the wrong kind.
 #include <doctest/doctest.h>
 
+#include <limits>
+
 #include <elegy/elegy.hpp>
 
 #include "../grad_check.hpp"
@@ -135,4 +137,25 @@ TEST_CASE("metrics: labels of the wrong kind are a clear Error") {
                        doctest::Contains("must have the same shape"), Error);
   CHECK_THROWS_WITH_AS(once(metrics::Recall({.class_id = 5}), batch(probs, probs)),
                        doctest::Contains("class_id 5 is out of range"), Error);
+}
+
+TEST_CASE("metrics: SparseCategoricalAccuracy gives the same counts for every label dtype") {
+  // Rows: a clear 2, a tie between 0 and 1 (the first index wins: 0), a NaN in column 1 (the
+  // NaN wins: 1), a clear 0, a 1 that row labels miss.
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  const Tensor pred = f2(
+      {0.1f, 0.2f, 0.7f, 0.5f, 0.5f, 0.0f, 0.3f, nan, 0.2f, 0.9f, 0.05f, 0.05f, 0.2f, 0.7f, 0.1f},
+      5, 3);
+  const std::vector<std::int64_t> labels = {2, 0, 1, 0, 2};  // 4 of 5 right
+  for (DType dtype : {DType::u8, DType::i32, DType::i64, DType::f32, DType::f64}) {
+    CAPTURE(dtype);
+    const Tensor y = Tensor::from_vector(labels, Shape{5}).astype(dtype);
+    CHECK(once(metrics::SparseCategoricalAccuracy(), batch(y, pred)) == doctest::Approx(0.8));
+    CHECK(once(metrics::SparseCategoricalAccuracy(), batch(reshape(y, {5, 1}), pred)) ==
+          doctest::Approx(0.8));
+  }
+  // int64 labels beyond int32 never match (no wrap-around to a valid class).
+  const Tensor huge = Tensor::from_vector<std::int64_t>({(std::int64_t(1) << 32) + 2, 0}, {2});
+  CHECK(once(metrics::SparseCategoricalAccuracy(), batch(huge, slice(pred, 0, 2))) ==
+        doctest::Approx(0.5));
 }
