@@ -130,6 +130,10 @@ Tensor as_float(const Tensor& x) {
 
 Tensor sum_over(const char* op, const Tensor& x, const Reduction& r) {
   const DType dtype = accumulation_dtype(x.dtype());
+  // Nothing to add up (a 0-d x, or only dims of size 1 reduced): x's values seen with the
+  // result's shape, no kernel. (A scalar loss with a sum reduction, such as the regularizers,
+  // was a kernel of every step: on a GPU, a launch.)
+  if (r.count == 1 && x.dtype() == dtype) return unit_reshape(x, r.result_shape);
   const Tensor src = x.dtype() == dtype ? x : x.astype(dtype);
   Tensor out = run_reduction(op, Op::Sum, src, r, dtype);
   if (autodiff::should_record(x)) {
@@ -229,8 +233,9 @@ Tensor sum(const Tensor& x, const Axes& axes, bool keepdims) {
 Tensor mean(const Tensor& x, const Axes& axes, bool keepdims) {
   const Reduction r = plan("mean", x, axes, keepdims);
   const Tensor xf = as_float(x);
-  // An empty reduction gives 0 * inf = nan, as numpy's mean of nothing does.
-  return sum_over("mean", xf, r) * (1.0 / double(r.count));
+  // An empty reduction gives 0 * inf = nan, as numpy's mean of nothing does. (x * 1 is x.)
+  const Tensor total = sum_over("mean", xf, r);
+  return r.count == 1 ? total : total * (1.0 / double(r.count));
 }
 
 Tensor prod(const Tensor& x, const Axes& axes, bool keepdims) {

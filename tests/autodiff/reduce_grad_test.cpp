@@ -3,6 +3,7 @@
 // tie-splitting for max/min; and second derivatives (grad of grad).
 #include <doctest/doctest.h>
 
+#include <utility>
 #include <vector>
 
 #include "grad_check.hpp"
@@ -181,4 +182,36 @@ TEST_CASE("integer reductions carry no gradient; argmax and any are constants") 
       },
       x);
   CHECK(g.to_vector<double>() == std::vector<double>(12, 1.0));
+}
+
+TEST_CASE("sum and mean over nothing to add (0-d, or dims of size 1) run no kernel") {
+  // x's values seen with the result's shape; gradients as for any reduction.
+  const Tensor x0 = Tensor::from_vector<double>({-2.5}, Shape{});
+  const Tensor x = Tensor::from_vector<double>({1.5, -3.0, 0.25}, {3, 1});
+  const std::uint64_t before = kernels::kernels_run_by_this_thread();
+  const Tensor s0 = sum(x0), m0 = mean(x0), s1 = sum(x, {1}), m1 = mean(x, {1}, true);
+  CHECK(kernels::kernels_run_by_this_thread() == before);
+  CHECK(s0.item<double>() == -2.5);
+  CHECK(m0.item<double>() == -2.5);
+  CHECK(s1.shape() == Shape{3});
+  CHECK(s1.to_vector<double>() == std::vector<double>{1.5, -3.0, 0.25});
+  CHECK(m1.shape() == Shape{3, 1});
+  CHECK(m1.to_vector<double>() == std::vector<double>{1.5, -3.0, 0.25});
+  // Integer sums still accumulate in int64 (a cast), and a real reduction still adds.
+  CHECK(sum(Tensor::from_vector<std::uint8_t>({200}, Shape{})).dtype() == DType::i64);
+  CHECK(sum(x).item<double>() == -1.25);
+  const std::vector<std::pair<Shape, std::vector<int>>> cases = {
+      {Shape{}, {}}, {Shape{4, 1}, {1}}, {Shape{1, 3, 1}, {0, 2}}, {Shape{1, 3, 1}, {-1}}};
+  std::uint64_t seed = 7;
+  for (const auto& [shape, axes] : cases) {
+    CAPTURE(shape);
+    for (Reduce op : {Reduce(sum), Reduce(mean)}) {
+      for (bool keepdims : {false, true}) {
+        auto f = [&](const std::vector<Tensor>& xs) {
+          return weighted(op(xs[0], Axes(axes), keepdims), seed + 100);
+        };
+        check_gradients(f, {host_uniform(shape, ++seed, -1.0, 1.0)});
+      }
+    }
+  }
 }
