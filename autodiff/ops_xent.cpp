@@ -34,6 +34,15 @@ Operands operands(const Tensor& logits, const Tensor& labels) {
   return o;
 }
 
+// A non-empty g whose every element is one value (all strides 0): what a mean's backward hands
+// the loss per row.
+bool broadcast_value(const Tensor& g) {
+  if (g.ndim() == 0 || g.numel() == 0) return false;
+  for (std::int64_t s : g.strides().span())
+    if (s != 0) return false;
+  return true;
+}
+
 kernels::KernelArgs args_of(const Operands& o) {
   kernels::KernelArgs args;
   args.in[0] = buffer_view(o.logits);
@@ -99,8 +108,12 @@ Tensor softmax_cross_entropy_with_integer_labels(const Tensor& logits, const Ten
         return autodiff::Cotangents{composed_backward(logits, labels, g)};
       Tensor dz = Tensor::empty(Shape{o.rows, o.classes}, logits.dtype(), logits.device());
       if (o.rows * o.classes > 0) {
-        const Tensor gd = reshape(dense(g.dtype() == logits.dtype() ? g : g.astype(logits.dtype())),
-                                  Shape{o.rows});
+        const Tensor gt = g.dtype() == logits.dtype() ? g : g.astype(logits.dtype());
+        // A mean's gradient is one value broadcast to every row: read as it is (stride 0), not
+        // copied out first.
+        const Tensor gd = broadcast_value(gt) ? Tensor::view_of(gt.storage(), Shape{o.rows},
+                                                                Strides{0}, gt.offset(), gt.dtype())
+                                              : reshape(dense(gt), Shape{o.rows});
         kernels::KernelArgs args = args_of(o);
         args.in[2] = buffer_view(gd);
         args.num_inputs = 3;

@@ -265,7 +265,8 @@ void XentRows(const XentTask& t) {
     }
     T* row = out + r * k;  // backward: g * (softmax - one_hot), in place over the softmax
     SoftmaxRow<false>(z + r * k, row, k);
-    const T g = valid ? static_cast<const T*>(t.g)[r] : std::numeric_limits<T>::quiet_NaN();
+    const T g =
+        valid ? static_cast<const T*>(t.g)[r * t.g_stride] : std::numeric_limits<T>::quiet_NaN();
     for (std::int64_t j = 0; j < k; ++j) row[j] = g * (row[j] - T(j == label));
   }
 }

@@ -10,13 +10,14 @@ namespace elegy::kernels::softmax_detail {
 
 // Rows [r0, r1) of dense z [rows, classes] with int64 labels [rows]. Forward (g null): out[r] =
 // -log_softmax(z[r])[label[r]], through `scratch` (classes values). Backward: out [rows, classes]
-// = g[r] * (softmax(z[r]) - one_hot(label[r])). The log-softmax and softmax rows have the bits
-// of the LogSoftmax / Softmax kernels on a contiguous axis; a label outside [0, classes) gives
-// NaN.
+// = g[r * g_stride] * (softmax(z[r]) - one_hot(label[r])). The log-softmax and softmax rows have
+// the bits of the LogSoftmax / Softmax kernels on a contiguous axis; a label outside [0, classes)
+// gives NaN.
 struct XentTask {
   const void* z = nullptr;
   const std::int64_t* labels = nullptr;
   const void* g = nullptr;
+  std::int64_t g_stride = 1;  // 0: one g for every row (a mean's broadcast gradient)
   void* out = nullptr;
   void* scratch = nullptr;
   std::int64_t classes = 0, r0 = 0, r1 = 0;

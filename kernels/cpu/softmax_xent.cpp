@@ -25,6 +25,7 @@ void xent_kernel(const KernelArgs& a) {
   t.z = a.in[0].data;
   t.labels = static_cast<const std::int64_t*>(a.in[1].data);
   t.g = a.num_inputs > 2 ? a.in[2].data : nullptr;
+  if (t.g) t.g_stride = a.in[2].strides[0];
   t.out = a.out.data;
   t.classes = a.in[0].sizes[1];
   const std::int64_t rows = a.in[0].sizes[0];
@@ -43,7 +44,8 @@ void xent_kernel(const KernelArgs& a) {
 
 }  // namespace
 
-// Forward: out = loss [R]; backward (in[2] = g [R]): out = dz [R, K]. Same kernel, g decides.
+// Forward: out = loss [R]; backward (in[2] = g [R], dense or one value broadcast): out = dz
+// [R, K]. Same kernel, g decides.
 void register_cpu_softmax_xent(Registry& r) {
   r.add(Op::SoftmaxXent, DeviceKind::cpu, DType::f32, xent_kernel<float>);
   r.add(Op::SoftmaxXent, DeviceKind::cpu, DType::f64, xent_kernel<double>);

@@ -54,14 +54,15 @@ __global__ void xent_kernel(std::int64_t rows, std::int64_t k, const T* z,
 
 template <class T>
 __global__ void xent_backward_kernel(std::int64_t rows, std::int64_t k, const T* z,
-                                     const std::int64_t* labels, const T* g, T* dz) {
+                                     const std::int64_t* labels, const T* g, std::int64_t g_stride,
+                                     T* dz) {
   const int lane = threadIdx.x % kWarp;
   for (std::int64_t r = first_row(); r < rows; r += row_step()) {
     const T* zr = z + r * k;
     T m, s;
     row_stats(zr, k, lane, m, s);
     const std::int64_t label = labels[r];
-    const T gr = label >= 0 && label < k ? g[r] : std::numeric_limits<T>::quiet_NaN();
+    const T gr = label >= 0 && label < k ? g[r * g_stride] : std::numeric_limits<T>::quiet_NaN();
     const T inv = T(1) / s;
     for (std::int64_t j = lane; j < k; j += kWarp)
       dz[r * k + j] = gr * (exp_of(zr[j] - m) * inv - T(j == label));
@@ -91,7 +92,7 @@ void xent_backward(const KernelArgs& a) {
   const cudaStream_t s = prepare(a.device);
   xent_backward_kernel<T><<<row_blocks(rows), kThreads, 0, s>>>(
       rows, k, static_cast<const T*>(a.in[0].data), static_cast<const std::int64_t*>(a.in[1].data),
-      static_cast<const T*>(a.in[2].data), static_cast<T*>(a.out.data));
+      static_cast<const T*>(a.in[2].data), a.in[2].strides[0], static_cast<T*>(a.out.data));
   check_launch("softmax_cross_entropy_with_integer_labels backward (cuda)");
 }
 

@@ -222,3 +222,36 @@ TEST_CASE("softmax_cross_entropy_with_integer_labels: errors name the op and the
   CHECK(softmax_cross_entropy_with_integer_labels(zeros({0, 10}), zeros({0}, DType::i64)).shape() ==
         Shape{0});
 }
+
+TEST_CASE("softmax_cross_entropy_with_integer_labels: a mean's broadcast gradient, read in place") {
+  // mean() hands the loss one value broadcast to every row (stride 0): the kernel reads it as
+  // it is. The gradient equals the closed form with g = 1 / rows, and the same bits as a dense
+  // g of that value; [rows] and [2, rows / 2] labels.
+  for (DType dt : {DType::f32, DType::f64}) {
+    CAPTURE(dt);
+    const std::int64_t rows = 12, k = 7;
+    const Tensor z = host_uniform({rows, k}, 31, -3.0, 3.0).astype(dt);
+    const Tensor y = labels_for(rows, k, DType::i32, 5);
+    std::vector<double> loss, dz;
+    std::vector<double> labels;
+    for (double v : values(y)) labels.push_back(v);
+    reference(values(z), labels, std::vector<double>(rows, 1.0 / rows), k, loss, dz);
+    const Tensor by_mean = elegy::grad(
+        [&](const Tensor& zz) { return mean(softmax_cross_entropy_with_integer_labels(zz, y)); },
+        z);
+    check_close(values(by_mean), dz, dt == DType::f64 ? 1e-13 : 1e-6, "mean's gradient");
+    const Tensor weights = full({rows}, 1.0 / double(rows), dt);
+    const Tensor by_dense = elegy::grad(
+        [&](const Tensor& zz) {
+          return sum(softmax_cross_entropy_with_integer_labels(zz, y) * weights);
+        },
+        z);
+    check_same_bits(by_mean, by_dense, "stride-0 g against a dense g");
+    const Tensor z3 = reshape(z, {2, rows / 2, k});
+    const Tensor y3 = reshape(y, {2, rows / 2});
+    const Tensor by_mean3 = elegy::grad(
+        [&](const Tensor& zz) { return mean(softmax_cross_entropy_with_integer_labels(zz, y3)); },
+        z3);
+    check_same_bits(reshape(by_mean3, {rows, k}), by_dense, "[2, rows / 2] labels");
+  }
+}
