@@ -56,11 +56,15 @@ Tensor device_constant(double value, DType dtype, Device device) {
   if (!t.defined()) {
     // Made once for every later step: not part of a step being recorded (whose next recording
     // finds it made, and must agree with this one).
+    // Constants the cache lets go of are released after the capture is back (declared first,
+    // destroyed last): freed while it is suspended, their blocks would skip its bookkeeping
+    // (graph kernels captured earlier may read them) and could be handed out again.
+    std::unordered_map<Key, Tensor, KeyHash> evicted;
     StepRecording::Outside outside;
     CaptureSuspended now;  // (written now, not by a graph that may never launch)
     t = scalar(value, dtype, device);
     std::lock_guard lock(c.mutex);
-    if (c.constants.size() >= kMaxConstants) c.constants.clear();
+    if (c.constants.size() >= kMaxConstants) evicted.swap(c.constants);
     t = c.constants.emplace(key, t).first->second;
   }
   // A replay reads it again, even once the cache has started over.

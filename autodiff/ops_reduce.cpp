@@ -1,7 +1,8 @@
 // Reductions and normalisations: argument checks, the kernel call, and each op's backward rule.
 //
 // Every reduction runs its kernel into a dense tensor of the "keepdims" shape (x's shape with
-// the reduced dims set to 1) and returns it, or a view of it without those dims. Backward
+// the reduced dims set to 1) and returns it, or a view of it without those dims; a sum or mean
+// with nothing to add (every reduced dim of size 1) returns a view of x itself, no kernel. Backward
 // rules bring the cotangent back to that keepdims shape with a view and let elementwise
 // broadcasting do the rest; sum's cotangent is broadcast to x's shape as a stride-0 view.
 #include "elegy/autodiff/ops_reduce.hpp"

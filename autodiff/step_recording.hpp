@@ -144,13 +144,14 @@ class StepRecording final : public StepObserver, public kernels::KernelObserver 
   // arguments, in the same order, on the same stream. A run whose capture is refused (a
   // launcher that waits on the host, ...) runs kernel by kernel that time, with the reason kept,
   // and its halves are tried at the next replays (graph_segments.hpp's split_refused), until
-  // only runs too short to cut are left kernel by kernel.
+  // only runs too short to cut are left kernel by kernel. (A capture that fails with a CUDA error
+  // is not retried: its run stays kernel by kernel.)
   void use_graphs(bool on);
   static constexpr std::size_t kMinGraphKernels = 3;
   struct GraphStatus {
     std::size_t graphs = 0;   // graphs a replay launches
     std::size_t kernels = 0;  // the kernels they hold (of num_kernels())
-    std::size_t refused = 0;  // runs refused and too short to cut further
+    std::size_t refused = 0;  // runs not graphs: too short to cut further, or the capture failed
     std::string why_not;      // why a run is not a graph (the first reason), "" when all are
   };
   GraphStatus graph_status() const;
