@@ -38,6 +38,52 @@ struct WalkState {
   bool visited = false;
 };
 
+// The cotangents one node has received so far: plain ones added into `sum`, and at most one
+// scaled one (value * scale) held back, folded in by a single mul_add when the total is read.
+// Addition commutes bit for bit, so with one cotangent of each kind the total is exactly the
+// unfused product plus sum.
+struct Accumulated {
+  Tensor sum;
+  Cotangent scaled;
+
+  void add(Tensor c) { sum = sum.defined() ? sum + c : std::move(c); }
+
+  void add_scaled(Cotangent c) {
+    if (scaled.defined()) add(take_scaled());  // a second product: fold the first one in now
+    scaled = std::move(c);
+  }
+
+  // Folds the held-back product in (once: a variable listed twice reads it twice).
+  const Tensor& total() {
+    if (scaled.defined())
+      sum = sum.defined() ? mul_add(scaled.value, scaled.scale, sum) : take_scaled();
+    scaled = Cotangent();
+    return sum;
+  }
+
+ private:
+  Tensor take_scaled() {
+    Cotangent c = std::move(scaled);
+    scaled = Cotangent();
+    return c.value * c.scale;
+  }
+};
+
+// Adds an op's cotangent for an input of `shape` and `dtype` into `acc`: a scaled one of that
+// exact shape and dtype is held back for the fused form; anything else is formed, summed back
+// over broadcast dims and cast.
+void accumulate(Accumulated& acc, Cotangent c, const Shape& shape, DType dtype) {
+  if (c.scaled() && c.value.shape() == shape && c.value.dtype() == dtype &&
+      c.scale.dtype() == dtype && c.scale.numel() == 1 && c.scale.ndim() == 0) {
+    acc.add_scaled(std::move(c));
+    return;
+  }
+  Tensor t = c.scaled() ? c.value * c.scale : std::move(c.value);
+  if (!(t.shape() == shape)) t = sum_to(t, shape);
+  if (t.dtype() != dtype) t = astype(t, dtype);
+  acc.add(std::move(t));
+}
+
 }  // namespace
 
 std::vector<Tensor> backward(const Tensor& out, const std::vector<Tensor>& variables,
@@ -83,14 +129,14 @@ std::vector<Tensor> backward(const Tensor& out, const std::vector<Tensor>& varia
     }
   }
 
-  std::pmr::unordered_map<const Node*, Tensor> cotangent(&arena);
-  if (out.node()) cotangent[out.node().get()] = ones_like(out);
+  std::pmr::unordered_map<const Node*, Accumulated> cotangent(&arena);
+  if (out.node()) cotangent[out.node().get()].add(ones_like(out));
   for (auto it = order.rbegin(); it != order.rend(); ++it) {
     const std::shared_ptr<Node>& node = *it;
     if (target_index.count(node.get())) continue;
     auto found = cotangent.find(node.get());
     if (found == cotangent.end()) continue;
-    const Tensor g = std::move(found->second);
+    const Tensor g = found->second.total();
     cotangent.erase(found);
     Tensor kept = node->kept_output;
     if (kept.defined()) kept.set_node(node);  // second derivatives flow through the output
@@ -98,11 +144,8 @@ std::vector<Tensor> backward(const Tensor& out, const std::vector<Tensor>& varia
     for (std::size_t i = 0; i < node->inputs.size() && i < cots.size(); ++i) {
       const std::shared_ptr<Node>& in = node->inputs[i];
       if (!in || !cots[i].defined() || !state[in.get()].reaches_target) continue;
-      Tensor c = std::move(cots[i]);
-      if (!(c.shape() == node->input_shapes[i])) c = sum_to(c, node->input_shapes[i]);
-      if (c.dtype() != node->input_dtypes[i]) c = astype(c, node->input_dtypes[i]);
-      Tensor& acc = cotangent[in.get()];
-      acc = acc.defined() ? acc + c : c;
+      accumulate(cotangent[in.get()], std::move(cots[i]), node->input_shapes[i],
+                 node->input_dtypes[i]);
     }
   }
 
@@ -110,7 +153,7 @@ std::vector<Tensor> backward(const Tensor& out, const std::vector<Tensor>& varia
   grads.reserve(variables.size());
   for (const Tensor& v : variables) {
     auto found = cotangent.find(v.node().get());
-    grads.push_back(found != cotangent.end() ? found->second : zeros_like(v));
+    grads.push_back(found != cotangent.end() ? found->second.total() : zeros_like(v));
   }
   return grads;
 }

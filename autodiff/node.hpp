@@ -11,8 +11,25 @@
 
 namespace elegy::autodiff {
 
-// Cotangents for an op's inputs, in input order; an undefined Tensor means "no gradient".
-using Cotangents = std::vector<Tensor>;
+// One input's cotangent: `value`, or value * scale when `scale` (0-d, value's dtype) is set.
+// A rule returns the product unformed when the walker can fold it into that input's other
+// cotangents with one mul_add (an L2 term's 2 * l2 * p meets the data loss's gradient of p): one
+// pass and one kernel instead of a Mul's and an Add's. Converts from a plain Tensor, so rules
+// return tensors as they are.
+struct Cotangent {
+  Cotangent() = default;
+  Cotangent(Tensor v) : value(std::move(v)) {}  // NOLINT: implicit on purpose, see above
+  Cotangent(Tensor v, Tensor s) : value(std::move(v)), scale(std::move(s)) {}
+
+  bool defined() const { return value.defined(); }
+  bool scaled() const { return scale.defined(); }
+
+  Tensor value;
+  Tensor scale;
+};
+
+// Cotangents for an op's inputs, in input order; an undefined one means "no gradient".
+using Cotangents = std::vector<Cotangent>;
 // The backward rule: (cotangent of the output, the output itself) -> input cotangents. Written
 // with public ops, so it records on an enclosing tape and grad-of-grad works. `out` is only
 // defined when the op asked to keep its output (record(..., keep_output)).

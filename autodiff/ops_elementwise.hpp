@@ -54,6 +54,10 @@ Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b);
 Tensor where(const Tensor& cond, const Tensor& a, double b);
 Tensor where(const Tensor& cond, double a, const Tensor& b);
 Tensor clip(const Tensor& x, double lo, double hi);
+// a * b + c, all three broadcast together, in one pass (torch.addcmul's shape). Same values as
+// a * b + c: the product is rounded before the add. Float operands of one dtype take one fused
+// kernel; any other mix is computed as a * b + c, with its promotions.
+Tensor mul_add(const Tensor& a, const Tensor& b, const Tensor& c);
 
 // ---- conversions and gradient control ----
 Tensor astype(const Tensor& x, DType dtype);

@@ -67,7 +67,8 @@ Tensor sum_of_squares(std::span<const Tensor> xs) {
   if (traced && autodiff::is_recording()) {
     std::vector<Tensor> inputs(xs.begin(), xs.end());
     autodiff::record(kOp, total, xs, [inputs](const Tensor& g, const Tensor&) {
-      // d/dx Σ x² = 2x: written with public ops, so it records for grad of grad.
+      // d/dx Σ x² = 2g x, left unformed: the walker folds it into x's gradient from the rest
+      // of the loss with one mul_add (grad.cpp). Public ops, so it records for grad of grad.
       const Tensor two_g = g * 2.0;
       autodiff::Cotangents c;
       c.reserve(inputs.size());
@@ -76,7 +77,7 @@ Tensor sum_of_squares(std::span<const Tensor> xs) {
           c.emplace_back();
           continue;
         }
-        c.push_back(x * (two_g.dtype() == x.dtype() ? two_g : two_g.astype(x.dtype())));
+        c.emplace_back(x, two_g.dtype() == x.dtype() ? two_g : two_g.astype(x.dtype()));
       }
       return c;
     });

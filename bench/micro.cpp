@@ -38,6 +38,10 @@ int main(int argc, char** argv) {
     run_case(args, std::string("add_") + s.label, [&] { do_not_optimize(a + b); });
     run_case(args, std::string("mul_") + s.label, [&] { do_not_optimize(a * b); });
     run_case(args, std::string("exp_") + s.label, [&] { do_not_optimize(exp(a)); });
+    // a * s + b with a 0-d s: how the tape adds an L2 term's gradient into a parameter's.
+    const Tensor scale = random::uniform(Key(9), {});
+    run_case(args, std::string("muladd_") + s.label,
+             [&] { do_not_optimize(mul_add(a, scale, b)); });
   }
   {
     const Tensor a = random::uniform(Key(3), {16 << 20});

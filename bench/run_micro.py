@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 # Bytes moved per element for the memory-bound cases (reads + writes), float32.
-BYTES_PER_ELEMENT = {"add": 12, "mul": 12, "exp": 8, "sum": 4, "copy": 8, "softmax": 8}
+BYTES_PER_ELEMENT = {"add": 12, "mul": 12, "muladd": 12, "exp": 8, "sum": 4, "copy": 8, "softmax": 8}
 SIZES = {"1K": 1000, "1M": 1 << 20, "16M": 16 << 20, "4096x1024": 4096 * 1024}
 
 

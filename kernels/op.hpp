@@ -23,6 +23,7 @@ namespace elegy::kernels {
   X(Equal) X(NotEqual) X(Less) X(LessEqual) X(Greater) X(GreaterEqual) /* -> bool */             \
   X(LogicalAnd) X(LogicalOr) X(LogicalXor)                                                       \
   X(Where)         /* out = in[0] ? in[1] : in[2]; keyed by in[1].dtype */                       \
+  X(MulAdd)        /* float: out = in[0] * in[1] + in[2], the product rounded first (= Mul, Add) */\
   /* reductions: out has in's rank with size 1 on the reduced dims */                            \
   X(Sum) X(Prod) X(Max) X(Min) X(ArgMax) X(ArgMin) X(LogSumExp)                                  \
   X(SumSquares)    /* float: sum of in[0]^2 (CPU: in dense, every dim reduced) */                \

@@ -67,6 +67,11 @@ void bench_elementwise(const Args& args) {
     report(
         args, std::string("exp_") + s.suffix, [&] { auto c = torch::exp(a); }, 2 * kF * s.n,
         Unit::kBytes);
+    // b + a * s with a 0-d tensor s: torch's one-kernel form of elegy's mul_add.
+    torch::Tensor scale = randn({});
+    report(
+        args, std::string("muladd_") + s.suffix, [&] { auto c = torch::addcmul(b, a, scale); },
+        3 * kF * s.n, Unit::kBytes);
 
     // A 64 MiB output exceeds glibc's largest mmap threshold (32 MiB), so every `a + b` above
     // maps fresh pages and pays a page fault per 4 KiB; that is what users get, hence the CSV

@@ -10,6 +10,7 @@ void register_copy(Registry& r);     // copy.cu: Copy (host<->device, device<->d
 void register_cast(Registry& r);     // cast.cu: Cast between every pair of dtypes
 void register_binary(Registry& r);   // binary.cu: arithmetic, Pow, comparisons, logical ops
 void register_where(Registry& r);    // where.cu: Where
+void register_mul_add(Registry& r);  // mul_add.cu: MulAdd
 void register_unary(Registry& r);    // unary.cu: every unary elementwise op of kernels/op.hpp
 void register_reduce(Registry& r);   // reduce.cu: Sum Prod Max Min LogSumExp ArgMax ArgMin
 void register_softmax(Registry& r);  // softmax.cu: Softmax LogSoftmax

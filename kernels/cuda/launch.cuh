@@ -60,6 +60,10 @@ template <class F, class T>
 __device__ __forceinline__ auto apply(const F& f, const T (&x)[2]) {
   return f(x[0], x[1]);
 }
+template <class F, class T>
+__device__ __forceinline__ auto apply(const F& f, const T (&x)[3]) {
+  return f(x[0], x[1], x[2]);
+}
 
 // f applied lane by lane to N packs.
 template <class T, int N, class F>

@@ -8,6 +8,7 @@ void register_cuda_kernels(Registry& r) {
   cuda::register_cast(r);
   cuda::register_binary(r);
   cuda::register_where(r);
+  cuda::register_mul_add(r);
   cuda::register_unary(r);
   cuda::register_reduce(r);
   cuda::register_softmax(r);
