@@ -11,6 +11,7 @@
 #include "elegy/autodiff/ops_creation.hpp"
 #include "elegy/autodiff/ops_elementwise.hpp"
 #include "elegy/autodiff/ops_reduce.hpp"
+#include "elegy/autodiff/ops_shape.hpp"
 
 namespace elegy::autodiff {
 
@@ -130,7 +131,12 @@ std::vector<Tensor> backward(const Tensor& out, const std::vector<Tensor>& varia
   }
 
   std::pmr::unordered_map<const Node*, Accumulated> cotangent(&arena);
-  if (out.node()) cotangent[out.node().get()].add(ones_like(out));
+  // The seed d out / d out = 1 as a number operand (on a GPU a shared constant filled once),
+  // not a Fill kernel every step.
+  if (out.node()) {
+    const Tensor one = scalar_like(out, 1.0);
+    cotangent[out.node().get()].add(out.ndim() == 0 ? one : reshape(one, out.shape()));
+  }
   for (auto it = order.rbegin(); it != order.rend(); ++it) {
     const std::shared_ptr<Node>& node = *it;
     if (target_index.count(node.get())) continue;

@@ -10,10 +10,6 @@
 namespace elegy::metrics {
 namespace {
 
-Device device_of(const Tensor& t) {
-  return t.defined() ? t.device() : Device::cpu();
-}
-
 Tree zero_state(Device device) {
   return Tree{{"total", zeros({}, DType::f32, device)}, {"count", zeros({}, DType::f32, device)}};
 }
@@ -22,19 +18,16 @@ Tree zero_state(Device device) {
 Tree accumulate(const char* who, const Tree& state, const Tensor& values, const LossArgs& args,
                 const Tensor& y_true, const Tensor& y_pred) {
   Tensor v = values.astype(DType::f32);
-  Tensor total, count;
   const std::optional<Tensor> w =
       v.ndim() > 0 ? losses::sample_weights(who, args, v, y_true, y_pred) : std::nullopt;
   if (w) {
     const Tensor ww = broadcast_to(w->astype(DType::f32), v.shape());
-    total = sum(v * ww);
-    count = sum(ww);
-  } else {
-    total = sum(v);
-    count = scalar(double(v.numel()), DType::f32, device_of(v));
+    return Tree{{"total", state["total"].tensor() + sum(v * ww)},
+                {"count", state["count"].tensor() + sum(ww)}};
   }
-  return Tree{{"total", state["total"].tensor() + total},
-              {"count", state["count"].tensor() + count}};
+  // The count grows by a plain number: a constant operand, not a Fill kernel per step.
+  return Tree{{"total", state["total"].tensor() + sum(v)},
+              {"count", state["count"].tensor() + double(v.numel())}};
 }
 
 Tensor ratio(const Tree& state) {
@@ -69,7 +62,8 @@ Metric Metric::mean_of(std::string name, std::function<Tensor(const LossArgs&)> 
           const std::vector<Tensor> leaves = a.x.leaves();
           const double n =
               leaves.empty() || leaves.front().ndim() == 0 ? 1.0 : double(leaves.front().shape(0));
-          return Tree{{"total", state["total"].tensor() + v.astype(DType::f32) * n},
+          const Tensor value = v.astype(DType::f32);
+          return Tree{{"total", mul_add(value, scalar_like(value, n), state["total"].tensor())},
                       {"count", state["count"].tensor() + n}};
         }
         return accumulate(who.c_str(), state, v, a, v, v);

@@ -28,12 +28,13 @@ Tree running_means_update(const Tree& state, const std::map<std::string, Tensor>
   for (const auto& [name, v] : values) {
     ELEGY_CHECK(v.numel() == 1, "running_means_update", "'", name, "' must be a scalar, got ",
                 describe(v));
-    const Tensor add = reshape(v, Shape{}).astype(DType::f32) * weight;
+    const Tensor value = reshape(v, Shape{}).astype(DType::f32);
+    const Tensor w = scalar_like(value, weight);  // a shared constant on a GPU, no kernel
     auto it = out.find(name);
     if (it == out.end())
-      out.emplace(name, add);
-    else
-      it->second = it->second.tensor() + add;
+      out.emplace(name, value * w);
+    else  // total + value * weight in one kernel (same bits as the product, then the add)
+      it->second = mul_add(value, w, it->second.tensor());
   }
   return Tree{{"count", state["count"].tensor() + weight},
               {"totals", Tree::from_map(std::move(out))}};
