@@ -1,7 +1,7 @@
 #include "elegy/autodiff/deferred_checks.hpp"
 
-#include "elegy/autodiff/ops_reduce.hpp"
-#include "elegy/autodiff/ops_shape.hpp"
+#include "elegy/autodiff/kernel_call.hpp"
+#include "elegy/autodiff/ops_elementwise.hpp"
 #include "elegy/autodiff/step_recording.hpp"
 
 namespace elegy {
@@ -10,6 +10,31 @@ namespace {
 DeferredChecks*& innermost() {
   static thread_local DeferredChecks* scope = nullptr;
   return scope;
+}
+
+// [min, max] of `values` as one int32 or int64 vector (other dtypes are cast to int64 first):
+// the Min and Max kernels write straight into its two slots. A label check runs this every step;
+// stacking two 0-d results and casting them took three kernels more.
+Tensor min_and_max(const Tensor& values, const char* op) {
+  const bool as_is = values.dtype() == DType::i32 || values.dtype() == DType::i64;
+  const Tensor src = as_is ? values : values.astype(DType::i64);
+  const Tensor out = Tensor::empty(Shape{2}, src.dtype(), src.device());
+  for (const kernels::Op kop : {kernels::Op::Min, kernels::Op::Max}) {
+    kernels::KernelArgs args;
+    args.out = autodiff::buffer_view(out);
+    args.out.data =
+        static_cast<char*>(args.out.data) + (kop == kernels::Op::Max ? itemsize(src.dtype()) : 0);
+    args.out.rank = src.ndim();  // the kernels' reduction form: in's rank, size 1 everywhere
+    for (int i = 0; i < src.ndim(); ++i) {
+      args.out.sizes[i] = 1;
+      args.out.strides[i] = 0;
+    }
+    args.in[0] = autodiff::buffer_view(src);
+    args.num_inputs = 1;
+    args.device = src.device();
+    kernels::run(op, kop, src.dtype(), args);
+  }
+  return out;
 }
 
 }  // namespace
@@ -60,9 +85,9 @@ void check_later(const Tensor& t, std::function<void(std::span<const std::int64_
 
 void check_range_later(const Tensor& values, std::int64_t lo, std::int64_t hi,
                        std::function<void(std::int64_t, std::int64_t)> on_bad, const char* op) {
-  const Tensor ints = values.detached();
+  if (values.numel() == 0) return;  // nothing out of range
   check_later(
-      stack({min(ints), max(ints)}).astype(DType::i64),
+      min_and_max(values.detached(), op),
       [lo, hi, on_bad = std::move(on_bad)](std::span<const std::int64_t> range) {
         if (range[0] < lo || range[1] >= hi) on_bad(range[0], range[1]);
       },

@@ -18,7 +18,8 @@ using kernels::Op;
 
 constexpr const char* kOp = "softmax_cross_entropy_with_integer_labels";
 
-// logits as dense [rows, K] and labels as dense int64 [rows].
+// logits as dense [rows, K] and labels as dense int32 or int64 [rows]: the kernels read both
+// (labels come as int32 from the datasets), so neither is cast by a kernel of its own each step.
 struct Operands {
   Tensor logits, labels;
   std::int64_t rows = 0, classes = 0;
@@ -29,8 +30,8 @@ Operands operands(const Tensor& logits, const Tensor& labels) {
   o.classes = logits.shape(-1);
   o.rows = labels.numel();
   o.logits = reshape(dense(logits), Shape{o.rows, o.classes});
-  o.labels = reshape(dense(labels.dtype() == DType::i64 ? labels : labels.astype(DType::i64)),
-                     Shape{o.rows});
+  const bool as_is = labels.dtype() == DType::i32 || labels.dtype() == DType::i64;
+  o.labels = reshape(dense(as_is ? labels : labels.astype(DType::i32)), Shape{o.rows});
   return o;
 }
 
@@ -61,11 +62,14 @@ void check_labels(const Operands& o, const Tensor& logits, const Tensor& labels)
       // (Detached: a compiled step keeps the check, and must not keep the tape with it.)
       [values = o.labels.detached(), rows = o.rows, classes = o.classes, logits = logits.detached(),
        labels = labels.detached()] {
-        const auto* v = static_cast<const std::int64_t*>(values.raw_data());
-        for (std::int64_t i = 0; i < rows; ++i)
-          ELEGY_CHECK(v[i] >= 0 && v[i] < classes, kOp, "label ", v[i], " at flat index ", i,
+        const bool i32 = values.dtype() == DType::i32;
+        for (std::int64_t i = 0; i < rows; ++i) {
+          const std::int64_t v = i32 ? static_cast<const std::int32_t*>(values.raw_data())[i]
+                                     : static_cast<const std::int64_t*>(values.raw_data())[i];
+          ELEGY_CHECK(v >= 0 && v < classes, kOp, "label ", v, " at flat index ", i,
                       " is outside [0, ", classes, ") for logits ", describe(logits), " (labels ",
                       describe(labels), ")");
+        }
       });
 }
 

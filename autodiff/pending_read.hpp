@@ -14,7 +14,8 @@ namespace elegy {
 
 class PendingRead {
  public:
-  // `t`: int64, at most 32 elements. `op` names the caller in errors.
+  // `t`: int32 or int64 (widened on the host), at most 32 elements. `op` names the caller in
+  // errors.
   PendingRead(const Tensor& t, const char* op);
   // Waits for the copy (once) and returns the values in row-major order.
   const std::vector<std::int64_t>& values();
@@ -23,6 +24,7 @@ class PendingRead {
   const char* op_;
   Tensor source_;                      // alive until the copy has landed
   std::vector<std::int64_t> values_;   // final once device_read_ is empty
+  bool narrow_ = false;                // int32 values, landing in values_' first half
   std::shared_ptr<void> device_read_;  // cuda::HostRead while the copy is in flight
 };
 

@@ -255,7 +255,7 @@ void XentRows(const XentTask& t) {
   T* out = static_cast<T*>(t.out);
   const std::int64_t k = t.classes;
   for (std::int64_t r = t.r0; r < t.r1; ++r) {
-    const std::int64_t label = t.labels[r];
+    const std::int64_t label = label_at(t, r);
     const bool valid = label >= 0 && label < k;
     if (!t.g) {  // forward: the loss from the row's log-softmax
       T* logp = static_cast<T*>(t.scratch);

@@ -23,7 +23,8 @@ template <class T>
 void xent_kernel(const KernelArgs& a) {
   softmax_detail::XentTask t;
   t.z = a.in[0].data;
-  t.labels = static_cast<const std::int64_t*>(a.in[1].data);
+  t.labels = a.in[1].data;
+  t.labels_i32 = a.in[1].dtype == DType::i32;
   t.g = a.num_inputs > 2 ? a.in[2].data : nullptr;
   if (t.g) t.g_stride = a.in[2].strides[0];
   t.out = a.out.data;

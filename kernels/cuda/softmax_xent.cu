@@ -36,9 +36,10 @@ __device__ std::int64_t row_step() {
   return std::int64_t(gridDim.x) * kRowsPerBlock;
 }
 
-template <class T>
-__global__ void xent_kernel(std::int64_t rows, std::int64_t k, const T* z,
-                            const std::int64_t* labels, T* loss) {
+// L: the labels' type, int32 or int64 (read as they come, no cast kernel).
+template <class T, class L>
+__global__ void xent_kernel(std::int64_t rows, std::int64_t k, const T* z, const L* labels,
+                            T* loss) {
   const int lane = threadIdx.x % kWarp;
   for (std::int64_t r = first_row(); r < rows; r += row_step()) {
     const T* zr = z + r * k;
@@ -52,10 +53,9 @@ __global__ void xent_kernel(std::int64_t rows, std::int64_t k, const T* z,
   }
 }
 
-template <class T>
-__global__ void xent_backward_kernel(std::int64_t rows, std::int64_t k, const T* z,
-                                     const std::int64_t* labels, const T* g, std::int64_t g_stride,
-                                     T* dz) {
+template <class T, class L>
+__global__ void xent_backward_kernel(std::int64_t rows, std::int64_t k, const T* z, const L* labels,
+                                     const T* g, std::int64_t g_stride, T* dz) {
   const int lane = threadIdx.x % kWarp;
   for (std::int64_t r = first_row(); r < rows; r += row_step()) {
     const T* zr = z + r * k;
@@ -74,25 +74,41 @@ unsigned row_blocks(std::int64_t rows) {
       std::clamp<std::int64_t>((rows + kRowsPerBlock - 1) / kRowsPerBlock, 1, kMaxBlocks));
 }
 
+template <class T, class L>
+void launch_xent(const KernelArgs& a, cudaStream_t s) {
+  const std::int64_t rows = a.in[0].sizes[0], k = a.in[0].sizes[1];
+  xent_kernel<T, L><<<row_blocks(rows), kThreads, 0, s>>>(
+      rows, k, static_cast<const T*>(a.in[0].data), static_cast<const L*>(a.in[1].data),
+      static_cast<T*>(a.out.data));
+}
+
 template <class T>
 void xent(const KernelArgs& a) {
-  const std::int64_t rows = a.in[0].sizes[0], k = a.in[0].sizes[1];
-  if (rows == 0) return;
+  if (a.in[0].sizes[0] == 0) return;
   const cudaStream_t s = prepare(a.device);
-  xent_kernel<T><<<row_blocks(rows), kThreads, 0, s>>>(
-      rows, k, static_cast<const T*>(a.in[0].data), static_cast<const std::int64_t*>(a.in[1].data),
-      static_cast<T*>(a.out.data));
+  if (a.in[1].dtype == DType::i32)
+    launch_xent<T, std::int32_t>(a, s);
+  else
+    launch_xent<T, std::int64_t>(a, s);
   check_launch("softmax_cross_entropy_with_integer_labels (cuda)");
+}
+
+template <class T, class L>
+void launch_xent_backward(const KernelArgs& a, cudaStream_t s) {
+  const std::int64_t rows = a.in[0].sizes[0], k = a.in[0].sizes[1];
+  xent_backward_kernel<T, L><<<row_blocks(rows), kThreads, 0, s>>>(
+      rows, k, static_cast<const T*>(a.in[0].data), static_cast<const L*>(a.in[1].data),
+      static_cast<const T*>(a.in[2].data), a.in[2].strides[0], static_cast<T*>(a.out.data));
 }
 
 template <class T>
 void xent_backward(const KernelArgs& a) {
-  const std::int64_t rows = a.in[0].sizes[0], k = a.in[0].sizes[1];
-  if (rows * k == 0) return;
+  if (a.in[0].sizes[0] * a.in[0].sizes[1] == 0) return;
   const cudaStream_t s = prepare(a.device);
-  xent_backward_kernel<T><<<row_blocks(rows), kThreads, 0, s>>>(
-      rows, k, static_cast<const T*>(a.in[0].data), static_cast<const std::int64_t*>(a.in[1].data),
-      static_cast<const T*>(a.in[2].data), a.in[2].strides[0], static_cast<T*>(a.out.data));
+  if (a.in[1].dtype == DType::i32)
+    launch_xent_backward<T, std::int32_t>(a, s);
+  else
+    launch_xent_backward<T, std::int64_t>(a, s);
   check_launch("softmax_cross_entropy_with_integer_labels backward (cuda)");
 }
 

@@ -66,7 +66,12 @@ Tensor sparse_categorical_crossentropy(const Tensor& y_true, const Tensor& y_pre
                           "CategoricalCrossentropy)");
   }
   const std::int64_t k = y_pred.shape(-1);
-  Tensor idx = labels.astype(DType::i64);
+  // int32 and int64 labels go in as they are (the datasets' labels are int32: no cast kernel per
+  // step); narrower integers widen to int32, floats (checked integral) to int64.
+  const DType label_dtype = labels.dtype();
+  const Tensor idx = label_dtype == DType::i32 || label_dtype == DType::i64
+                         ? labels
+                         : labels.astype(is_floating(label_dtype) ? DType::i64 : DType::i32);
   // From logits on the CPU the fused op checks every label itself (an Error naming the label and
   // its index), so the two reductions here would only repeat it. Elsewhere one read-back of
   // [min, max], which inside a Model step on a GPU does not stop the host (check_later: the

@@ -29,7 +29,49 @@ TEST_CASE("check_later runs CPU checks at once, in a scope or not") {
           t, [](std::span<const std::int64_t>) { fail("test", "bad values"); }, "test"),
       doctest::Contains("bad values"), Error);
   CHECK_THROWS_WITH_AS(PendingRead(t.astype(DType::f32), "reader"),
-                       doctest::Contains("reader: PendingRead takes at most 32 int64"), Error);
+                       doctest::Contains("reader: PendingRead takes at most 32 int32 or int64"),
+                       Error);
+  const Tensor narrow =
+      Tensor::from_vector(std::vector<std::int32_t>{-2147483647 - 1, 2147483647, 6}, Shape{3});
+  CHECK(PendingRead(narrow, "reader").values() ==
+        std::vector<std::int64_t>{-2147483648LL, 2147483647, 6});
+}
+
+namespace {
+// Counts kernels while alive.
+struct KernelCount : kernels::KernelObserver {
+  int n = 0;
+  kernels::KernelObserver* previous = kernels::kernel_observer();
+  KernelCount() { kernels::kernel_observer() = this; }
+  ~KernelCount() override { kernels::kernel_observer() = previous; }
+  void on_kernel(kernels::KernelFn, const char*, kernels::Op, DType,
+                 const kernels::KernelArgs&) override {
+    ++n;
+  }
+};
+}  // namespace
+
+TEST_CASE("check_range_later reads [min, max] of any integer labels, in two kernels") {
+  const std::vector<std::int64_t> v = {3, 0, 9, 4, 1, 7};
+  std::vector<std::int64_t> seen;
+  auto on_bad = [&](std::int64_t lo, std::int64_t hi) { seen = {lo, hi}; };
+  for (DType dt : {DType::i32, DType::i64, DType::u8}) {
+    CAPTURE(dt);
+    const Tensor labels = reshape(Tensor::from_vector(v, Shape{6}).astype(dt), {2, 3});
+    seen.clear();
+    check_range_later(transpose(labels), 0, 10, on_bad, "test");  // strided: read as it is
+    CHECK(seen.empty());
+    KernelCount kernels;
+    check_range_later(labels, 1, 9, on_bad, "test");
+    CHECK(seen == std::vector<std::int64_t>{0, 9});
+    // Min and Max into one vector's two slots; narrower labels are first cast to int64.
+    CHECK(kernels.n == (dt == DType::u8 ? 3 : 2));
+  }
+  seen.clear();
+  check_range_later(Tensor::empty(Shape{0}, DType::i32), 0, 1, on_bad, "test");  // nothing
+  check_range_later(Tensor::from_vector(std::vector<std::int32_t>{-4}, Shape{}), 0, 10, on_bad,
+                    "test");  // 0-d
+  CHECK(seen == std::vector<std::int64_t>{-4, -4});
 }
 
 TEST_CASE("an out-of-range label fails a CPU step of the probability loss; nothing changes") {

@@ -261,6 +261,12 @@ std::vector<Case> structured_cases() {
              Tensor::from_vector(std::vector<std::int64_t>{0, 69, 31, 32, 5, 64}, Shape{2, 3});
          return softmax_cross_entropy_with_integer_labels(x[0], y.to(x[0].device()));
        }},
+      {"softmax_cross_entropy_with_integer_labels, int32 labels read as they are",
+       {Shape{5, 33}},
+       [](auto& x) {
+         const Tensor y = Tensor::from_vector(std::vector<std::int32_t>{32, 0, 17, 31, 1});
+         return softmax_cross_entropy_with_integer_labels(x[0], y.to(x[0].device()));
+       }},
   };
 }
 

@@ -160,4 +160,31 @@ TEST_CASE("cuda: PendingRead brings a device tensor's values back" *
   // A strided source is made dense first.
   const Tensor m = reshape(arange(6, DType::i64), {2, 3}).to(Device::cuda());
   CHECK(PendingRead(transpose(m), "test").values() == std::vector<std::int64_t>{0, 3, 1, 4, 2, 5});
+  // int32 values land in half the bytes and are widened on the host, signs and extremes kept.
+  const std::vector<std::int32_t> narrow = {-7, 2147483647, -2147483647 - 1, 0, 5};
+  const Tensor n32 = Tensor::from_vector(narrow, Shape{5}).to(Device::cuda());
+  CHECK(PendingRead(n32, "test").values() ==
+        std::vector<std::int64_t>{-7, 2147483647, -2147483648LL, 0, 5});
+}
+
+TEST_CASE("cuda: a label range check reads [min, max] of int32 labels, no cast" *
+          doctest::skip(!cuda_available())) {
+  const Tensor labels =
+      Tensor::from_vector(std::vector<std::int32_t>{3, 0, 9, 4, 1, 7}, Shape{2, 3});
+  std::vector<std::int64_t> seen;
+  DeferredChecks scope;
+  check_range_later(
+      transpose(labels.to(Device::cuda())), 0, 10,
+      [&](std::int64_t lo, std::int64_t hi) {
+        seen = {lo, hi};
+      },
+      "test");
+  check_range_later(
+      labels.to(Device::cuda()), 1, 9,
+      [&](std::int64_t lo, std::int64_t hi) {
+        seen = {lo, hi};
+      },
+      "test");
+  scope.resolve();
+  CHECK(seen == std::vector<std::int64_t>{0, 9});  // only the second range is broken
 }
