@@ -412,7 +412,8 @@ std::string same_kernel(const StepRecording::Entry& a, const StepRecording::Entr
   if (!same_view(x.out, y.out, ra, rb)) return "its output";
   for (int i = 0; i < kernels::kMaxKernelInputs; ++i)
     if (!same_view(x.in[i], y.in[i], ra, rb)) return "input " + std::to_string(i);
-  if (x.num_inputs != y.num_inputs || x.device != y.device || x.in_device != y.in_device)
+  if (x.num_inputs != y.num_inputs || x.device != y.device || x.in_device != y.in_device ||
+      x.out_on_host != y.out_on_host)
     return "its devices";
   for (int i = 0; i < 2; ++i)
     if (std::memcmp(&x.scalar[i], &y.scalar[i], sizeof(double)) != 0)
@@ -559,8 +560,9 @@ void StepRecording::plan_graphs() const {
     if (e.kind != Entry::Kind::kernel) continue;
     kernels_on = e.args.device;
     // A drawn key changes at each replay (a graph would repeat the captured one); a copy from
-    // the host reads pageable memory a graph cannot hold.
-    const bool host_copy = e.op == kernels::Op::Copy && e.args.in_device != e.args.device;
+    // or to the host touches pageable memory a graph cannot hold (and one to the host waits).
+    const bool host_copy =
+        e.op == kernels::Op::Copy && (e.args.in_device != e.args.device || e.args.out_on_host);
     if (e.args.device.is_cuda() && e.key_draw < 0 && !host_copy) capturable[i] = e.args.device;
   }
   for (const GraphSegment& segment : graph_segments(capturable, kMinGraphKernels))

@@ -31,6 +31,7 @@ Tensor copy_raw(const char* what, const Tensor& src, Device device, DType dtype)
     // A cross-device copy is run by the device side's kernel (the only one that can reach both).
     const Device runner = device.is_cuda() ? device : src.device();
     args.device = runner;
+    args.out_on_host = device.is_cpu() && !runner.is_cpu();
     kernels::call(kernels::lookup(what, kernels::Op::Copy, runner, dtype), what, kernels::Op::Copy,
                   dtype, args);
   }

@@ -45,6 +45,9 @@ struct KernelArgs {
   std::uint32_t key[2] = {0, 0};        // RNG key
   Device device;                        // where out lives (CUDA kernels pick the stream)
   Device in_device;                     // for Copy between devices: where in[0] lives
+  // For Copy: `device`'s kernel writes into host memory (a device -> host copy, where `device` is
+  // the GPU running it). Graph captures leave such copies out (StepRecording::use_graphs).
+  bool out_on_host = false;
 };
 
 using KernelFn = void (*)(const KernelArgs&);

@@ -130,7 +130,7 @@ void copy_kernel(const KernelArgs& a) {
   const cudaStream_t s = prepare(a.device);
   if (a.in_device.is_cpu()) return host_to_device(a, bytes, s);
   if (a.in_device != a.device) return peer_to_peer(a, bytes, s);
-  if (is_host_memory(a.out.data)) return device_to_host<B>(a, bytes, s);
+  if (a.out_on_host || is_host_memory(a.out.data)) return device_to_host<B>(a, bytes, s);
   if (a.in[0].is_contiguous() && a.out.is_contiguous()) {
     ELEGY_CUDA_CHECK(cudaMemcpyAsync(a.out.data, a.in[0].data, bytes, cudaMemcpyDeviceToDevice, s),
                      kCopy);

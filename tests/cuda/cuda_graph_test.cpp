@@ -117,6 +117,31 @@ TEST_CASE("cuda: a recorded computation replayed as graphs gives the kernel-by-k
   CHECK(host_floats(y) == last);
 }
 
+TEST_CASE("cuda: a copy to the host inside a replayed computation stays out of its graphs" *
+          doctest::skip(kNoGpu)) {
+  // The copy waits for the GPU: captured, it would refuse its whole run. It is left out when the
+  // runs are planned, so both sides are graphs from the first replay and none is refused.
+  const Tensor x = gpu_normal(5, {300, 40});
+  autodiff::StepRecording recording;
+  recording.add_inputs(std::vector<Tensor>{x});
+  const Tensor y = exp(x) * 0.5 + 1.0;
+  const Tensor on_host = y.to(Device::cpu());
+  const Tensor z = relu(y - 1.25) * 3.0 + sum(y, {0});
+  recording.stop();
+  REQUIRE(recording.replayable());
+  recording.use_graphs(true);
+  const Tensor next = gpu_normal(6, {300, 40});
+  overwrite(x, next);
+  recording.replay();
+  const autodiff::StepRecording::GraphStatus status = recording.graph_status();
+  CHECK(status.refused == 0);
+  CHECK(status.graphs == 2);
+  CHECK(status.kernels + 1 == recording.num_kernels());  // all but the copy
+  const Tensor y_next = exp(next) * 0.5 + 1.0;
+  CHECK(on_host.to_vector<float>() == host_floats(y_next));
+  CHECK(host_floats(z) == host_floats(relu(y_next - 1.25) * 3.0 + sum(y_next, {0})));
+}
+
 TEST_CASE("cuda: a capture that waits on the host is refused and runs nothing" *
           doctest::skip(kNoGpu)) {
   const Tensor x = gpu_normal(3, {1000});
