@@ -68,7 +68,7 @@ Reduction plan(const char* op, const Tensor& x, const Axes& axes, bool keepdims)
 
 // Runs reduction kernel `kop` over x into a new tensor of r.result_shape and `dtype`. No tape.
 Tensor run_reduction(const char* op, Op kop, const Tensor& x, const Reduction& r, DType dtype,
-                     std::int64_t axis = 0) {
+                     std::int64_t axis = 0, double scale = 1.0) {
   Tensor out = Tensor::empty(r.keep_shape, dtype, x.device());
   if (out.numel() > 0) {
     kernels::KernelArgs args;
@@ -76,6 +76,7 @@ Tensor run_reduction(const char* op, Op kop, const Tensor& x, const Reduction& r
     args.in[0] = buffer_view(x);
     args.num_inputs = 1;
     args.ints[0] = axis;
+    args.scalar[0] = scale;
     args.device = x.device();
     kernels::run(op, kop, x.dtype(), args);
   }
@@ -234,9 +235,18 @@ Tensor sum(const Tensor& x, const Axes& axes, bool keepdims) {
 Tensor mean(const Tensor& x, const Axes& axes, bool keepdims) {
   const Reduction r = plan("mean", x, axes, keepdims);
   const Tensor xf = as_float(x);
-  // An empty reduction gives 0 * inf = nan, as numpy's mean of nothing does. (x * 1 is x.)
-  const Tensor total = sum_over("mean", xf, r);
-  return r.count == 1 ? total : total * (1.0 / double(r.count));
+  if (r.count == 1) return sum_over("mean", xf, r);  // (x * 1 is x: a view, no kernel)
+  // The sum and its scaling in one kernel (ScaledSum: the bits of sum(x) * (1 / n)). An empty
+  // reduction gives 0 * inf = nan, as numpy's mean of nothing does.
+  const double scale = 1.0 / double(r.count);
+  Tensor out = run_reduction("mean", Op::ScaledSum, xf, r, xf.dtype(), 0, scale);
+  if (autodiff::should_record(xf)) {
+    autodiff::record("mean", out, {&xf},
+                     [keep = r.keep_shape, to = xf.shape(), scale](const Tensor& g, const Tensor&) {
+                       return autodiff::Cotangents{expand(unit_reshape(g * scale, keep), to)};
+                     });
+  }
+  return out;
 }
 
 Tensor prod(const Tensor& x, const Axes& axes, bool keepdims) {

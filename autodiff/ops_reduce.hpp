@@ -35,8 +35,9 @@ Tensor log_softmax(const Tensor& x, int axis = -1);
 // as one reduction. Cheaper than the composed sum(square(x)) + ... on the tape: one node whose
 // backward is 2 g x per tensor, and one SumSquares kernel per tensor forward (no squared
 // temporary). The L2 regularizer runs it every step. Error when empty, non-float, or on mixed
-// devices.
-Tensor sum_of_squares(std::span<const Tensor> xs);
+// devices. With `scale`: scale * Σ, the product taken by the kernel that adds the sums (the
+// bits of scale * sum_of_squares(xs), one kernel fewer forward and one backward).
+Tensor sum_of_squares(std::span<const Tensor> xs, double scale = 1.0);
 
 // Sums `x` down to `shape` (the reverse of broadcasting): what the tape applies to a cotangent
 // whose input was broadcast. Error when `shape` does not broadcast to x's shape.

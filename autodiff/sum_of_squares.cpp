@@ -29,9 +29,27 @@ void sum_squares_into(const Tensor& x, const Tensor& sums, std::int64_t slot) {
   kernels::run("sum_of_squares", kernels::Op::SumSquares, x.dtype(), args);
 }
 
+// scale * Σ sums[i] as a 0-d tensor: one ScaledSum kernel (the bits of a Sum and a Mul by
+// scale), or with scale 1 the plain sum (no kernel for one element).
+Tensor scaled_total(const Tensor& sums, double scale) {
+  if (scale == 1.0) return sums.numel() == 1 ? reshape(sums, Shape{}) : sum(sums);
+  const Tensor total = Tensor::empty(Shape{}, sums.dtype(), sums.device());
+  kernels::KernelArgs args;
+  args.out = autodiff::buffer_view(total);
+  args.out.rank = 1;  // the kernels' reduction form: in's rank, size 1 on the reduced dim
+  args.out.sizes[0] = 1;
+  args.out.strides[0] = 1;
+  args.in[0] = autodiff::buffer_view(sums);
+  args.num_inputs = 1;
+  args.scalar[0] = scale;
+  args.device = sums.device();
+  kernels::run("sum_of_squares", kernels::Op::ScaledSum, sums.dtype(), args);
+  return total;
+}
+
 }  // namespace
 
-Tensor sum_of_squares(std::span<const Tensor> xs) {
+Tensor sum_of_squares(std::span<const Tensor> xs, double scale) {
   constexpr const char* kOp = "sum_of_squares";
   ELEGY_CHECK(!xs.empty(), kOp, "needs at least one tensor");
   DType dtype = DType::f32;
@@ -53,7 +71,7 @@ Tensor sum_of_squares(std::span<const Tensor> xs) {
     if (!mixed) {
       const Tensor sums = Tensor::empty(Shape{n}, dtype, xs[0].device());
       for (std::int64_t i = 0; i < n; ++i) sum_squares_into(xs[std::size_t(i)], sums, i);
-      total = n == 1 ? reshape(sums, Shape{}) : sum(sums);
+      total = scaled_total(sums, scale);
     } else {
       std::vector<Tensor> sums;
       for (const Tensor& x : xs) {
@@ -61,15 +79,16 @@ Tensor sum_of_squares(std::span<const Tensor> xs) {
         sum_squares_into(x, own, 0);
         sums.push_back(reshape(own, Shape{}).astype(dtype));
       }
-      total = sum(stack(sums));
+      total = scaled_total(stack(sums), scale);
     }
   }
   if (traced && autodiff::is_recording()) {
     std::vector<Tensor> inputs(xs.begin(), xs.end());
-    autodiff::record(kOp, total, xs, [inputs](const Tensor& g, const Tensor&) {
-      // d/dx Σ x² = 2g x, left unformed: the walker folds it into x's gradient from the rest
-      // of the loss with one mul_add (grad.cpp). Public ops, so it records for grad of grad.
-      const Tensor two_g = g * 2.0;
+    autodiff::record(kOp, total, xs, [inputs, scale](const Tensor& g, const Tensor&) {
+      // d/dx scale Σ x² = 2 scale g x, left unformed: the walker folds it into x's gradient from
+      // the rest of the loss with one mul_add (grad.cpp). Public ops, so it records for grad of
+      // grad.
+      const Tensor two_g = g * (2.0 * scale);
       autodiff::Cotangents c;
       c.reserve(inputs.size());
       for (const Tensor& x : inputs) {

@@ -27,7 +27,7 @@ losses::Loss GlobalL1L2(double l1, double l2, std::string name) {
                         if (l2 > 0.0) {
                           // One node for all the parameters: the regularizer runs every step,
                           // and on a GPU each kernel of the composed form is a launch.
-                          const Tensor term = (l2 * sum_of_squares(floats)).astype(DType::f32);
+                          const Tensor term = sum_of_squares(floats, l2).astype(DType::f32);
                           total = total.defined() ? total + term : term;
                         }
                         return total;

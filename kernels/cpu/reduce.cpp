@@ -265,6 +265,22 @@ void reduce_kernel(const KernelArgs& a) {
   reduce_views<K, T>(a.in[0], a.out);
 }
 
+// ScaledSum: the sums, then each times scalar[0] rounded to T: the bits of a Sum kernel and a
+// Mul by that number, in one kernel (a mean). The second pass is over the outputs alone.
+template <class T>
+void scaled_sum_kernel(const KernelArgs& a) {
+  reduce_views<Kind::Sum, T>(a.in[0], a.out);
+  const BufferView* views[1] = {&a.out};
+  const Layout<1> l = coalesce(views);
+  T* dst = static_cast<T*>(a.out.data);
+  const T scale = T(a.scalar[0]);
+  for (std::int64_t i = 0; i < l.numel(); ++i) {
+    std::int64_t off[1];
+    l.element_offsets(i, off);
+    dst[off[0]] = dst[off[0]] * scale;
+  }
+}
+
 // SumSquares of a dense float tensor over all of it: the squares summed in kChunk pieces by the
 // SIMD run loop (no squared temporary), the pieces in parallel and combined pairwise, so the
 // result depends on the size alone. What sum_of_squares (the L2 regularizer) runs per tensor.
@@ -309,8 +325,10 @@ void register_type(Registry& r, bool sums, bool logsumexp) {
   r.add(Op::Max, DeviceKind::cpu, t, reduce_kernel<Kind::Max, T>);
   r.add(Op::Min, DeviceKind::cpu, t, reduce_kernel<Kind::Min, T>);
   if (logsumexp) r.add(Op::LogSumExp, DeviceKind::cpu, t, reduce_kernel<Kind::LogSumExp, T>);
-  if constexpr (std::is_floating_point_v<T>)
+  if constexpr (std::is_floating_point_v<T>) {
     r.add(Op::SumSquares, DeviceKind::cpu, t, sum_squares_kernel<T>);
+    r.add(Op::ScaledSum, DeviceKind::cpu, t, scaled_sum_kernel<T>);
+  }
 }
 
 }  // namespace

@@ -72,6 +72,8 @@ struct Plan {
   Layout<1> reduced;  // in's offsets of the reduced elements of one output
   std::int64_t outputs = 0, count = 0;
   std::int64_t pieces = 1, piece_len = 0;  // count = pieces * piece_len, the last piece shorter
+  bool scaled = false;  // ScaledSum: each output times `scale` (rounded to the dtype) as written
+  double scale = 1.0;
 };
 
 __device__ __forceinline__ std::int64_t reduced_offset(const Layout<1>& l, std::int64_t r) {
@@ -79,6 +81,18 @@ __device__ __forceinline__ std::int64_t reduced_offset(const Layout<1>& l, std::
   std::int64_t off[1];
   l.element_offsets(r, off);
   return off[0];
+}
+
+// An output as written: ScaledSum's product rounded once, as a Mul kernel after the Sum would
+// (__fmul_rn / __dmul_rn are never contracted with anything around them).
+template <class Out>
+__device__ __forceinline__ Out written(const Plan& p, Out v) {
+  if constexpr (std::is_same_v<Out, float>) {
+    if (p.scaled) return __fmul_rn(v, float(p.scale));
+  } else if constexpr (std::is_same_v<Out, double>) {
+    if (p.scaled) return __dmul_rn(v, p.scale);
+  }
+  return v;
 }
 
 // ---- reducers: identity, load (element -> accumulator), combine, finish (accumulator -> out).
@@ -291,7 +305,7 @@ __global__ void reduce_groups_kernel(Plan p, const T* in,
       if (partials)
         partials[item] = result;
       else
-        out[off[0]] = Rd::finish(result);
+        out[off[0]] = written(p, Rd::finish(result));
     }
   }
 }
@@ -328,7 +342,7 @@ __global__ void reduce_columns_kernel(Plan p, const T* in,
       if (partials)
         partials[k * p.pieces + piece] = result;
       else
-        out[off[0]] = Rd::finish(result);
+        out[off[0]] = written(p, Rd::finish(result));
     }
   }
 }
@@ -355,7 +369,7 @@ __global__ void combine_pieces_kernel(Plan p, const typename ReducerFor<K, T, kB
     if (lane == 0) {
       std::int64_t off[2];
       p.kept.element_offsets(k, off);
-      out[off[0]] = Rd::finish(acc);
+      out[off[0]] = written(p, Rd::finish(acc));
     }
   }
 }
@@ -431,8 +445,8 @@ void launch_groups(const Plan& p, const T* in, typename ReducerFor<K, T, kBool>:
   reduce_groups_kernel<K, T, kBool, G><<<blocks, kThreads, 0, s>>>(p, in, out, partials);
 }
 
-// T is the element type (uint8_t for bool, with kBool).
-template <Kind K, class T, bool kBool = false>
+// T is the element type (uint8_t for bool, with kBool). kScaled: ScaledSum (K is Sum).
+template <Kind K, class T, bool kBool = false, bool kScaled = false>
 void reduce_kernel(const KernelArgs& a) {
   using Rd = ReducerFor<K, T, kBool>;
   using Acc = typename Rd::Acc;
@@ -442,6 +456,8 @@ void reduce_kernel(const KernelArgs& a) {
   int axis = -1;
   if constexpr (kArg) axis = int(a.ints[0] < 0 ? a.ints[0] + in.rank : a.ints[0]);
   Plan p = make_plan(in, a.out, axis);
+  p.scaled = kScaled;
+  p.scale = kScaled ? a.scalar[0] : 1.0;
   if (p.outputs == 0) return;
   if (kArg && p.count == 0) return;  // the op rejects an empty axis
   const T* src = static_cast<const T*>(in.data);
@@ -513,6 +529,8 @@ void register_reduce(Registry& r) {
   add_ring<double>(r, DType::f64);
   r.add(Op::SumSquares, DeviceKind::cuda, DType::f32, reduce_kernel<Kind::SumSquares, float>);
   r.add(Op::SumSquares, DeviceKind::cuda, DType::f64, reduce_kernel<Kind::SumSquares, double>);
+  r.add(Op::ScaledSum, DeviceKind::cuda, DType::f32, reduce_kernel<Kind::Sum, float, false, true>);
+  r.add(Op::ScaledSum, DeviceKind::cuda, DType::f64, reduce_kernel<Kind::Sum, double, false, true>);
   r.add(Op::LogSumExp, DeviceKind::cuda, DType::f32, reduce_kernel<Kind::LogSumExp, float>);
   r.add(Op::LogSumExp, DeviceKind::cuda, DType::f64, reduce_kernel<Kind::LogSumExp, double>);
 }

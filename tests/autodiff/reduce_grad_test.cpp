@@ -3,6 +3,7 @@
 // tie-splitting for max/min; and second derivatives (grad of grad).
 #include <doctest/doctest.h>
 
+#include <cmath>
 #include <utility>
 #include <vector>
 
@@ -214,4 +215,60 @@ TEST_CASE("sum and mean over nothing to add (0-d, or dims of size 1) run no kern
       }
     }
   }
+}
+
+TEST_CASE("mean is one ScaledSum kernel with the bits of sum(x) * (1 / n)") {
+  // Every reduction path of the CPU kernel (runs, rows, two groups, strided), float32 and
+  // float64, keepdims or not; an int32 input is averaged in float32; an empty one gives NaN.
+  const std::vector<std::pair<Tensor, std::vector<int>>> cases = {
+      {host_uniform({1000}, 1), {}},       {host_uniform({37, 29}, 2), {0}},
+      {host_uniform({37, 29}, 3), {1}},    {host_uniform({3, 4, 5, 6}, 4), {0, 2}},
+      {transposed_input({29, 37}, 5), {}}, {transposed_input({29, 37}, 6), {1}},
+  };
+  for (DType dt : {DType::f32, DType::f64}) {
+    CAPTURE(dt);
+    for (const auto& [x64, axes] : cases) {
+      const Tensor x = x64.astype(dt);
+      std::int64_t n = 1;
+      for (int a : axes) n *= x.shape()[a];
+      if (axes.empty()) n = x.numel();
+      for (bool keepdims : {false, true}) {
+        CAPTURE(keepdims);
+        const std::uint64_t before = kernels::kernels_run_by_this_thread();
+        const Tensor m = mean(x, Axes(axes), keepdims);
+        CHECK(kernels::kernels_run_by_this_thread() == before + 1);
+        const Tensor want = sum(x, Axes(axes), keepdims) * (1.0 / double(n));
+        REQUIRE(m.shape() == want.shape());
+        CHECK(m.dtype() == dt);
+        const std::vector<double> got = m.to_vector<double>(), expected = want.to_vector<double>();
+        CHECK(got == expected);
+      }
+    }
+  }
+  const Tensor ints = Tensor::from_vector(std::vector<std::int32_t>{1, 2, 4}, Shape{3});
+  CHECK(mean(ints).dtype() == DType::f32);
+  CHECK(mean(ints).item<float>() == float(7.0f * float(1.0 / 3.0)));
+  CHECK(std::isnan(mean(Tensor::empty({0, 3}), {0}).to_vector<float>()[1]));
+}
+
+TEST_CASE("sum_of_squares with a scale: scale * the sum, its bits, and its gradient") {
+  const std::vector<Tensor> xs = {host_uniform({7, 3}, 8).astype(DType::f32),
+                                  host_uniform({5}, 9).astype(DType::f32)};
+  for (const double scale : {1e-4, 0.5, 3.0}) {
+    CAPTURE(scale);
+    const std::uint64_t before = kernels::kernels_run_by_this_thread();
+    const Tensor scaled = sum_of_squares(xs, scale);
+    // Two SumSquares and one ScaledSum: the product is taken where the sums are added.
+    CHECK(kernels::kernels_run_by_this_thread() == before + 3);
+    CHECK(scaled.item<float>() == (sum_of_squares(xs) * scale).item<float>());
+    // One tensor, and mixed dtypes (the narrower sum widened first).
+    const std::vector<Tensor> one = {xs[0]};
+    CHECK(sum_of_squares(one, scale).item<float>() == (sum_of_squares(one) * scale).item<float>());
+    const std::vector<Tensor> mixed = {xs[0], host_uniform({4}, 10)};
+    CHECK(sum_of_squares(mixed, scale).item<double>() ==
+          (sum_of_squares(mixed) * scale).item<double>());
+  }
+  check_gradients(
+      [](const std::vector<Tensor>& v) { return sum_of_squares(v, 0.75) + sum(v[0] * v[1]); },
+      {host_uniform({3, 2}, 11), host_uniform({3, 2}, 12)});
 }

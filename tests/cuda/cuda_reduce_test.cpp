@@ -132,6 +132,34 @@ void check_float_reductions() {
                    kF32 ? 1e-5 : 1e-13, kF32 ? 4e-6 : 1e-14);
 }
 
+// ScaledSum (a mean in one kernel): on each device, that device's Sum times the scale rounded
+// once to T, bit for bit, over every grouping of threads the kernels have.
+template <class T>
+void check_scaled_sum(double scale) {
+  const DType dt = dtype_of<T>();
+  std::uint32_t seed = 900;
+  for (const ReduceCase& c : mask_cases()) {
+    const Pair in = make_operand<T>(dt, c.in, seed++, Values::general, 997);
+    Call sum_call;
+    sum_call.op = Op::Sum;
+    sum_call.key = dt;
+    Call scaled_call = sum_call;
+    scaled_call.op = Op::ScaledSum;
+    scaled_call.scalar[0] = scale;
+    const Shape out = kept_shape(c.in.shape, c.mask);
+    const Outputs plain = run_both(sum_call, out, dt, {in});
+    const Outputs scaled = run_both(scaled_call, out, dt, {in});
+    for (const bool gpu : {false, true}) {
+      const std::vector<T> sums = (gpu ? plain.gpu : plain.cpu).template to_vector<T>();
+      std::vector<T> want(sums.size());
+      for (std::size_t i = 0; i < sums.size(); ++i) want[i] = sums[i] * T(scale);
+      check_identical((gpu ? scaled.gpu : scaled.cpu).template to_vector<T>(), want,
+                      std::string("scaled_sum ") + (gpu ? "cuda " : "cpu ") +
+                          std::string(elegy::name(dt)) + " " + c.name);
+    }
+  }
+}
+
 // Integer sums and products wrap identically in any order: compared exactly.
 template <class T>
 void check_integer_reductions() {
@@ -190,6 +218,13 @@ TEST_CASE("cuda: float Sum/Prod/Max/Min/LogSumExp kernels match the CPU's" *
           doctest::skip(kNoGpu)) {
   check_float_reductions<float>();
   check_float_reductions<double>();
+}
+
+TEST_CASE("cuda: ScaledSum is the device's Sum times the scale, rounded once" *
+          doctest::skip(kNoGpu)) {
+  check_scaled_sum<float>(1.0 / 7.0);
+  check_scaled_sum<double>(1.0 / 7.0);
+  check_scaled_sum<float>(3e-5);
 }
 
 TEST_CASE("cuda: integer and bool reductions match the CPU's exactly" * doctest::skip(kNoGpu)) {
