@@ -130,7 +130,13 @@ std::unique_ptr<StreamGraph> capture_graph(int index, const std::function<void()
     why_not = std::move(failure);
     return nullptr;
   }
-  return std::make_unique<CudaStreamGraph>(index, exec, nodes, std::move(blocks.retained));
+  try {
+    return std::make_unique<CudaStreamGraph>(index, exec, nodes, std::move(blocks.retained));
+  } catch (...) {  // (std::bad_alloc before the graph owns them: the retained blocks are intact)
+    cudaGraphExecDestroy(exec);
+    for (const auto& [p, n] : blocks.retained) allocator.deallocate(p, n);
+    throw;
+  }
 }
 
 }  // namespace elegy::cuda
