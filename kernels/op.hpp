@@ -14,6 +14,7 @@ namespace elegy::kernels {
   X(Cast)          /* strided copy converting in.dtype -> out.dtype (keyed by in.dtype) */       \
   X(Fill)          /* out[...] = scalar[0] */                                                    \
   X(Arange)        /* out[i] = scalar[0] + i * scalar[1], 1-D */                                 \
+  X(CopyMany)      /* dense byte copies on one device: ints[0] = &CopyList (copy_list.hpp) */    \
   /* unary elementwise (out and in share shape; in may be strided) */                            \
   X(Neg) X(Abs) X(Exp) X(Log) X(Log1p) X(Sqrt) X(Rsqrt) X(Square) X(Tanh) X(Sigmoid)              \
   X(Relu) X(Gelu) X(Softplus) X(Sign) X(LogicalNot)                                              \

@@ -1,6 +1,7 @@
 // Model's compiled train step (compiled_step.hpp): recording, comparing, replaying.
 #include "elegy/model/compiled_step.hpp"
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <new>
@@ -10,6 +11,7 @@
 #include "elegy/autodiff/deferred_checks.hpp"
 #include "elegy/autodiff/kernel_call.hpp"
 #include "elegy/core/error.hpp"
+#include "elegy/kernels/copy_list.hpp"
 #include "elegy/model/fit_profile.hpp"
 #include "elegy/model/logs.hpp"
 #include "elegy/model/model.hpp"
@@ -56,6 +58,64 @@ std::unordered_map<const Storage*, long> occurrences(const std::vector<Tensor>& 
 long count_of(const std::unordered_map<const Storage*, long>& counts, const Tensor& t) {
   const auto found = counts.find(t.storage().get());
   return found == counts.end() ? 0 : found->second;
+}
+
+// The small states' copies into their slots at the end of a step (running totals, counts, step
+// counters: 8 in the mlp main), as one CopyMany kernel per device: one launch, not one each.
+// Recorded as a replay that owns the list (its addresses are the plan's, fixed between replays).
+struct SmallCopies {
+  Device device;
+  std::vector<kernels::CopyPiece> pieces;
+
+  void run() const {
+    const kernels::CopyList list{pieces.data(), int(pieces.size())};
+    kernels::KernelArgs args;
+    args.device = device;
+    args.ints[0] = std::int64_t(reinterpret_cast<std::uintptr_t>(&list));
+    kernels::run("compiled step", kernels::Op::CopyMany, DType::u8, args);
+  }
+};
+
+// Whether the copy of `src` into `slot` can be a piece of a CopyMany.
+bool small_copy(const Tensor& slot, const Tensor& src) {
+  return slot.device() == src.device() && slot.is_contiguous() && src.is_contiguous() &&
+         slot.nbytes() == src.nbytes() && slot.nbytes() <= kernels::kMaxCopyPieceBytes;
+}
+
+// Copies `srcs[i]` into `slots[i]` (recorded in `recording`): the small ones of a device
+// together, the rest one Copy each.
+void copy_states(autodiff::StepRecording& recording, const std::vector<Tensor>& slots,
+                 const std::vector<Tensor>& srcs) {
+  std::vector<SmallCopies> groups;
+  for (std::size_t i = 0; i < slots.size(); ++i) {
+    if (slots[i].numel() == 0) continue;
+    if (!small_copy(slots[i], srcs[i])) {
+      copy_into(slots[i], srcs[i]);
+      continue;
+    }
+    auto group = std::find_if(groups.begin(), groups.end(),
+                              [&](const SmallCopies& g) { return g.device == slots[i].device(); });
+    if (group == groups.end()) group = groups.insert(groups.end(), {slots[i].device(), {}});
+    group->pieces.push_back({slots[i].address(), srcs[i].address(), slots[i].nbytes()});
+  }
+  for (SmallCopies& g : groups) {
+    if (g.pieces.size() == 1) {  // (a Copy kernel: no table to keep)
+      const kernels::CopyPiece& p = g.pieces[0];
+      for (std::size_t i = 0; i < slots.size(); ++i)
+        if (slots[i].address() == p.dst) copy_into(slots[i], srcs[i]);
+      continue;
+    }
+    auto copies = std::make_shared<const SmallCopies>(std::move(g));
+    std::vector<const void*> addresses;
+    for (const kernels::CopyPiece& p : copies->pieces) {
+      addresses.push_back(p.dst);
+      addresses.push_back(p.src);
+    }
+    recording.add_replay("copy " + std::to_string(copies->pieces.size()) + " small states",
+                         std::move(addresses), [copies] { copies->run(); });
+    autodiff::StepRecording::Paused paused;  // (this run's copies: the replay makes its own)
+    copies->run();
+  }
 }
 
 bool debug_enabled() {
@@ -132,14 +192,17 @@ void finish_recording(RecordedStep& s, std::unique_ptr<autodiff::StepRecording> 
     recording->fail("the step changed its rng other than by drawing at most " +
                     std::to_string(kMaxDraws) + " keys from it");
   if (recording->replayable()) {
+    std::vector<Tensor> to, from;
     for (std::size_t i = 0; i < leaves.size(); ++i) {
       if (leaves[i].address() == slots[i].address()) continue;
       // (An output that is another state's old buffer would be overwritten before it is read.)
       for (const Tensor& t : slots)
         if (t.storage() == leaves[i].storage())
           recording->fail("the step's states alias each other");
-      copy_into(slots[i], leaves[i]);
+      to.push_back(slots[i]);
+      from.push_back(leaves[i]);
     }
+    copy_states(*recording, to, from);
     out = out.with_leaves(slots);
   }
   leaves.clear();

@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "elegy/core/thread_pool.hpp"
+#include "elegy/kernels/copy_list.hpp"
 #include "elegy/kernels/dispatch.hpp"
 #include "elegy/kernels/layout.hpp"
 
@@ -119,6 +120,15 @@ void arange_kernel(const KernelArgs& a) {
   for (std::int64_t i = 0; i < n; ++i) out[i * stride] = T(a.scalar[0] + double(i) * a.scalar[1]);
 }
 
+// CopyMany: a few small dense copies (copy_list.hpp), one call. Keyed by u8 (bytes).
+void copy_many_kernel(const KernelArgs& a) {
+  const auto& list = *reinterpret_cast<const CopyList*>(std::uintptr_t(a.ints[0]));
+  for (int i = 0; i < list.count; ++i) {
+    const CopyPiece& p = list.pieces[i];
+    if (p.bytes > 0 && p.dst != p.src) std::memcpy(p.dst, p.src, std::size_t(p.bytes));
+  }
+}
+
 template <class T>
 void register_for(Registry& r, DType t) {
   r.add(Op::Copy, DeviceKind::cpu, t, copy_kernel<T>);
@@ -132,6 +142,7 @@ void register_for(Registry& r, DType t) {
 void register_cpu_copy(Registry& r) {
   for (int t = 0; t < kNumDTypes; ++t)
     visit_dtype(DType(t), [&](auto tag) { register_for<decltype(tag)>(r, DType(t)); });
+  r.add(Op::CopyMany, DeviceKind::cpu, DType::u8, copy_many_kernel);
 }
 
 }  // namespace elegy::kernels

@@ -7,6 +7,7 @@
 #include <type_traits>
 
 #include "elegy/core/error.hpp"
+#include "elegy/kernels/copy_list.hpp"
 #include "elegy/kernels/cuda/families.hpp"
 #include "elegy/kernels/cuda/launch.cuh"
 
@@ -211,9 +212,53 @@ void arange(const KernelArgs& a) {
   check_launch("arange (cuda)");
 }
 
+// CopyMany: block b copies piece b of the table (a kernel argument), 16 bytes per thread and
+// step where both ends are 16-byte aligned, else byte by byte (the pieces are small states).
+struct CopyTable {
+  void* dst[kCopyPiecesPerLaunch];
+  const void* src[kCopyPiecesPerLaunch];
+  std::int64_t bytes[kCopyPiecesPerLaunch];
+};
+
+__global__ void copy_many_kernel(CopyTable t) {
+  const int b = blockIdx.x;
+  char* dst = static_cast<char*>(t.dst[b]);
+  const char* src = static_cast<const char*>(t.src[b]);
+  const std::int64_t n = t.bytes[b];
+  std::int64_t done = 0;
+  if (((reinterpret_cast<std::uintptr_t>(dst) | reinterpret_cast<std::uintptr_t>(src)) & 15) == 0) {
+    const std::int64_t packs = n / 16;
+    for (std::int64_t i = threadIdx.x; i < packs; i += blockDim.x)
+      reinterpret_cast<uint4*>(dst)[i] = reinterpret_cast<const uint4*>(src)[i];
+    done = packs * 16;
+  }
+  for (std::int64_t i = done + threadIdx.x; i < n; i += blockDim.x) dst[i] = src[i];
+}
+
+void copy_many(const KernelArgs& a) {
+  const auto& list = *reinterpret_cast<const CopyList*>(std::uintptr_t(a.ints[0]));
+  if (list.count == 0) return;
+  const cudaStream_t s = prepare(a.device);
+  for (int first = 0; first < list.count; first += kCopyPiecesPerLaunch) {
+    CopyTable t{};
+    const int n = std::min(kCopyPiecesPerLaunch, list.count - first);
+    for (int i = 0; i < n; ++i) {
+      const CopyPiece& p = list.pieces[first + i];
+      ELEGY_CHECK(p.bytes >= 0 && p.bytes <= kMaxCopyPieceBytes, "copy_many (cuda)", "a piece of ",
+                  p.bytes, " bytes; CopyMany takes pieces of at most ", kMaxCopyPieceBytes);
+      t.dst[i] = p.dst;
+      t.src[i] = p.src;
+      t.bytes[i] = p.bytes;
+    }
+    copy_many_kernel<<<unsigned(n), kThreads, 0, s>>>(t);
+    check_launch("copy_many (cuda)");
+  }
+}
+
 }  // namespace
 
 void register_copy(Registry& r) {
+  r.add(Op::CopyMany, DeviceKind::cuda, DType::u8, copy_many);
   for (int t = 0; t < kNumDTypes; ++t) {
     visit_dtype(DType(t), [&](auto tag) {
       using T = decltype(tag);
