@@ -19,21 +19,9 @@ Tensor min_and_max(const Tensor& values, const char* op) {
   const bool as_is = values.dtype() == DType::i32 || values.dtype() == DType::i64;
   const Tensor src = as_is ? values : values.astype(DType::i64);
   const Tensor out = Tensor::empty(Shape{2}, src.dtype(), src.device());
-  for (const kernels::Op kop : {kernels::Op::Min, kernels::Op::Max}) {
-    kernels::KernelArgs args;
-    args.out = autodiff::buffer_view(out);
-    args.out.data =
-        static_cast<char*>(args.out.data) + (kop == kernels::Op::Max ? itemsize(src.dtype()) : 0);
-    args.out.rank = src.ndim();  // the kernels' reduction form: in's rank, size 1 everywhere
-    for (int i = 0; i < src.ndim(); ++i) {
-      args.out.sizes[i] = 1;
-      args.out.strides[i] = 0;
-    }
-    args.in[0] = autodiff::buffer_view(src);
-    args.num_inputs = 1;
-    args.device = src.device();
-    kernels::run(op, kop, src.dtype(), args);
-  }
+  for (const kernels::Op kop : {kernels::Op::Min, kernels::Op::Max})
+    kernels::run(op, kop, src.dtype(),
+                 autodiff::reduction_into_slot(src, out, kop == kernels::Op::Max ? 1 : 0));
   return out;
 }
 

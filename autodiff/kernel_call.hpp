@@ -42,6 +42,26 @@ inline kernels::BufferView broadcast_view(const Tensor& t, const Shape& shape) {
 }
 kernels::BufferView broadcast_view(const Tensor&&, const Shape&) = delete;  // as buffer_view
 
+// Arguments of a reduction kernel that reduces all of `x` into element `slot` of the dense
+// vector `vector` (same dtype as the kernel writes): the kernels' reduction form, x's rank with
+// size 1 everywhere. Several reductions land side by side this way, with no stack of 0-d
+// results (a copy kernel each). The caller sets anything op-specific and runs it.
+inline kernels::KernelArgs reduction_into_slot(const Tensor& x, const Tensor& vector,
+                                               std::int64_t slot) {
+  kernels::KernelArgs args;
+  args.out = buffer_view(vector);
+  args.out.data = static_cast<char*>(args.out.data) + slot * std::int64_t(itemsize(vector.dtype()));
+  args.out.rank = x.ndim();
+  for (int i = 0; i < x.ndim(); ++i) {
+    args.out.sizes[i] = 1;
+    args.out.strides[i] = 0;
+  }
+  args.in[0] = buffer_view(x);
+  args.num_inputs = 1;
+  args.device = x.device();
+  return args;
+}
+
 // t's values as a dense tensor for a kernel: t itself when already dense, else a dense copy.
 // Detached either way: the op calling it records itself on the tape.
 inline Tensor dense(const Tensor& t) {

@@ -15,18 +15,8 @@ namespace {
 // a stack (which would copy each 0-d sum by a kernel of its own: one launch each on a GPU).
 void sum_squares_into(const Tensor& x, const Tensor& sums, std::int64_t slot) {
   const Tensor dense = x.is_contiguous() ? x : x.contiguous();
-  kernels::KernelArgs args;
-  args.out = autodiff::buffer_view(sums);
-  args.out.data = static_cast<char*>(args.out.data) + slot * std::int64_t(itemsize(sums.dtype()));
-  args.out.rank = dense.ndim();  // the kernels' reduction form: in's rank, size 1 everywhere
-  for (int i = 0; i < dense.ndim(); ++i) {
-    args.out.sizes[i] = 1;
-    args.out.strides[i] = 0;
-  }
-  args.in[0] = autodiff::buffer_view(dense);
-  args.num_inputs = 1;
-  args.device = x.device();
-  kernels::run("sum_of_squares", kernels::Op::SumSquares, x.dtype(), args);
+  kernels::run("sum_of_squares", kernels::Op::SumSquares, x.dtype(),
+               autodiff::reduction_into_slot(dense, sums, slot));
 }
 
 // scale * Σ sums[i] as a 0-d tensor: one ScaledSum kernel (the bits of a Sum and a Mul by
@@ -34,15 +24,8 @@ void sum_squares_into(const Tensor& x, const Tensor& sums, std::int64_t slot) {
 Tensor scaled_total(const Tensor& sums, double scale) {
   if (scale == 1.0) return sums.numel() == 1 ? reshape(sums, Shape{}) : sum(sums);
   const Tensor total = Tensor::empty(Shape{}, sums.dtype(), sums.device());
-  kernels::KernelArgs args;
-  args.out = autodiff::buffer_view(total);
-  args.out.rank = 1;  // the kernels' reduction form: in's rank, size 1 on the reduced dim
-  args.out.sizes[0] = 1;
-  args.out.strides[0] = 1;
-  args.in[0] = autodiff::buffer_view(sums);
-  args.num_inputs = 1;
+  kernels::KernelArgs args = autodiff::reduction_into_slot(sums, total, 0);
   args.scalar[0] = scale;
-  args.device = sums.device();
   kernels::run("sum_of_squares", kernels::Op::ScaledSum, sums.dtype(), args);
   return total;
 }
