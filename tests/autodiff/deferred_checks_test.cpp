@@ -8,6 +8,8 @@
 
 #include <elegy/elegy.hpp>
 
+#include "kernel_log.hpp"
+
 using namespace elegy;
 
 TEST_CASE("check_later runs CPU checks at once, in a scope or not") {
@@ -37,20 +39,6 @@ TEST_CASE("check_later runs CPU checks at once, in a scope or not") {
         std::vector<std::int64_t>{-2147483648LL, 2147483647, 6});
 }
 
-namespace {
-// Counts kernels while alive.
-struct KernelCount : kernels::KernelObserver {
-  int n = 0;
-  kernels::KernelObserver* previous = kernels::kernel_observer();
-  KernelCount() { kernels::kernel_observer() = this; }
-  ~KernelCount() override { kernels::kernel_observer() = previous; }
-  void on_kernel(kernels::KernelFn, const char*, kernels::Op, DType,
-                 const kernels::KernelArgs&) override {
-    ++n;
-  }
-};
-}  // namespace
-
 TEST_CASE("check_range_later reads [min, max] of any integer labels, in two kernels") {
   const std::vector<std::int64_t> v = {3, 0, 9, 4, 1, 7};
   std::vector<std::int64_t> seen;
@@ -61,11 +49,11 @@ TEST_CASE("check_range_later reads [min, max] of any integer labels, in two kern
     seen.clear();
     check_range_later(transpose(labels), 0, 10, on_bad, "test");  // strided: read as it is
     CHECK(seen.empty());
-    KernelCount kernels;
+    testing::KernelLog kernels;
     check_range_later(labels, 1, 9, on_bad, "test");
     CHECK(seen == std::vector<std::int64_t>{0, 9});
     // Min and Max into one vector's two slots; narrower labels are first cast to int64.
-    CHECK(kernels.n == (dt == DType::u8 ? 3 : 2));
+    CHECK(kernels.total() == (dt == DType::u8 ? 3 : 2));
   }
   seen.clear();
   check_range_later(Tensor::empty(Shape{0}, DType::i32), 0, 1, on_bad, "test");  // nothing

@@ -9,10 +9,12 @@
 #include <vector>
 
 #include "grad_check.hpp"
+#include "kernel_log.hpp"
 
 using namespace elegy;
 using elegy::testing::check_gradients;
 using elegy::testing::host_uniform;
+using elegy::testing::KernelLog;
 using elegy::testing::transposed_input;
 using elegy::testing::values;
 
@@ -25,28 +27,6 @@ void check_same_bits(const Tensor& got, const Tensor& want, const std::string& w
   const Tensor g = got.contiguous(), w = want.contiguous();
   CHECK(std::memcmp(g.raw_data(), w.raw_data(), std::size_t(g.nbytes())) == 0);
 }
-
-// Counts kernels by op while alive.
-struct OpCounter : kernels::KernelObserver {
-  std::vector<int> counts = std::vector<int>(kernels::kNumOps, 0);
-  std::vector<std::int64_t> largest_add = {0};  // the most elements one Add wrote
-  kernels::KernelObserver* previous = kernels::kernel_observer();
-  OpCounter() { kernels::kernel_observer() = this; }
-  ~OpCounter() override { stop(); }
-  void stop() {
-    if (kernels::kernel_observer() == this) kernels::kernel_observer() = previous;
-  }
-  int operator[](kernels::Op op) const { return counts[std::size_t(op)]; }
-  void on_kernel(kernels::KernelFn, const char*, kernels::Op op, DType,
-                 const kernels::KernelArgs& args) override {
-    ++counts[std::size_t(op)];
-    if (op == kernels::Op::Add) {
-      std::int64_t n = 1;
-      for (int i = 0; i < args.out.rank; ++i) n *= args.out.sizes[i];
-      largest_add[0] = std::max(largest_add[0], n);
-    }
-  }
-};
 
 }  // namespace
 
@@ -78,18 +58,18 @@ TEST_CASE("mul_add is a * b + c bit for bit, broadcast and strided, in one kerne
     };
     for (const Case& k : cases) {
       const Tensor x = k.a.astype(dt), y = k.b.astype(dt), z = k.c.astype(dt);
-      OpCounter ops;
+      KernelLog ops;
       const Tensor fused = mul_add(x, y, z);
       ops.stop();
-      CHECK(ops[kernels::Op::MulAdd] == 1);
+      CHECK(ops.count(kernels::Op::MulAdd) == 1);
       check_same_bits(fused, x * y + z, std::string(k.name) + " against a * b + c");
     }
   }
   // Nothing to compute: an empty result runs no kernel.
-  OpCounter ops;
+  KernelLog ops;
   CHECK(mul_add(Tensor::empty({0, 3}), host_uniform({3}, 1), host_uniform({1, 3}, 2)).shape() ==
         Shape{0, 3});
-  CHECK(ops[kernels::Op::MulAdd] == 0);
+  CHECK(ops.count(kernels::Op::MulAdd) == 0);
 }
 
 TEST_CASE("mul_add of integers or mixed dtypes is the composed form, with its promotions") {
@@ -139,13 +119,13 @@ TEST_CASE("the tape folds sum_of_squares' 2 g x into the parameter's other gradi
     const double l2 = 1e-3;
     const Tensor x = host_uniform({300, 7}, 21).astype(dt), w = host_uniform({300, 7}, 22);
     const Tensor wt = w.astype(dt);
-    OpCounter ops;
+    KernelLog ops;
     const Tensor dx = grad(
         [&](const Tensor& p) { return sum(p * wt) + l2 * sum_of_squares(std::vector<Tensor>{p}); },
         x);
     ops.stop();
-    CHECK(ops[kernels::Op::MulAdd] == 1);
-    CHECK(ops.largest_add[0] < x.numel());
+    CHECK(ops.count(kernels::Op::MulAdd) == 1);
+    CHECK(ops.largest(kernels::Op::Add) < x.numel());
     // 2 * (l2 in dt): doubling is exact, so this is the rule's 2g bit for bit.
     const Tensor scale = Tensor::from_vector(std::vector<double>{2.0 * l2}, Shape{}).astype(dt);
     check_same_bits(dx, x * scale + wt, "the unfused product plus w");

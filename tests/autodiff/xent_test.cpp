@@ -14,6 +14,7 @@
 #include <elegy/elegy.hpp>
 
 #include "grad_check.hpp"
+#include "kernel_log.hpp"
 
 using namespace elegy;
 using elegy::testing::check_gradients;
@@ -223,24 +224,6 @@ TEST_CASE("softmax_cross_entropy_with_integer_labels: errors name the op and the
         Shape{0});
 }
 
-namespace {
-// Counts the Copy kernels this thread runs until stop().
-struct CopyCounter : kernels::KernelObserver {
-  int copies = 0;
-  kernels::KernelObserver* previous = kernels::kernel_observer();
-  CopyCounter() { kernels::kernel_observer() = this; }
-  ~CopyCounter() override { stop(); }
-  int stop() {
-    if (kernels::kernel_observer() == this) kernels::kernel_observer() = previous;
-    return copies;
-  }
-  void on_kernel(kernels::KernelFn, const char*, kernels::Op op, DType,
-                 const kernels::KernelArgs&) override {
-    if (op == kernels::Op::Copy) ++copies;
-  }
-};
-}  // namespace
-
 TEST_CASE("softmax_cross_entropy_with_integer_labels: a mean's broadcast gradient, read in place") {
   // mean() hands the loss one value broadcast to every row (stride 0): the kernel reads it as
   // it is. The gradient equals the closed form with g = 1 / rows, and the same bits as a dense
@@ -254,11 +237,12 @@ TEST_CASE("softmax_cross_entropy_with_integer_labels: a mean's broadcast gradien
     std::vector<double> labels;
     for (double v : values(y)) labels.push_back(v);
     reference(values(z), labels, std::vector<double>(rows, 1.0 / rows), k, loss, dz);
-    CopyCounter copies;
+    elegy::testing::KernelLog copies;
     const Tensor by_mean = elegy::grad(
         [&](const Tensor& zz) { return mean(softmax_cross_entropy_with_integer_labels(zz, y)); },
         z);
-    const int mean_copies = copies.stop();
+    copies.stop();
+    const int mean_copies = copies.count(kernels::Op::Copy);
     check_close(values(by_mean), dz, dt == DType::f64 ? 1e-13 : 1e-6, "mean's gradient");
     const Tensor weights = full({rows}, 1.0 / double(rows), dt);
     const Tensor by_dense = elegy::grad(

@@ -9,6 +9,7 @@
 #include <elegy/elegy.hpp>
 
 #include "../grad_check.hpp"
+#include "../kernel_log.hpp"
 
 using namespace elegy;
 
@@ -18,22 +19,6 @@ struct TwoLayers : nn::Module {
   Tensor call(nn::Context& ctx, const Tensor& x) override {
     const Tensor h = nn::Linear(16, {.activation = FusedActivation::relu})(ctx, x);
     return nn::Linear(4)(ctx, h);
-  }
-};
-
-// Counts kernels by op, and the largest output (in elements) of each op, while alive.
-struct StepKernels : kernels::KernelObserver {
-  std::vector<int> count = std::vector<int>(kernels::kNumOps, 0);
-  std::vector<std::int64_t> largest = std::vector<std::int64_t>(kernels::kNumOps, 0);
-  kernels::KernelObserver* previous = kernels::kernel_observer();
-  StepKernels() { kernels::kernel_observer() = this; }
-  ~StepKernels() override { kernels::kernel_observer() = previous; }
-  void on_kernel(kernels::KernelFn, const char*, kernels::Op op, DType,
-                 const kernels::KernelArgs& a) override {
-    std::int64_t n = 1;
-    for (int i = 0; i < a.out.rank; ++i) n *= a.out.sizes[i];
-    ++count[std::size_t(op)];
-    largest[std::size_t(op)] = std::max(largest[std::size_t(op)], n);
   }
 };
 
@@ -50,18 +35,18 @@ TEST_CASE("a train step folds its L2 gradient and log means into MulAdds and run
   const Tensor y = random::randint(Key(2), {32}, 0, 4, DType::i32);
   model.train_on_batch(x, y);  // initialises
   model.train_on_batch(x, y);
-  StepKernels k;
+  testing::KernelLog k;
   model.train_on_batch(x, y);
   using kernels::Op;
   // Four parameter tensors: each gets its L2 term's 2 g p folded into the data loss's
   // gradient, and the three loss logs (the loss, its two terms) add into their running totals.
-  CHECK(k.count[std::size_t(Op::MulAdd)] == 4 + 3);
-  CHECK(k.largest[std::size_t(Op::MulAdd)] == 12 * 16);
+  CHECK(k.count(Op::MulAdd) == 4 + 3);
+  CHECK(k.largest(Op::MulAdd) == 12 * 16);
   // No parameter-sized product or sum is left over from the unfused form (the largest Mul and
   // Add are 0-d logs and bias-sized rows at most), and the backward's seed is a constant.
-  CHECK(k.largest[std::size_t(Op::Mul)] < 16);
-  CHECK(k.largest[std::size_t(Op::Add)] < 16);
-  CHECK(k.count[std::size_t(Op::Fill)] == 0);
+  CHECK(k.largest(Op::Mul) < 16);
+  CHECK(k.largest(Op::Add) < 16);
+  CHECK(k.count(Op::Fill) == 0);
 }
 
 TEST_CASE("a train step's folded L2 gradient is the closed form's update") {
