@@ -311,10 +311,10 @@ void StepRecording::on_host_access(const Tensor& t) {
 void StepRecording::on_kernel(kernels::KernelFn fn, const char* what, kernels::Op op, DType dtype,
                               const kernels::KernelArgs& args) {
   if (t_paused > 0) return;
-  if (op == kernels::Op::OptimUpdate) {
-    // Its arguments point at a host struct of the caller's: only the fused optimizer's own
-    // replay (add_replay) can run it again.
-    fail(std::string(what) + ": an optimizer update kernel run outside the fused optimizer");
+  if (op == kernels::Op::OptimUpdate || op == kernels::Op::CopyMany) {
+    // Its arguments point at a host struct of the caller's: only the caller's own replay
+    // (add_replay: the fused optimizer's, the compiled step's small copies) can run it again.
+    fail(std::string(what) + ": a kernel whose arguments live on the host, run outside its replay");
     return;
   }
   Entry e;

@@ -66,6 +66,7 @@ long count_of(const std::unordered_map<const Storage*, long>& counts, const Tens
 struct SmallCopies {
   Device device;
   std::vector<kernels::CopyPiece> pieces;
+  std::vector<std::size_t> states;  // which state each piece is (copy_states' index)
 
   void run() const {
     const kernels::CopyList list{pieces.data(), int(pieces.size())};
@@ -83,7 +84,7 @@ bool small_copy(const Tensor& slot, const Tensor& src) {
 }
 
 // Copies `srcs[i]` into `slots[i]` (recorded in `recording`): the small ones of a device
-// together, the rest one Copy each.
+// together, the rest one Copy each. No src may be another's slot (the copies run in any order).
 void copy_states(autodiff::StepRecording& recording, const std::vector<Tensor>& slots,
                  const std::vector<Tensor>& srcs) {
   std::vector<SmallCopies> groups;
@@ -95,24 +96,25 @@ void copy_states(autodiff::StepRecording& recording, const std::vector<Tensor>& 
     }
     auto group = std::find_if(groups.begin(), groups.end(),
                               [&](const SmallCopies& g) { return g.device == slots[i].device(); });
-    if (group == groups.end()) group = groups.insert(groups.end(), {slots[i].device(), {}});
+    if (group == groups.end()) group = groups.insert(groups.end(), {slots[i].device(), {}, {}});
     group->pieces.push_back({slots[i].address(), srcs[i].address(), slots[i].nbytes()});
+    group->states.push_back(i);
   }
   for (SmallCopies& g : groups) {
     if (g.pieces.size() == 1) {  // (a Copy kernel: no table to keep)
-      const kernels::CopyPiece& p = g.pieces[0];
-      for (std::size_t i = 0; i < slots.size(); ++i)
-        if (slots[i].address() == p.dst) copy_into(slots[i], srcs[i]);
+      copy_into(slots[g.states[0]], srcs[g.states[0]]);
       continue;
     }
     auto copies = std::make_shared<const SmallCopies>(std::move(g));
     std::vector<const void*> addresses;
+    // The sizes are part of the description: two recordings agree only if their pieces do.
+    std::string description = "copy " + std::to_string(copies->pieces.size()) + " small states (";
     for (const kernels::CopyPiece& p : copies->pieces) {
       addresses.push_back(p.dst);
       addresses.push_back(p.src);
+      description += std::to_string(p.bytes) + (&p == &copies->pieces.back() ? " bytes)" : ", ");
     }
-    recording.add_replay("copy " + std::to_string(copies->pieces.size()) + " small states",
-                         std::move(addresses), [copies] { copies->run(); });
+    recording.add_replay(std::move(description), std::move(addresses), [copies] { copies->run(); });
     autodiff::StepRecording::Paused paused;  // (this run's copies: the replay makes its own)
     copies->run();
   }
@@ -191,14 +193,17 @@ void finish_recording(RecordedStep& s, std::unique_ptr<autodiff::StepRecording> 
   else
     recording->fail("the step changed its rng other than by drawing at most " +
                     std::to_string(kMaxDraws) + " keys from it");
+  // A new state that is another state's old buffer would be overwritten by that state's copy
+  // (or race it): such a step is not replayed, and its states stay where it put them.
+  for (std::size_t i = 0; fits && i < leaves.size(); ++i)
+    if (leaves[i].address() != slots[i].address())
+      for (const Tensor& t : slots)
+        if (t.storage() == leaves[i].storage())
+          recording->fail("the step's states alias each other");
   if (recording->replayable()) {
     std::vector<Tensor> to, from;
     for (std::size_t i = 0; i < leaves.size(); ++i) {
       if (leaves[i].address() == slots[i].address()) continue;
-      // (An output that is another state's old buffer would be overwritten before it is read.)
-      for (const Tensor& t : slots)
-        if (t.storage() == leaves[i].storage())
-          recording->fail("the step's states alias each other");
       to.push_back(slots[i]);
       from.push_back(leaves[i]);
     }

@@ -274,11 +274,14 @@ void scaled_sum_kernel(const KernelArgs& a) {
   const Layout<1> l = coalesce(views);
   T* dst = static_cast<T*>(a.out.data);
   const T scale = T(a.scalar[0]);
-  for (std::int64_t i = 0; i < l.numel(); ++i) {
-    std::int64_t off[1];
-    l.element_offsets(i, off);
-    dst[off[0]] = dst[off[0]] * scale;
-  }
+  // (Many outputs of short sums, a mean over a small axis: split like a Mul kernel would be.)
+  parallel_for(l.numel(), kChunk, [&](std::int64_t i0, std::int64_t i1) {
+    for (std::int64_t i = i0; i < i1; ++i) {
+      std::int64_t off[1];
+      l.element_offsets(i, off);
+      dst[off[0]] = dst[off[0]] * scale;
+    }
+  });
 }
 
 // SumSquares of a dense float tensor over all of it: the squares summed in kChunk pieces by the

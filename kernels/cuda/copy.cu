@@ -238,14 +238,16 @@ __global__ void copy_many_kernel(CopyTable t) {
 void copy_many(const KernelArgs& a) {
   const auto& list = *reinterpret_cast<const CopyList*>(std::uintptr_t(a.ints[0]));
   if (list.count == 0) return;
+  for (int i = 0; i < list.count; ++i)  // (all checked before any is queued)
+    ELEGY_CHECK(list.pieces[i].bytes >= 0 && list.pieces[i].bytes <= kMaxCopyPieceBytes,
+                "copy_many (cuda)", "piece ", i, " has ", list.pieces[i].bytes,
+                " bytes; CopyMany takes pieces of at most ", kMaxCopyPieceBytes);
   const cudaStream_t s = prepare(a.device);
   for (int first = 0; first < list.count; first += kCopyPiecesPerLaunch) {
     CopyTable t{};
     const int n = std::min(kCopyPiecesPerLaunch, list.count - first);
     for (int i = 0; i < n; ++i) {
       const CopyPiece& p = list.pieces[first + i];
-      ELEGY_CHECK(p.bytes >= 0 && p.bytes <= kMaxCopyPieceBytes, "copy_many (cuda)", "a piece of ",
-                  p.bytes, " bytes; CopyMany takes pieces of at most ", kMaxCopyPieceBytes);
       t.dst[i] = p.dst;
       t.src[i] = p.src;
       t.bytes[i] = p.bytes;
