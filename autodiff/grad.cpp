@@ -75,7 +75,7 @@ struct Accumulated {
 // over broadcast dims and cast.
 void accumulate(Accumulated& acc, Cotangent c, const Shape& shape, DType dtype) {
   if (c.scaled() && c.value.shape() == shape && c.value.dtype() == dtype &&
-      c.scale.dtype() == dtype && c.scale.numel() == 1 && c.scale.ndim() == 0) {
+      c.scale.dtype() == dtype && c.scale.ndim() == 0) {
     acc.add_scaled(std::move(c));
     return;
   }

@@ -31,6 +31,9 @@ void copy_into(const char* what, const Tensor& dst, const Tensor& src) {
   args.num_inputs = 1;
   args.device = dst.device();
   args.in_device = src.device();
+  ELEGY_CHECK(dst.device() == src.device() || !dst.device().is_cpu(), what, "copies into ",
+              describe(dst), " from ", describe(src),
+              ": a copy into the host goes through to(), not into a view");
   kernels::run(what, kernels::Op::Copy, dst.dtype(), args);
 }
 

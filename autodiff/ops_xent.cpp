@@ -63,9 +63,10 @@ void check_labels(const Operands& o, const Tensor& logits, const Tensor& labels)
       [values = o.labels.detached(), rows = o.rows, classes = o.classes, logits = logits.detached(),
        labels = labels.detached()] {
         const bool i32 = values.dtype() == DType::i32;
+        const void* data = values.raw_data();  // (one host access, not one per label)
         for (std::int64_t i = 0; i < rows; ++i) {
-          const std::int64_t v = i32 ? static_cast<const std::int32_t*>(values.raw_data())[i]
-                                     : static_cast<const std::int64_t*>(values.raw_data())[i];
+          const std::int64_t v = i32 ? static_cast<const std::int32_t*>(data)[i]
+                                     : static_cast<const std::int64_t*>(data)[i];
           ELEGY_CHECK(v >= 0 && v < classes, kOp, "label ", v, " at flat index ", i,
                       " is outside [0, ", classes, ") for logits ", describe(logits), " (labels ",
                       describe(labels), ")");

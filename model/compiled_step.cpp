@@ -270,6 +270,7 @@ void copy_into(const Tensor& slot, const Tensor& src) {
   args.num_inputs = 1;
   args.device = slot.device().is_cuda() ? slot.device() : from.device();
   args.in_device = from.device();
+  args.out_on_host = slot.device().is_cpu() && !from.device().is_cpu();
   kernels::run("compiled step", kernels::Op::Copy, slot.dtype(), args);
 }
 

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <vector>
 
+#include "elegy/core/error.hpp"
 #include "elegy/core/thread_pool.hpp"
 #include "elegy/kernels/cpu/softmax_rows.hpp"
 #include "elegy/kernels/dispatch.hpp"
@@ -23,6 +24,9 @@ template <class T>
 void xent_kernel(const KernelArgs& a) {
   softmax_detail::XentTask t;
   t.z = a.in[0].data;
+  ELEGY_CHECK(a.in[1].dtype == DType::i32 || a.in[1].dtype == DType::i64,
+              "softmax_cross_entropy_with_integer_labels",
+              "the kernel reads int32 or int64 labels, got ", a.in[1].dtype);
   t.labels = a.in[1].data;
   t.labels_i32 = a.in[1].dtype == DType::i32;
   t.g = a.num_inputs > 2 ? a.in[2].data : nullptr;

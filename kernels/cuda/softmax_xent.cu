@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <limits>
 
+#include "elegy/core/error.hpp"
 #include "elegy/kernels/cuda/families.hpp"
 #include "elegy/kernels/cuda/launch.cuh"
 #include "elegy/kernels/cuda/math.cuh"
@@ -82,8 +83,16 @@ void launch_xent(const KernelArgs& a, cudaStream_t s) {
       static_cast<T*>(a.out.data));
 }
 
+// The labels' dtype is not part of the registry's key: the launchers check it.
+void check_label_dtype(const KernelArgs& a) {
+  ELEGY_CHECK(a.in[1].dtype == DType::i32 || a.in[1].dtype == DType::i64,
+              "softmax_cross_entropy_with_integer_labels (cuda)",
+              "the kernel reads int32 or int64 labels, got ", a.in[1].dtype);
+}
+
 template <class T>
 void xent(const KernelArgs& a) {
+  check_label_dtype(a);
   if (a.in[0].sizes[0] == 0) return;
   const cudaStream_t s = prepare(a.device);
   if (a.in[1].dtype == DType::i32)
@@ -103,6 +112,7 @@ void launch_xent_backward(const KernelArgs& a, cudaStream_t s) {
 
 template <class T>
 void xent_backward(const KernelArgs& a) {
+  check_label_dtype(a);
   if (a.in[0].sizes[0] * a.in[0].sizes[1] == 0) return;
   const cudaStream_t s = prepare(a.device);
   if (a.in[1].dtype == DType::i32)

@@ -62,8 +62,8 @@ Metric Metric::mean_of(std::string name, std::function<Tensor(const LossArgs&)> 
           const std::vector<Tensor> leaves = a.x.leaves();
           const double n =
               leaves.empty() || leaves.front().ndim() == 0 ? 1.0 : double(leaves.front().shape(0));
-          const Tensor value = v.astype(DType::f32);
-          return Tree{{"total", mul_add(value, scalar_like(value, n), state["total"].tensor())},
+          const Tensor v32 = v.astype(DType::f32);
+          return Tree{{"total", mul_add(v32, scalar_like(v32, n), state["total"].tensor())},
                       {"count", state["count"].tensor() + n}};
         }
         return accumulate(who.c_str(), state, v, a, v, v);

@@ -49,6 +49,9 @@ TEST_CASE("check_range_later reads [min, max] of any integer labels, in two kern
     seen.clear();
     check_range_later(transpose(labels), 0, 10, on_bad, "test");  // strided: read as it is
     CHECK(seen.empty());
+    check_range_later(transpose(labels), 1, 9, on_bad, "test");
+    CHECK(seen == std::vector<std::int64_t>{0, 9});
+    seen.clear();
     testing::KernelLog kernels;
     check_range_later(labels, 1, 9, on_bad, "test");
     CHECK(seen == std::vector<std::int64_t>{0, 9});

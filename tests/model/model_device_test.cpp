@@ -10,6 +10,8 @@
 
 #include <elegy/elegy.hpp>
 
+#include "../kernel_log.hpp"
+
 using namespace elegy;
 
 namespace {
@@ -170,21 +172,29 @@ TEST_CASE("cuda: PendingRead brings a device tensor's values back" *
 TEST_CASE("cuda: a label range check reads [min, max] of int32 labels, no cast" *
           doctest::skip(!cuda_available())) {
   const Tensor labels =
-      Tensor::from_vector(std::vector<std::int32_t>{3, 0, 9, 4, 1, 7}, Shape{2, 3});
-  std::vector<std::int64_t> seen;
+      Tensor::from_vector(std::vector<std::int32_t>{3, 0, 9, 4, 1, 7}, Shape{2, 3})
+          .to(Device::cuda());
+  std::vector<std::int64_t> strided_range, dense_range;
   DeferredChecks scope;
+  testing::KernelLog kernels;
   check_range_later(
-      transpose(labels.to(Device::cuda())), 0, 10,
+      transpose(labels), 1, 9,
       [&](std::int64_t lo, std::int64_t hi) {
-        seen = {lo, hi};
+        strided_range = {lo, hi};
       },
       "test");
   check_range_later(
-      labels.to(Device::cuda()), 1, 9,
+      labels, 0, 10,
       [&](std::int64_t lo, std::int64_t hi) {
-        seen = {lo, hi};
+        dense_range = {lo, hi};
       },
       "test");
+  kernels.stop();
   scope.resolve();
-  CHECK(seen == std::vector<std::int64_t>{0, 9});  // only the second range is broken
+  CHECK(strided_range == std::vector<std::int64_t>{0, 9});  // read through its strides
+  CHECK(dense_range.empty());                               // in range: not called
+  // Min and Max per check, into one vector: no cast, no stack.
+  CHECK(kernels.total() == 4);
+  CHECK(kernels.count(kernels::Op::Min) == 2);
+  CHECK(kernels.count(kernels::Op::Max) == 2);
 }
