@@ -130,19 +130,23 @@ Tensor as_float(const Tensor& x) {
   return is_floating(x.dtype()) ? x : x.astype(DType::f32);
 }
 
-Tensor sum_over(const char* op, const Tensor& x, const Reduction& r) {
+// Σ over r's dims, times `scale` unless it is 1 (float x only: one ScaledSum kernel, the bits
+// of the sum and then a Mul by scale; a mean).
+Tensor sum_over(const char* op, const Tensor& x, const Reduction& r, double scale = 1.0) {
   const DType dtype = accumulation_dtype(x.dtype());
   // Nothing to add up (a 0-d x, or only dims of size 1 reduced): x's values seen with the
   // result's shape, no kernel. (A scalar loss with a sum reduction, such as the regularizers,
   // was a kernel of every step: on a GPU, a launch.)
   if (r.count == 1 && x.dtype() == dtype) return unit_reshape(x, r.result_shape);
   const Tensor src = x.dtype() == dtype ? x : x.astype(dtype);
-  Tensor out = run_reduction(op, Op::Sum, src, r, dtype);
+  const bool scaled = scale != 1.0;
+  Tensor out = run_reduction(op, scaled ? Op::ScaledSum : Op::Sum, src, r, dtype, 0, scale);
   if (autodiff::should_record(x)) {
-    autodiff::record(op, out, {&x},
-                     [keep = r.keep_shape, to = x.shape()](const Tensor& g, const Tensor&) {
-                       return autodiff::Cotangents{expand(unit_reshape(g, keep), to)};
-                     });
+    autodiff::record(
+        op, out, {&x},
+        [keep = r.keep_shape, to = x.shape(), scaled, scale](const Tensor& g, const Tensor&) {
+          return autodiff::Cotangents{expand(unit_reshape(scaled ? g * scale : g, keep), to)};
+        });
   }
   return out;
 }
@@ -235,18 +239,9 @@ Tensor sum(const Tensor& x, const Axes& axes, bool keepdims) {
 Tensor mean(const Tensor& x, const Axes& axes, bool keepdims) {
   const Reduction r = plan("mean", x, axes, keepdims);
   const Tensor xf = as_float(x);
-  if (r.count == 1) return sum_over("mean", xf, r);  // (x * 1 is x: a view, no kernel)
-  // The sum and its scaling in one kernel (ScaledSum: the bits of sum(x) * (1 / n)). An empty
-  // reduction gives 0 * inf = nan, as numpy's mean of nothing does.
-  const double scale = 1.0 / double(r.count);
-  Tensor out = run_reduction("mean", Op::ScaledSum, xf, r, xf.dtype(), 0, scale);
-  if (autodiff::should_record(xf)) {
-    autodiff::record("mean", out, {&xf},
-                     [keep = r.keep_shape, to = xf.shape(), scale](const Tensor& g, const Tensor&) {
-                       return autodiff::Cotangents{expand(unit_reshape(g * scale, keep), to)};
-                     });
-  }
-  return out;
+  // The sum and its scaling in one kernel (the bits of sum(x) * (1 / n)); with n = 1 a view of
+  // x, no kernel. An empty reduction gives 0 * inf = nan, as numpy's mean of nothing does.
+  return sum_over("mean", xf, r, 1.0 / double(r.count));
 }
 
 Tensor prod(const Tensor& x, const Axes& axes, bool keepdims) {
