@@ -13,6 +13,8 @@
 #include "elegy/core/error.hpp"
 #include "elegy/core/stream_graph.hpp"
 #include "elegy/kernels/conv_geometry.hpp"
+#include "elegy/kernels/copy_list.hpp"
+#include "elegy/kernels/view_list.hpp"
 
 namespace elegy::autodiff {
 
@@ -28,6 +30,46 @@ bool has_geometry(kernels::Op op) {
   return op == Op::Im2Col || op == Op::Col2Im || op == Op::ConvDirect ||
          op == Op::ConvDirectFilter || op == Op::ConvDirectBackward;
 }
+
+// The list ops pass a table of tensors or copies by pointer in ints[0]: the recording keeps a
+// copy of the table and points the arguments at it.
+bool has_table(kernels::Op op) {
+  return op == kernels::Op::CopyMany || op == kernels::Op::SumSquaresMany;
+}
+
+// A list op's table, as the recording keeps it (one of the two lists is used).
+struct Table {
+  std::vector<kernels::CopyPiece> pieces;
+  kernels::CopyList copies;
+  std::vector<kernels::BufferView> views;
+  kernels::ViewList view_list;
+
+  explicit Table(const kernels::KernelArgs& args, kernels::Op op) {
+    if (op == kernels::Op::CopyMany) {
+      const auto& list = *reinterpret_cast<const kernels::CopyList*>(std::uintptr_t(args.ints[0]));
+      pieces.assign(list.pieces, list.pieces + list.count);
+      copies = {pieces.data(), int(pieces.size())};
+    } else {
+      const kernels::ViewList& list = kernels::view_list_of(args);
+      views.assign(list.views, list.views + list.count);
+      view_list = {views.data(), int(views.size())};
+    }
+  }
+  std::int64_t address(kernels::Op op) const {
+    return op == kernels::Op::CopyMany ? std::int64_t(reinterpret_cast<std::uintptr_t>(&copies))
+                                       : kernels::address_of(view_list);
+  }
+  // Every address the table's op reads or writes.
+  std::vector<const void*> addresses() const {
+    std::vector<const void*> out;
+    for (const kernels::CopyPiece& p : pieces) {
+      out.push_back(p.dst);
+      out.push_back(p.src);
+    }
+    for (const kernels::BufferView& v : views) out.push_back(v.data);
+    return out;
+  }
+};
 
 }  // namespace
 
@@ -46,6 +88,7 @@ struct StepRecording::Entry {
   int key_draw = -1;  // args.key is the step's draw number key_draw (bind_keys), else literal
   std::shared_ptr<kernels::ConvGeometry> geometry;
   std::shared_ptr<kernels::ConvBackwardOperands> conv_operands;
+  std::shared_ptr<const Table> table;  // (has_table ops)
   // replay / check
   std::string description;
   std::vector<const void*> addresses;
@@ -311,9 +354,9 @@ void StepRecording::on_host_access(const Tensor& t) {
 void StepRecording::on_kernel(kernels::KernelFn fn, const char* what, kernels::Op op, DType dtype,
                               const kernels::KernelArgs& args) {
   if (t_paused > 0) return;
-  if (op == kernels::Op::OptimUpdate || op == kernels::Op::CopyMany) {
-    // Its arguments point at a host struct of the caller's: only the caller's own replay
-    // (add_replay: the fused optimizer's, the compiled step's small copies) can run it again.
+  if (op == kernels::Op::OptimUpdate) {
+    // Its arguments point at a host struct of the caller's: only the fused optimizer's own
+    // replay (add_replay, which recomputes what it baked from the step counts) can run it again.
     fail(std::string(what) + ": a kernel whose arguments live on the host, run outside its replay");
     return;
   }
@@ -332,6 +375,11 @@ void StepRecording::on_kernel(kernels::KernelFn fn, const char* what, kernels::O
     e.conv_operands = std::make_shared<kernels::ConvBackwardOperands>(
         *reinterpret_cast<const kernels::ConvBackwardOperands*>(std::intptr_t(args.ints[1])));
     e.args.ints[1] = std::int64_t(reinterpret_cast<std::intptr_t>(e.conv_operands.get()));
+  }
+  if (has_table(op)) {
+    auto table = std::make_shared<const Table>(args, op);
+    e.args.ints[0] = table->address(op);
+    e.table = std::move(table);
   }
   e.time = allocated_.size();
   entries_.push_back(std::move(e));
@@ -422,6 +470,20 @@ std::string same_kernel(const StepRecording::Entry& a, const StepRecording::Entr
   if (a.key_draw != b.key_draw) return "its random key";
   if (a.key_draw < 0 && (x.key[0] != y.key[0] || x.key[1] != y.key[1])) return "its random key";
   for (int i = 0; i < 4; ++i) {
+    if (i == 0 && a.table) {
+      const Table &p = *a.table, &q = *b.table;
+      if (p.pieces.size() != q.pieces.size() || p.views.size() != q.views.size())
+        return "the length of its list";
+      for (std::size_t k = 0; k < p.pieces.size(); ++k)
+        if (p.pieces[k].bytes != q.pieces[k].bytes ||
+            ra.of(p.pieces[k].dst) != rb.of(q.pieces[k].dst) ||
+            ra.of(p.pieces[k].src) != rb.of(q.pieces[k].src))
+          return "copy " + std::to_string(k) + " of its list";
+      for (std::size_t k = 0; k < p.views.size(); ++k)
+        if (!same_view(p.views[k], q.views[k], ra, rb))
+          return "tensor " + std::to_string(k) + " of its list";
+      continue;
+    }
     if (i == 0 && a.geometry) {
       if (std::memcmp(a.geometry.get(), b.geometry.get(), sizeof(kernels::ConvGeometry)) != 0)
         return "its convolution geometry";
@@ -505,6 +567,8 @@ std::vector<bool> StepRecording::inputs_touched() const {
         const kernels::ConvBackwardOperands& o = *e.conv_operands;
         for (const auto* v : {&o.x, &o.w, &o.gy, &o.y, &o.dx, &o.dw, &o.db}) mark(v->data, e.time);
       }
+      if (e.table)
+        for (const void* address : e.table->addresses()) mark(address, e.time);
     }
     for (const void* address : e.addresses) mark(address, e.time);
   }

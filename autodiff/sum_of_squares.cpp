@@ -6,6 +6,7 @@
 #include "elegy/autodiff/ops_reduce.hpp"
 #include "elegy/autodiff/ops_shape.hpp"
 #include "elegy/autodiff/tape.hpp"
+#include "elegy/kernels/view_list.hpp"
 
 namespace elegy {
 namespace {
@@ -20,13 +21,34 @@ void sum_squares_into(const Tensor& x, const Tensor& sums, std::int64_t slot) {
 }
 
 // scale * Σ sums[i] as a 0-d tensor: one ScaledSum kernel (the bits of a Sum and a Mul by
-// scale), or with scale 1 the plain sum (no kernel for one element).
+// scale).
 Tensor scaled_total(const Tensor& sums, double scale) {
-  if (scale == 1.0) return sums.numel() == 1 ? reshape(sums, Shape{}) : sum(sums);
   const Tensor total = Tensor::empty(Shape{}, sums.dtype(), sums.device());
   kernels::KernelArgs args = autodiff::reduction_into_slot(sums, total, 0);
   args.scalar[0] = scale;
   kernels::run("sum_of_squares", kernels::Op::ScaledSum, sums.dtype(), args);
+  return total;
+}
+
+// scale * Σ_t Σ xs[t]² of tensors of one dtype as one SumSquaresMany kernel: on a GPU two
+// launches for a whole parameter tree instead of one or two per tensor and one to add them.
+Tensor scaled_sum_of_squares(std::span<const Tensor> xs, double scale) {
+  std::vector<Tensor> dense;  // (kept alive for the call)
+  std::vector<kernels::BufferView> views;
+  dense.reserve(xs.size());
+  views.reserve(xs.size());
+  for (const Tensor& x : xs) {
+    dense.push_back(x.is_contiguous() ? x : x.contiguous());
+    views.push_back(autodiff::buffer_view(dense.back()));
+  }
+  const Tensor total = Tensor::empty(Shape{}, xs[0].dtype(), xs[0].device());
+  const kernels::ViewList list{views.data(), int(views.size())};
+  kernels::KernelArgs args;
+  args.out = autodiff::buffer_view(total);
+  args.ints[0] = kernels::address_of(list);
+  args.scalar[0] = scale;
+  args.device = total.device();
+  kernels::run("sum_of_squares", kernels::Op::SumSquaresMany, total.dtype(), args);
   return total;
 }
 
@@ -49,12 +71,10 @@ Tensor sum_of_squares(std::span<const Tensor> xs, double scale) {
   Tensor total;
   {
     autodiff::NoGrad no_grad;
-    const std::int64_t n = std::int64_t(xs.size());
-    // Each tensor is summed in its own dtype; with mixed dtypes the narrower sums are widened.
+    // Each tensor is summed in its own dtype; with mixed dtypes (rare) a SumSquares per tensor,
+    // the narrower sums widened.
     if (!mixed) {
-      const Tensor sums = Tensor::empty(Shape{n}, dtype, xs[0].device());
-      for (std::int64_t i = 0; i < n; ++i) sum_squares_into(xs[std::size_t(i)], sums, i);
-      total = scaled_total(sums, scale);
+      total = scaled_sum_of_squares(xs, scale);
     } else {
       std::vector<Tensor> sums;
       for (const Tensor& x : xs) {

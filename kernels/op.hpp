@@ -29,6 +29,8 @@ namespace elegy::kernels {
   X(Sum) X(Prod) X(Max) X(Min) X(ArgMax) X(ArgMin) X(LogSumExp)                                  \
   X(SumSquares)    /* float: sum of in[0]^2 (CPU: in dense, every dim reduced) */                \
   X(ScaledSum)     /* float: Sum, then * scalar[0] in the dtype (= Sum, Mul): mean in one kernel */\
+  X(SumSquaresMany) /* float: out (1 element) = scalar[0] * sum over the dense tensors of the list \
+                      at ints[0] (&ViewList, view_list.hpp) of their sums of squares */          \
   X(Softmax) X(LogSoftmax) /* along ints[0] (axis) */                                            \
   X(SoftmaxXent)   /* out[r] = -log_softmax(in[0][r])[in[1][r]]; in[0] dense [R,K], in[1] i32|i64 [R] */\
   X(SoftmaxXentBackward) /* out [R,K] = in[2][r] * (softmax(in[0][r]) - onehot(in[1][r])) */      \

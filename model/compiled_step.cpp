@@ -62,7 +62,8 @@ long count_of(const std::unordered_map<const Storage*, long>& counts, const Tens
 
 // The small states' copies into their slots at the end of a step (running totals, counts, step
 // counters: 8 in the mlp main), as one CopyMany kernel per device: one launch, not one each.
-// Recorded as a replay that owns the list (its addresses are the plan's, fixed between replays).
+// (The recording keeps its own copy of the list: its addresses are the plan's, fixed between
+// replays, and on a GPU a graph may hold it like any kernel.)
 struct SmallCopies {
   Device device;
   std::vector<kernels::CopyPiece> pieces;
@@ -83,9 +84,9 @@ bool small_copy(const Tensor& slot, const Tensor& src) {
          slot.nbytes() == src.nbytes() && slot.nbytes() <= kernels::kMaxCopyPieceBytes;
 }
 
-// Copies `srcs[i]` into `slots[i]` (recorded in `recording`): the small ones of a device
+// Copies `srcs[i]` into `slots[i]` (recorded by the step's recording): the small ones of a device
 // together, the rest one Copy each. No src may be another's slot (the copies run in any order).
-void copy_states(autodiff::StepRecording& recording, const std::vector<Tensor>& slots,
+void copy_states(const std::vector<Tensor>& slots,
                  const std::vector<Tensor>& srcs) {
   std::vector<SmallCopies> groups;
   for (std::size_t i = 0; i < slots.size(); ++i) {
@@ -97,26 +98,14 @@ void copy_states(autodiff::StepRecording& recording, const std::vector<Tensor>& 
     auto group = std::find_if(groups.begin(), groups.end(),
                               [&](const SmallCopies& g) { return g.device == slots[i].device(); });
     if (group == groups.end()) group = groups.insert(groups.end(), {slots[i].device(), {}, {}});
-    group->pieces.push_back({slots[i].address(), srcs[i].address(), slots[i].nbytes()});
+    group->pieces.push_back({slots[i].address(), srcs[i].address(), std::int64_t(slots[i].nbytes())});
     group->states.push_back(i);
   }
-  for (SmallCopies& g : groups) {
-    if (g.pieces.size() == 1) {  // (a Copy kernel: no table to keep)
+  for (const SmallCopies& g : groups) {
+    if (g.pieces.size() == 1)  // (a Copy kernel: the same launch without a table)
       copy_into(slots[g.states[0]], srcs[g.states[0]]);
-      continue;
-    }
-    auto copies = std::make_shared<const SmallCopies>(std::move(g));
-    std::vector<const void*> addresses;
-    // The sizes are part of the description: two recordings agree only if their pieces do.
-    std::string description = "copy " + std::to_string(copies->pieces.size()) + " small states (";
-    for (const kernels::CopyPiece& p : copies->pieces) {
-      addresses.push_back(p.dst);
-      addresses.push_back(p.src);
-      description += std::to_string(p.bytes) + (&p == &copies->pieces.back() ? " bytes)" : ", ");
-    }
-    recording.add_replay(std::move(description), std::move(addresses), [copies] { copies->run(); });
-    autodiff::StepRecording::Paused paused;  // (this run's copies: the replay makes its own)
-    copies->run();
+    else
+      g.run();
   }
 }
 
@@ -207,7 +196,7 @@ void finish_recording(RecordedStep& s, std::unique_ptr<autodiff::StepRecording> 
       to.push_back(slots[i]);
       from.push_back(leaves[i]);
     }
-    copy_states(*recording, to, from);
+    copy_states(to, from);
     out = out.with_leaves(slots);
   }
   leaves.clear();

@@ -12,12 +12,14 @@
 // combined in a fixed order, so results depend on the shape, never on the thread count.
 #include <algorithm>
 #include <memory>
+#include <vector>
 
 #include "elegy/core/error.hpp"
 #include "elegy/core/thread_pool.hpp"
 #include "elegy/kernels/cpu/reduce_common.hpp"
 #include "elegy/kernels/dispatch.hpp"
 #include "elegy/kernels/layout.hpp"
+#include "elegy/kernels/view_list.hpp"
 
 namespace elegy::kernels {
 
@@ -318,6 +320,62 @@ void sum_squares_kernel(const KernelArgs& a) {
   *out = partials[0];
 }
 
+// SumSquaresMany: scale * the sum of every listed tensor's sum of squares (the global L2 norm's
+// square, view_list.hpp), one call for a whole parameter tree. Each tensor is cut into kChunk
+// pieces as sum_squares_kernel cuts it and its pieces combined the same way, so its sum has the
+// same bits; the pieces of all tensors share one parallel_for (one wake of the pool, not one per
+// tensor). The per-tensor sums are then added and scaled by scaled_sum_kernel: the bits of
+// SumSquares per tensor, a Sum of their vector and a Mul by the scale.
+template <class T>
+void sum_squares_many_kernel(const KernelArgs& a) {
+  const ViewList& list = view_list_of(a);
+  ELEGY_CHECK(list.count > 0 && a.out.numel() == 1, "sum_of_squares",
+              "the CPU kernel adds a non-empty list of tensors into one value, got ", list.count,
+              " tensors into ", a.out.numel(), " elements");
+  std::vector<std::int64_t> first(std::size_t(list.count) + 1, 0);  // each tensor's first piece
+  for (int t = 0; t < list.count; ++t) {
+    const BufferView& v = list.views[t];
+    ELEGY_CHECK(v.is_contiguous() && v.dtype == dtype_of<T>(), "sum_of_squares", "tensor ", t,
+                " of the list is not dense ", name(dtype_of<T>()), " (", name(v.dtype), ")");
+    first[std::size_t(t) + 1] = first[std::size_t(t)] + (v.numel() + kChunk - 1) / kChunk;
+  }
+  const std::int64_t pieces = first.back();
+  const auto partials = scratch<T>(std::max<std::int64_t>(pieces, 1));
+  parallel_for(pieces, 1, [&](std::int64_t p0, std::int64_t p1) {
+    for (std::int64_t p = p0; p < p1; ++p) {
+      const auto t = std::size_t(std::upper_bound(first.begin(), first.end(), p) - first.begin() - 1);
+      const std::int64_t local = p - first[t], n = list.views[t].numel();
+      reduce::RunsTask task;
+      task.kind = Kind::Sum;
+      task.dtype = dtype_of<T>();
+      task.in = static_cast<const T*>(list.views[t].data) + local * kChunk;
+      task.n = std::min(kChunk, n - local * kChunk);
+      task.out = partials.get() + p;
+      task.square = true;
+      reduce::reduce_runs(task);
+    }
+  });
+  const auto sums = scratch<T>(list.count);
+  for (std::size_t t = 0; t < std::size_t(list.count); ++t) {
+    const std::int64_t count = first[t + 1] - first[t];
+    combine_partials<Kind::Sum, T>(partials.get() + first[t], count, 1, 1);
+    sums[t] = count == 0 ? T(0) : partials[first[t]];
+  }
+  KernelArgs total;
+  total.in[0].data = sums.get();
+  total.in[0].dtype = dtype_of<T>();
+  total.in[0].rank = 1;
+  total.in[0].sizes[0] = list.count;
+  total.in[0].strides[0] = 1;
+  total.num_inputs = 1;
+  total.out = total.in[0];
+  total.out.data = a.out.data;
+  total.out.sizes[0] = 1;
+  total.scalar[0] = a.scalar[0];
+  total.device = a.device;
+  scaled_sum_kernel<T>(total);
+}
+
 template <class T>
 void register_type(Registry& r, bool sums, bool logsumexp) {
   const DType t = dtype_of<T>();
@@ -331,6 +389,7 @@ void register_type(Registry& r, bool sums, bool logsumexp) {
   if constexpr (std::is_floating_point_v<T>) {
     r.add(Op::SumSquares, DeviceKind::cpu, t, sum_squares_kernel<T>);
     r.add(Op::ScaledSum, DeviceKind::cpu, t, scaled_sum_kernel<T>);
+    r.add(Op::SumSquaresMany, DeviceKind::cpu, t, sum_squares_many_kernel<T>);
   }
 }
 

@@ -79,17 +79,27 @@ __device__ __forceinline__ Pack<T> apply_packs(const F& f, const Pack<T> (&x)[N]
   return r;
 }
 
-// out[i] = f(in_0[i], ..., in_N-1[i]) over dense, 16-byte aligned operands of one type.
+// out[i] = f(in_0[i], ..., in_N-1[i]) over dense, 16-byte aligned operands of one type; input k
+// is one value broadcast to all of out where bit k of `scalars` is set (a 0-d operand: the L2
+// gradient's p * (2 l2 g) + g, a running total's value * weight + total).
 template <class T, int N, class F>
-__global__ void map_contiguous_vec(std::int64_t n, T* out, Inputs<T, N> in, F f) {
+__global__ void map_contiguous_vec(std::int64_t n, T* out, Inputs<T, N> in, unsigned scalars,
+                                   F f) {
   constexpr int W = Pack<T>::kWidth;
   const std::int64_t nvec = n / W;
   const std::int64_t first = std::int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   const std::int64_t step = std::int64_t(gridDim.x) * blockDim.x;
+  Pack<T> splat[N];
+#pragma unroll
+  for (int k = 0; k < N; ++k)
+    if (scalars & (1u << k))
+#pragma unroll
+      for (int j = 0; j < W; ++j) splat[k].v[j] = in.p[k][0];
   for (std::int64_t v = first; v < nvec; v += step) {
     Pack<T> x[N];
 #pragma unroll
-    for (int k = 0; k < N; ++k) x[k] = reinterpret_cast<const Pack<T>*>(in.p[k])[v];
+    for (int k = 0; k < N; ++k)
+      x[k] = (scalars & (1u << k)) ? splat[k] : reinterpret_cast<const Pack<T>*>(in.p[k])[v];
     reinterpret_cast<Pack<T>*>(out)[v] = apply_packs(f, x);
   }
   // The n % W tail: one element for each of the first threads.
@@ -97,7 +107,7 @@ __global__ void map_contiguous_vec(std::int64_t n, T* out, Inputs<T, N> in, F f)
   if (t < n) {
     T lane[N];
 #pragma unroll
-    for (int k = 0; k < N; ++k) lane[k] = in.p[k][t];
+    for (int k = 0; k < N; ++k) lane[k] = in.p[k][(scalars & (1u << k)) ? 0 : t];
     out[t] = apply(f, lane);
   }
 }
@@ -175,9 +185,9 @@ __global__ void map_strided(Layout<N + 1> l, Index n, Out* out, Inputs<In, N> in
 }
 
 // Runs f elementwise over args.out and args.in[0..N): the vector kernel when every operand is
-// dense and 16-byte aligned (no broadcasting) and of one type, the plain contiguous kernel when
-// they are dense otherwise, the row kernel for aligned 2-D broadcasts of one type, the strided
-// kernel for everything else.
+// dense and 16-byte aligned or a single value broadcast (a 0-d operand) and all are of one type,
+// the plain contiguous kernel when they are dense otherwise, the row kernel for aligned 2-D
+// broadcasts of one type, the strided kernel for everything else.
 template <class Out, class In, int N, class F>
 void map(const KernelArgs& a, F f, const char* op) {
   const BufferView* views[N + 1];
@@ -195,9 +205,18 @@ void map(const KernelArgs& a, F f, const char* op) {
   for (int k = 0; k <= N; ++k) dense = dense && l.strides[k][0] == 1;
   for (int k = 0; k < N; ++k) aligned = aligned && aligned16(in.p[k]);
   if constexpr (std::is_same_v<Out, In>) {
-    if (dense && aligned) {
+    // Dense and aligned, or a single value broadcast (stride 0), operand by operand.
+    bool vectorizable = l.rank == 1 && l.strides[0][0] == 1 && aligned16(out);
+    unsigned scalars = 0;
+    for (int k = 0; k < N; ++k) {
+      if (l.rank == 1 && l.strides[k + 1][0] == 0)
+        scalars |= 1u << k;
+      else
+        vectorizable = vectorizable && l.strides[k + 1][0] == 1 && aligned16(in.p[k]);
+    }
+    if (vectorizable) {
       map_contiguous_vec<In, N>
-          <<<blocks_for(n / Pack<In>::kWidth + 1), kThreads, 0, s>>>(n, out, in, f);
+          <<<blocks_for(n / Pack<In>::kWidth + 1), kThreads, 0, s>>>(n, out, in, scalars, f);
       check_launch(op);
       return;
     }

@@ -150,15 +150,18 @@ __global__ void column_sums_kernel(F f, std::int64_t R, std::int64_t C, std::int
   }
 }
 
-// out[j] = sum over partitions of partial[p][j], j in [0, 2C).
+// out[j] = sum over partitions of partial[p][j], j in [0, 2C). (Grid-stride: blocks_for caps
+// the grid, and 2C may be more than it covers.)
 template <class T>
 __global__ void merge_sums_kernel(const double* partial, std::int64_t parts, std::int64_t C, T* out,
                                   std::int64_t out_stride) {
-  const std::int64_t j = std::int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
-  if (j >= 2 * C) return;
-  double s = 0;
-  for (std::int64_t p = 0; p < parts; ++p) s += partial[p * 2 * C + j];
-  out[(j / C) * out_stride + j % C] = T(s);
+  const std::int64_t step = std::int64_t(gridDim.x) * blockDim.x;
+  for (std::int64_t j = std::int64_t(blockIdx.x) * blockDim.x + threadIdx.x; j < 2 * C;
+       j += step) {
+    double s = 0;
+    for (std::int64_t p = 0; p < parts; ++p) s += partial[p * 2 * C + j];
+    out[(j / C) * out_stride + j % C] = T(s);
+  }
 }
 
 // Runs the column sums of f over [R, C] into out rows 0 and 1 (`out_stride` apart).
@@ -213,22 +216,24 @@ __global__ void column_moments_kernel(const T* x, std::int64_t R, std::int64_t C
   }
 }
 
+// (Grid-stride, as merge_sums_kernel.)
 template <class T>
 __global__ void merge_moments_kernel(const double* partial, std::int64_t parts, std::int64_t C,
                                      T* mean_out, T* var_out) {
-  const std::int64_t c = std::int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
-  if (c >= C) return;
-  double n = 0, mean = 0, m2 = 0;
-  for (std::int64_t p = 0; p < parts; ++p) {
-    const double nb = partial[(p * 3) * C + c];
-    if (nb == 0) continue;
-    const double total = n + nb, delta = partial[(p * 3 + 1) * C + c] - mean;
-    mean += delta * nb / total;
-    m2 += partial[(p * 3 + 2) * C + c] + delta * delta * n * nb / total;
-    n = total;
+  const std::int64_t step = std::int64_t(gridDim.x) * blockDim.x;
+  for (std::int64_t c = std::int64_t(blockIdx.x) * blockDim.x + threadIdx.x; c < C; c += step) {
+    double n = 0, mean = 0, m2 = 0;
+    for (std::int64_t p = 0; p < parts; ++p) {
+      const double nb = partial[(p * 3) * C + c];
+      if (nb == 0) continue;
+      const double total = n + nb, delta = partial[(p * 3 + 1) * C + c] - mean;
+      mean += delta * nb / total;
+      m2 += partial[(p * 3 + 2) * C + c] + delta * delta * n * nb / total;
+      n = total;
+    }
+    mean_out[c] = T(mean);
+    var_out[c] = T(m2 / n);
   }
-  mean_out[c] = T(mean);
-  var_out[c] = T(m2 / n);
 }
 
 unsigned row_blocks(std::int64_t rows) {
