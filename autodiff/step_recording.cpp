@@ -59,6 +59,10 @@ struct Table {
     return op == kernels::Op::CopyMany ? std::int64_t(reinterpret_cast<std::uintptr_t>(&copies))
                                        : kernels::address_of(view_list);
   }
+  std::string length() const {
+    return pieces.empty() ? std::to_string(views.size()) + " tensors"
+                          : std::to_string(pieces.size()) + " copies";
+  }
   // Every address the table's op reads or writes.
   std::vector<const void*> addresses() const {
     std::vector<const void*> out;
@@ -282,7 +286,8 @@ std::vector<std::string> StepRecording::operations() const {
       case Entry::Kind::kernel:
         out.push_back(std::string(kernels::op_name(e.op)) + " " + std::string(name(e.dtype)) +
                       " (" + e.what +
-                      (e.key_draw >= 0 ? ", drawn key " + std::to_string(e.key_draw) : "") + ")");
+                      (e.key_draw >= 0 ? ", drawn key " + std::to_string(e.key_draw) : "") +
+                      (e.table ? ", " + e.table->length() : "") + ")");
         break;
       case Entry::Kind::replay:
         out.push_back(e.description);
@@ -713,8 +718,8 @@ void StepRecording::replay(std::span<const Key> draws) const {
         try {
           run.graph = StreamGraph::capture(segment.device, run_kernels, why);
           refused = !run.graph;
-        } catch (const Error& e) {  // the capture itself failed: nothing of the run was queued
-          why = e.what();
+        } catch (const std::exception& failed) {  // the capture itself failed (its begin, a
+          why = failed.what();                       // bad_alloc): nothing of the run was queued
         }
         kernels::kernels_run_by_this_thread() = launched;  // (captured, not run)
         if (!run.graph && graphs->why_not.empty()) graphs->why_not = why;

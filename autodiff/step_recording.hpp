@@ -144,8 +144,8 @@ class StepRecording final : public StepObserver, public kernels::KernelObserver 
   // arguments, in the same order, on the same stream. A run whose capture is refused (a
   // launcher that waits on the host, ...) runs kernel by kernel that time, with the reason kept,
   // and its halves are tried at the next replays (graph_segments.hpp's split_refused), until
-  // only runs too short to cut are left kernel by kernel. (A capture that fails with a CUDA error
-  // is not retried: its run stays kernel by kernel.)
+  // only runs too short to cut are left kernel by kernel. (A capture that cannot even begin, or
+  // raises on the host, is not retried: its run stays kernel by kernel.)
   void use_graphs(bool on);
   static constexpr std::size_t kMinGraphKernels = 3;
   struct GraphStatus {

@@ -9,6 +9,7 @@
 #include <cstring>
 #include <memory>
 #include <mutex>
+#include <sstream>
 #include <string_view>
 #include <unordered_map>
 #include <vector>
@@ -140,14 +141,24 @@ class CachingDeviceAllocator final : public Allocator {
     void* p = nullptr;
     if (capture) {
       // On the capturing stream cudaMallocAsync would become a node of the graph; the block comes
-      // from the same pool through a stream of its own instead, ready once that stream is (no
-      // free-and-retry: it would synchronise the capturing stream, which ends the capture).
-      const cudaError_t status = allocate_beside_capture(&p, block);
-      if (status != cudaSuccess) {
+      // from the same pool through a stream of its own instead, ready once that stream is. Out of
+      // memory, the cache is emptied and the request retried, as below: empty_cache frees on and
+      // waits for the device's stream, not the capturing one (legal in relaxed capture mode).
+      BesideCapture got = allocate_beside_capture(&p, block);
+      if (got.status == cudaErrorMemoryAllocation && got.call == kSideMalloc) {
         cudaGetLastError();
-        fail_out_of_memory("cuda allocator", "cudaMallocAsync of ", nbytes,
-                           " bytes on cuda:", index_,
-                           " while capturing a graph failed: ", cudaGetErrorName(status));
+        empty_cache();
+        got = allocate_beside_capture(&p, block);
+      }
+      if (got.status != cudaSuccess) {
+        cudaGetLastError();
+        std::ostringstream what;
+        what << got.call << " for " << nbytes << " bytes on cuda:" << index_
+             << " while capturing a graph failed: " << cudaGetErrorName(got.status) << " ("
+             << cudaGetErrorString(got.status) << ")";
+        if (got.status == cudaErrorMemoryAllocation && got.call == kSideMalloc)
+          fail_out_of_memory("cuda allocator", what.str());
+        fail("cuda allocator", what.str());  // (a fault of earlier work, seen by the wait, ...)
       }
       std::lock_guard lock(mutex_);
       note_in_use(std::int64_t(nbytes));
@@ -199,8 +210,8 @@ class CachingDeviceAllocator final : public Allocator {
     if (keep_freed_blocks()) {
       free_[block].push_back(ptr);
       stats_.bytes_cached += std::int64_t(block);
-    } else {
-      cudaFreeAsync(ptr, stream_);  // no throw from a destructor path
+    } else if (cudaFreeAsync(ptr, stream_) != cudaSuccess) {  // no throw from a destructor path
+      cudaGetLastError();  // (left set, the next kernel's check would be blamed for it)
     }
   }
 
@@ -213,13 +224,16 @@ class CachingDeviceAllocator final : public Allocator {
     {
       std::lock_guard lock(mutex_);
       for (auto& [block, pointers] : free_)
-        for (void* p : pointers) cudaFreeAsync(p, stream_);
+        for (void* p : pointers)
+          if (cudaFreeAsync(p, stream_) != cudaSuccess) cudaGetLastError();
       free_.clear();
       stats_.bytes_cached = 0;
     }
     note_host_wait();
-    cudaStreamSynchronize(stream_);
-    cudaMemPoolTrimTo(pool_, 0);
+    // (Failures here are not this call's to report: the retry or the next checked call sees
+    // them; left set, an unrelated kernel's launch check would be blamed.)
+    if (cudaStreamSynchronize(stream_) != cudaSuccess) cudaGetLastError();
+    if (cudaMemPoolTrimTo(pool_, 0) != cudaSuccess) cudaGetLastError();
   }
 
  private:
@@ -228,19 +242,34 @@ class CachingDeviceAllocator final : public Allocator {
     return capture != nullptr && capture->device == index_ ? capture : nullptr;
   }
 
-  cudaError_t allocate_beside_capture(void** p, std::size_t block) {
+  // Which call of allocate_beside_capture failed, and how: only the allocation itself running
+  // out of memory is an OutOfMemoryError (the wait also reports faults of earlier kernels).
+  static constexpr const char* kSideMalloc = "cudaMallocAsync on a side stream";
+  struct BesideCapture {
+    cudaError_t status = cudaSuccess;
+    const char* call = "";
+  };
+
+  BesideCapture allocate_beside_capture(void** p, std::size_t block) {
     std::lock_guard lock(side_mutex_);
     if (side_stream_ == nullptr) {
       const cudaError_t made = cudaStreamCreateWithFlags(&side_stream_, cudaStreamNonBlocking);
-      if (made != cudaSuccess) return made;
+      if (made != cudaSuccess) return {made, "cudaStreamCreateWithFlags (side stream)"};
     }
     const cudaError_t status = cudaMallocAsync(p, block, side_stream_);
-    if (status != cudaSuccess) return status;
+    if (status != cudaSuccess) return {status, kSideMalloc};
     // Usually a wait for an empty stream. The pool may make the allocation wait for a block
     // freed earlier on the device's stream (its internal-dependency reuse), then it waits for
     // that work: only with the cache off or after empty_cache, and not counted in host_waits
     // (a capture's first replay only).
-    return cudaStreamSynchronize(side_stream_);
+    const cudaError_t ready = cudaStreamSynchronize(side_stream_);
+    if (ready != cudaSuccess) {
+      // The block cannot be trusted to be ready: handed back (ordered on the side stream).
+      if (cudaFreeAsync(*p, side_stream_) != cudaSuccess) cudaGetLastError();
+      *p = nullptr;
+      return {ready, "cudaStreamSynchronize (side stream)"};
+    }
+    return {};
   }
 
   void note_in_use(std::int64_t nbytes) {  // under mutex_
@@ -368,7 +397,7 @@ HostReadPool& host_read_pool() {
 
 HostRead::~HostRead() {
   // The copy may still be in flight when a failed step drops its reads: it must land first.
-  cudaEventSynchronize(event_);
+  if (cudaEventSynchronize(event_) != cudaSuccess) cudaGetLastError();
   HostReadPool& pool = host_read_pool();
   std::lock_guard lock(pool.mutex);
   pool.free.push_back({index_, pinned_, event_});
@@ -402,7 +431,12 @@ std::shared_ptr<HostRead> queue_host_read(int index, const void* device_src, std
   }
   auto read = std::make_shared<HostRead>(index, slot.pinned, slot.event, bytes);
   ELEGY_CUDA_CHECK(cudaMemcpyAsync(slot.pinned, device_src, bytes, cudaMemcpyDeviceToHost, s), op);
-  ELEGY_CUDA_CHECK(cudaEventRecord(slot.event, s), op);
+  if (const cudaError_t e = cudaEventRecord(slot.event, s); e != cudaSuccess) {
+    // The event cannot say when the queued copy lands: wait for the stream before the slot goes
+    // back to the pool (as `read` is dropped), or the next read's copy could share it.
+    if (cudaStreamSynchronize(s) != cudaSuccess) cudaGetLastError();
+    check(int(e), "cudaEventRecord", op);
+  }
   return read;
 }
 

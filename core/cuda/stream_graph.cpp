@@ -24,8 +24,9 @@ class CudaStreamGraph final : public StreamGraph {
 
   ~CudaStreamGraph() override {
     // A launch still running completes first: the driver frees an executing graph afterwards,
-    // and the blocks' next users are queued after it on the same stream.
-    cudaGraphExecDestroy(exec_);
+    // and the blocks' next users are queued after it on the same stream. (A failure left set
+    // would be blamed on the next kernel's launch check.)
+    if (cudaGraphExecDestroy(exec_) != cudaSuccess) cudaGetLastError();
     Allocator& allocator = device_allocator(index_);
     for (const auto& [p, n] : blocks_) allocator.deallocate(p, n);
   }
@@ -53,6 +54,38 @@ std::string error_text(const char* call, cudaError_t status) {
   return os.str();
 }
 
+// Owners of a captured graph and of its executable until the StreamGraph takes the latter, so
+// that no path out of capture_graph (an exception included) leaks either.
+struct GraphHandle {
+  cudaGraph_t graph = nullptr;
+  GraphHandle() = default;
+  GraphHandle(const GraphHandle&) = delete;
+  GraphHandle& operator=(const GraphHandle&) = delete;
+  ~GraphHandle() {
+    if (graph != nullptr && cudaGraphDestroy(graph) != cudaSuccess) cudaGetLastError();
+  }
+};
+struct ExecHandle {
+  cudaGraphExec_t exec = nullptr;
+  ExecHandle() = default;
+  ExecHandle(const ExecHandle&) = delete;
+  ExecHandle& operator=(const ExecHandle&) = delete;
+  ~ExecHandle() {
+    if (exec != nullptr && cudaGraphExecDestroy(exec) != cudaSuccess) cudaGetLastError();
+  }
+};
+
+// What an exception the captured work raised says.
+std::string what_of(const std::exception_ptr& raised) {
+  try {
+    std::rethrow_exception(raised);
+  } catch (const std::exception& e) {
+    return e.what();
+  } catch (...) {
+    return "the captured work raised an exception that is not a std::exception";
+  }
+}
+
 // While it lives, this thread captures on the device's capture stream (CaptureBlocks); however
 // the capture ends, the thread's allocator hooks and its stream are restored.
 class Capturing {
@@ -78,19 +111,21 @@ std::unique_ptr<StreamGraph> capture_graph(int index, const std::function<void()
   CaptureBlocks blocks;
   blocks.device = index;
   blocks.stream = s;
-  std::string failure;
+  // Nothing between the capture's begin and end may throw: a capture left open would refuse
+  // every later one on this device. So what the work raised is kept as it is (no string made)
+  // and described once the capture has ended.
+  std::exception_ptr raised;
   {
     Capturing capturing(blocks);
     try {
       enqueue();
-    } catch (const std::exception& e) {
-      failure = e.what();
     } catch (...) {
-      failure = "the captured work raised an exception that is not a std::exception";
+      raised = std::current_exception();
     }
   }
-  cudaGraph_t graph = nullptr;
-  const cudaError_t ended = cudaStreamEndCapture(s, &graph);
+  GraphHandle graph;
+  const cudaError_t ended = cudaStreamEndCapture(s, &graph.graph);
+  std::string failure = raised ? what_of(raised) : std::string();
   if (ended != cudaSuccess) {
     cudaGetLastError();  // an invalidated capture is no error of the work queued after it
     if (failure.empty()) failure = error_text("cudaStreamEndCapture", ended);
@@ -103,26 +138,22 @@ std::unique_ptr<StreamGraph> capture_graph(int index, const std::function<void()
     failure = "a launcher kept a block it allocated while captured (the graph would write it)";
   std::size_t nodes = 0;
   if (failure.empty()) {
-    const cudaError_t counted = cudaGraphGetNodes(graph, nullptr, &nodes);
+    const cudaError_t counted = cudaGraphGetNodes(graph.graph, nullptr, &nodes);
     if (counted != cudaSuccess)
       failure = error_text("cudaGraphGetNodes", counted);
     else if (nodes == 0)
       failure = "nothing was queued";
   }
-  cudaGraphExec_t exec = nullptr;
+  ExecHandle exec;
   if (failure.empty()) {
-    const cudaError_t made = cudaGraphInstantiate(&exec, graph, 0);
+    const cudaError_t made = cudaGraphInstantiate(&exec.exec, graph.graph, 0);
     if (made != cudaSuccess) failure = error_text("cudaGraphInstantiate", made);
   }
   if (failure.empty()) {
     // Uploaded now, on the stream it will run on, rather than at its first launch.
-    const cudaError_t uploaded = cudaGraphUpload(exec, stream(index));
-    if (uploaded != cudaSuccess) {
-      failure = error_text("cudaGraphUpload", uploaded);
-      cudaGraphExecDestroy(exec);
-    }
+    const cudaError_t uploaded = cudaGraphUpload(exec.exec, stream(index));
+    if (uploaded != cudaSuccess) failure = error_text("cudaGraphUpload", uploaded);
   }
-  if (graph != nullptr) cudaGraphDestroy(graph);
   if (!failure.empty()) {
     cudaGetLastError();
     // Nothing captured ran: the temporaries go back as they are.
@@ -131,9 +162,10 @@ std::unique_ptr<StreamGraph> capture_graph(int index, const std::function<void()
     return nullptr;
   }
   try {
-    return std::make_unique<CudaStreamGraph>(index, exec, nodes, std::move(blocks.retained));
+    auto made = std::make_unique<CudaStreamGraph>(index, exec.exec, nodes, blocks.retained);
+    exec.exec = nullptr;  // (the graph owns it now)
+    return made;
   } catch (...) {  // (std::bad_alloc before the graph owns them: the retained blocks are intact)
-    cudaGraphExecDestroy(exec);
     for (const auto& [p, n] : blocks.retained) allocator.deallocate(p, n);
     throw;
   }

@@ -9,6 +9,7 @@
 #include "elegy/core/error.hpp"
 #include "elegy/kernels/copy_list.hpp"
 #include "elegy/kernels/cuda/families.hpp"
+#include "elegy/kernels/cuda/device_scratch.cuh"
 #include "elegy/kernels/cuda/launch.cuh"
 
 namespace elegy::kernels::cuda {
@@ -37,22 +38,6 @@ bool is_host_memory(const void* p) {
   const cudaMemoryType type = attributes(p).type;
   return type == cudaMemoryTypeHost || type == cudaMemoryTypeUnregistered;
 }
-
-// Stream-ordered scratch block, released on the same stream even when an Error unwinds.
-class Scratch {
- public:
-  Scratch(std::size_t bytes, cudaStream_t s) : stream_(s) {
-    ELEGY_CUDA_CHECK(cudaMallocAsync(&ptr_, bytes, s), kCopy);
-  }
-  ~Scratch() { cudaFreeAsync(ptr_, stream_); }
-  Scratch(const Scratch&) = delete;
-  Scratch& operator=(const Scratch&) = delete;
-  void* get() const { return ptr_; }
-
- private:
-  void* ptr_ = nullptr;
-  cudaStream_t stream_;
-};
 
 // A dense view of `like`'s shape at `data`.
 BufferView dense_like(const BufferView& like, void* data) {
@@ -97,7 +82,7 @@ void device_to_host(const KernelArgs& a, std::size_t bytes, cudaStream_t s) {
                      kCopy);
   } else {
     // Gather on the device first, so the transfer is one dense block.
-    Scratch dense(bytes, s);
+    const DeviceScratch dense(a.device, bytes);  // (the caching allocator: capture-aware)
     const BufferView packed = dense_like(a.in[0], dense.get());
     strided_device_copy<B>(packed, a.in[0], a.device);
     ELEGY_CUDA_CHECK(cudaMemcpyAsync(a.out.data, dense.get(), bytes, cudaMemcpyDeviceToHost, s),

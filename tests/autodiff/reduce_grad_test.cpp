@@ -258,8 +258,8 @@ TEST_CASE("sum_of_squares with a scale: scale * the sum, its bits, and its gradi
     CAPTURE(scale);
     const std::uint64_t before = kernels::kernels_run_by_this_thread();
     const Tensor scaled = sum_of_squares(xs, scale);
-    // Two SumSquares and one ScaledSum: the product is taken where the sums are added.
-    CHECK(kernels::kernels_run_by_this_thread() == before + 3);
+    // One SumSquaresMany: the per-tensor sums added and scaled in the same kernel.
+    CHECK(kernels::kernels_run_by_this_thread() == before + 1);
     CHECK(scaled.item<float>() == (sum_of_squares(xs) * scale).item<float>());
     // One tensor, and mixed dtypes (the narrower sum widened first).
     const std::vector<Tensor> one = {xs[0]};

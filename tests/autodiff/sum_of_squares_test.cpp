@@ -5,6 +5,8 @@
 #include <cmath>
 #include <vector>
 
+#include <elegy/autodiff/kernel_call.hpp>
+
 #include "grad_check.hpp"
 
 using namespace elegy;
@@ -57,6 +59,42 @@ TEST_CASE("sum_of_squares over many pieces: float64 reference, any thread count,
                         std::pow(big.to_vector<double>()[1], 2))
             .epsilon(1e-6));
   CHECK(sum_of_squares(std::vector<Tensor>{empty}).item<float>() == 0.0f);
+}
+
+TEST_CASE("sum_of_squares of a tree is one kernel with the bits of a SumSquares per tensor") {
+  // The one SumSquaresMany kernel keeps each tensor's pieces and their pairwise combine, then
+  // adds the per-tensor sums as a Sum of their vector would and scales the total as a Mul
+  // would: the bits of the composition it replaced, at any thread count.
+  std::vector<Tensor> xs;
+  for (const std::int64_t n : {300, 70000, 0, 1, 32768, 5, 100003})
+    xs.push_back(host_uniform(Shape{n}, std::uint64_t(n + 20), -2.0, 2.0).astype(DType::f32));
+  xs.push_back(transpose(host_uniform(Shape{40, 30}, 27).astype(DType::f32)));  // strided
+  std::vector<Tensor> per_tensor;
+  double want = 0.0;
+  for (const Tensor& x : xs) {
+    per_tensor.push_back(sum_of_squares(std::vector<Tensor>{x}));
+    for (double v : x.to_vector<double>()) want += v * v;
+  }
+  const int threads = num_threads();
+  for (const int t : {1, 2}) {
+    set_num_threads(t);
+    for (const double scale : {1.0, 0.25, 1e-3}) {
+      CAPTURE(t);
+      CAPTURE(scale);
+      const std::uint64_t before = kernels::kernels_run_by_this_thread();
+      const float got = sum_of_squares(xs, scale).item<float>();
+      CHECK(kernels::kernels_run_by_this_thread() == before + 1 + 1);  // (+ the strided copy)
+      CHECK(got == (sum(stack(per_tensor)) * scale).item<float>());
+      CHECK(double(got) == doctest::Approx(want * scale).epsilon(1e-6));
+    }
+  }
+  set_num_threads(threads);
+  // A lone tensor's sum is the SumSquares kernel's.
+  const Tensor lone = xs[1];
+  const Tensor single = Tensor::empty(Shape{1});
+  kernels::run("test", kernels::Op::SumSquares, DType::f32,
+               autodiff::reduction_into_slot(lone, single, 0));
+  CHECK(sum_of_squares(std::vector<Tensor>{lone}).item<float>() == single.item<float>());
 }
 
 TEST_CASE("sum_of_squares' gradient is 2 g x per tensor, grad of grad included") {

@@ -303,6 +303,31 @@ TEST_CASE("cuda: sum_of_squares (SumSquares kernels) matches the CPU; hand-compu
                              .item<double>();
     CHECK(got64 == doctest::Approx(want).epsilon(1e-12));
   }
+  // A parameter tree in one SumSquaresMany: more tensors than one launch's table (64), empty
+  // ones, sizes around the block and pack widths, views starting off 16-byte alignment.
+  std::vector<Tensor> cpu_tree, gpu_tree;
+  double tree_want = 0.0;
+  for (int t = 0; t < 150; ++t) {
+    const std::int64_t n = t % 10 == 3 ? 0 : (std::int64_t(t) * 7919) % 20000 + (t % 4);
+    const std::vector<float> v =
+        make_values<float>(n + 1, std::uint32_t(100 + t), Values::general, 0);
+    const Tensor whole = Tensor::from_vector(v, Shape{n + 1});
+    const std::int64_t start = t % 2;  // odd: the view starts 4 bytes into its block
+    const Tensor cpu = whole.slice(start, start + n);
+    cpu_tree.push_back(cpu);
+    gpu_tree.push_back(whole.to(kGpu).slice(start, start + n));
+    for (double x : cpu.to_vector<double>()) tree_want += x * x;
+  }
+  gpu_tree.push_back(random::normal(Key(9), {5000000}).to(kGpu));  // one tensor, 1024 blocks
+  cpu_tree.push_back(gpu_tree.back().to(Device::cpu()));
+  for (double x : cpu_tree.back().to_vector<double>()) tree_want += x * x;
+  const float tree_gpu = sum_of_squares(gpu_tree, 0.5).to(Device::cpu()).item<float>();
+  CHECK(double(tree_gpu) == doctest::Approx(tree_want * 0.5).epsilon(1e-5));
+  CHECK(tree_gpu == doctest::Approx(sum_of_squares(cpu_tree, 0.5).item<float>()).epsilon(1e-5));
+  CHECK(sum_of_squares(gpu_tree, 0.5).to(Device::cpu()).item<float>() == tree_gpu);  // same bits
+  const std::vector<Tensor> empties = {Tensor::empty(Shape{0}, DType::f32, kGpu),
+                                       Tensor::empty(Shape{3, 0}, DType::f32, kGpu)};
+  CHECK(sum_of_squares(empties, 2.0).to(Device::cpu()).item<float>() == 0.0f);
   const Tensor m = random::normal(Key(4), {33, 70});
   const double want = sum_of_squares(std::vector<Tensor>{transpose(m)}).item<float>();
   CHECK(

@@ -180,15 +180,14 @@ TEST_CASE("a compiled step updates parameters and moments in place, copying only
   int copies = 0, grouped = 0;
   for (const std::string& op : s.operations) {
     copies += op.starts_with("Copy ") && op.ends_with("(compiled step)");
-    grouped += op.starts_with("copy ") && op.ends_with(" bytes)");
+    grouped += op.starts_with("CopyMany ");
   }
   CHECK(copies == 0);
   CHECK(grouped == 1);
-  const std::string expected =
-      "copy " + std::to_string(m.states().metrics_states().num_leaves() + 1) + " small states (";
-  CHECK(std::find_if(s.operations.begin(), s.operations.end(), [&](const std::string& op) {
-          return op.starts_with(expected);
-        }) != s.operations.end());
+  const std::string expected = "CopyMany uint8 (compiled step, " +
+                               std::to_string(m.states().metrics_states().num_leaves() + 1) +
+                               " copies)";
+  CHECK(std::find(s.operations.begin(), s.operations.end(), expected) != s.operations.end());
 }
 
 TEST_CASE("a compiled step's blocks are packed by lifetime") {
