@@ -23,6 +23,12 @@ Tensor argmax(const Tensor& x, int axis, bool keepdims = false);
 Tensor argmin(const Tensor& x, int axis, bool keepdims = false);
 Tensor argmax(const Tensor& x);
 Tensor argmin(const Tensor& x);
+// 1.0f where argmax(y_pred, -1) equals `labels` (integer class indices, y_pred's shape without
+// its last axis), else 0.0f: float32 of labels' shape, one kernel where argmax, equal and a
+// cast took three (SparseCategoricalAccuracy's hits). A label out of range matches nothing.
+// Not differentiable (its values are constants). Error for a non-float y_pred, an empty class
+// axis, non-integer (int32/int64/uint8) labels or shapes that do not match.
+Tensor argmax_matches(const Tensor& y_pred, const Tensor& labels);
 // True when any / all elements are nonzero.
 Tensor any(const Tensor& x, const Axes& axes = {}, bool keepdims = false);
 Tensor all(const Tensor& x, const Axes& axes = {}, bool keepdims = false);
@@ -33,10 +39,11 @@ Tensor log_softmax(const Tensor& x, int axis = -1);
 // Σ over the tensors of Σ x² (optax's tree_l2_norm, squared): one float scalar in the widest of
 // their dtypes, on their device. Each tensor's sum is taken in its own dtype; the sums are added
 // as one reduction. Cheaper than the composed sum(square(x)) + ... on the tape: one node whose
-// backward is 2 g x per tensor, and one SumSquares kernel per tensor forward (no squared
-// temporary). The L2 regularizer runs it every step. Error when empty, non-float, or on mixed
-// devices. With `scale`: scale * Σ, the product taken by the kernel that adds the sums (the
-// bits of scale * sum_of_squares(xs), one kernel fewer forward and one backward).
+// backward is 2 g x per tensor, and forward one SumSquaresMany kernel for all the tensors (no
+// squared temporary; a SumSquares per tensor when their dtypes differ). The L2 regularizer runs
+// it every step. Error when empty, non-float, or on mixed devices. With `scale`: scale * Σ, the
+// product taken by the kernel that adds the sums (the bits of scale * sum_of_squares(xs), one
+// kernel fewer backward).
 Tensor sum_of_squares(std::span<const Tensor> xs, double scale = 1.0);
 
 // Sums `x` down to `shape` (the reverse of broadcasting): what the tape applies to a cotangent

@@ -27,6 +27,8 @@ namespace elegy::kernels {
   X(MulAdd)        /* float: out = in[0] * in[1] + in[2], the product rounded first (= Mul, Add) */\
   /* reductions: out has in's rank with size 1 on the reduced dims */                            \
   X(Sum) X(Prod) X(Max) X(Min) X(ArgMax) X(ArgMin) X(LogSumExp)                                  \
+  X(ArgMaxMatches) /* float32 out [R] = argmax(in[0][r]) == in[1][r] ? 1 : 0: in[0] dense [R,K] \
+                      float, in[1] int32|int64|uint8 labels [R] (any stride); keyed by in[0] */   \
   X(SumSquares)    /* float: sum of in[0]^2 (CPU: in dense, every dim reduced) */                \
   X(ScaledSum)     /* float: Sum, then * scalar[0] in the dtype (= Sum, Mul): mean in one kernel */\
   X(SumSquaresMany) /* float: out (1 element) = scalar[0] * sum over the dense tensors of the list \

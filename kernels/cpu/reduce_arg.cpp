@@ -1,5 +1,6 @@
 // ArgMax / ArgMin on the CPU: the int32 index of the first extreme element along ints[0] (the
-// axis). NaN counts as the maximum and the minimum (numpy): the first NaN wins.
+// axis). NaN counts as the maximum and the minimum (numpy): the first NaN wins. ArgMaxMatches
+// compares each row's ArgMax with a label.
 //
 // A contiguous run is searched in two passes: the SIMD Max/Min of reduce_simd.cpp (which is
 // NaN-aware), then a scan for its first occurrence; the run is in cache for the second pass.
@@ -7,6 +8,7 @@
 #include <algorithm>
 #include <vector>
 
+#include "elegy/core/error.hpp"
 #include "elegy/core/thread_pool.hpp"
 #include "elegy/kernels/cpu/reduce_common.hpp"
 #include "elegy/kernels/dispatch.hpp"
@@ -150,9 +152,49 @@ void arg_kernel(const KernelArgs& a) {
   }
 }
 
+// ArgMaxMatches: 1.0f where a row's ArgMax (searched as arg_kernel searches a dense run) is the
+// row's label, else 0.0f. Labels of type L, any stride.
+template <class T, class L>
+void argmax_matches_rows(const KernelArgs& a) {
+  const std::int64_t R = a.in[0].sizes[0], K = a.in[0].sizes[1];
+  const T* src = static_cast<const T*>(a.in[0].data);
+  const L* labels = static_cast<const L*>(a.in[1].data);
+  const std::int64_t label_stride = a.in[1].strides[0];
+  float* dst = static_cast<float*>(a.out.data);
+  parallel_for(R, std::max<std::int64_t>(1, kChunk / K), [&](std::int64_t r0, std::int64_t r1) {
+    for (std::int64_t r = r0; r < r1; ++r) {
+      const std::int64_t best = arg_contiguous<true>(src + r * K, K).index;
+      dst[r] = std::int64_t(labels[r * label_stride]) == best ? 1.0f : 0.0f;
+    }
+  });
+}
+
+template <class T>
+void argmax_matches_kernel(const KernelArgs& a) {
+  const BufferView &scores = a.in[0], &labels = a.in[1];
+  ELEGY_CHECK(scores.rank == 2 && scores.is_contiguous() && scores.sizes[1] > 0 &&
+                  labels.rank == 1 && labels.sizes[0] == scores.sizes[0] && a.out.rank == 1 &&
+                  a.out.sizes[0] == scores.sizes[0] && a.out.is_contiguous() &&
+                  a.out.dtype == DType::f32,
+              "argmax_matches", "the CPU kernel takes dense [R, K] scores, [R] labels and a dense "
+              "float32 [R] output");
+  switch (labels.dtype) {
+    case DType::i32:
+      return argmax_matches_rows<T, std::int32_t>(a);
+    case DType::i64:
+      return argmax_matches_rows<T, std::int64_t>(a);
+    case DType::u8:
+      return argmax_matches_rows<T, std::uint8_t>(a);
+    default:
+      fail("argmax_matches", "labels must be int32, int64 or uint8, got ", name(labels.dtype));
+  }
+}
+
 }  // namespace
 
 void register_cpu_reduce_arg(Registry& r) {
+  r.add(Op::ArgMaxMatches, DeviceKind::cpu, DType::f32, argmax_matches_kernel<float>);
+  r.add(Op::ArgMaxMatches, DeviceKind::cpu, DType::f64, argmax_matches_kernel<double>);
   for (int t = 0; t < kNumDTypes; ++t) {
     visit_dtype(DType(t), [&](auto tag) {
       using T = decltype(tag);

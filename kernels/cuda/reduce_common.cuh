@@ -117,6 +117,47 @@ __device__ T column_all_reduce(T v, C combine) {
   }
 }
 
+// Element loads and the ArgMax/ArgMin reducer of the reduction kernels (reduce.cu), shared
+// with the fused argmax comparison (argmax_matches.cu).
+// kBool: T is uint8_t holding a bool; any nonzero byte reads as true (1).
+template <class T, bool kBool>
+__device__ __forceinline__ T load_value(T x) {
+  if constexpr (kBool)
+    return T(x != T(0));
+  else
+    return x;
+}
+
+// A candidate extreme: its value and its index along the axis; index < 0 is "no element yet".
+template <class T>
+struct ArgAcc {
+  T value;
+  std::int64_t index;
+};
+
+template <bool kMax, class T, bool kBool>
+struct ArgReducer {
+  using Acc = ArgAcc<T>;
+  using Out = std::int32_t;
+  __device__ static Acc identity() { return {T(0), -1}; }
+  __device__ static Acc load(T x, std::int64_t r) { return {load_value<T, kBool>(x), r}; }
+  // x beats best: a NaN beats any number, a larger (smaller) value beats a smaller (larger)
+  // one, and between equals (or two NaNs) the lower index wins. A total order, so the result
+  // is the same whatever order candidates meet in.
+  __device__ static bool beats(const Acc& x, const Acc& best) {
+    const bool x_nan = x.value != x.value, best_nan = best.value != best.value;
+    if (best_nan || x_nan) return x_nan && (!best_nan || x.index < best.index);
+    if (x.value == best.value) return x.index < best.index;
+    return kMax ? x.value > best.value : x.value < best.value;
+  }
+  __device__ static Acc combine(const Acc& a, const Acc& b) {
+    if (a.index < 0) return b;
+    if (b.index < 0) return a;
+    return beats(b, a) ? b : a;
+  }
+  __device__ static Out finish(const Acc& a) { return Out(a.index); }
+};
+
 // The combines of a softmax row (softmax.cu, softmax_xent.cu): the NaN-aware maximum (a NaN on
 // either side wins) and the sum.
 struct MaxCombine {

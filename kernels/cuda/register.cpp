@@ -12,6 +12,7 @@ void register_cuda_kernels(Registry& r) {
   cuda::register_unary(r);
   cuda::register_reduce(r);
   cuda::register_sum_squares_many(r);
+  cuda::register_argmax_matches(r);
   cuda::register_softmax(r);
   cuda::register_softmax_xent(r);
   cuda::register_index(r);

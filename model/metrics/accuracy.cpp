@@ -84,14 +84,13 @@ SparseCategoricalAccuracy::SparseCategoricalAccuracy(MetricOptions o)
           name_or(o.name, "sparse_categorical_accuracy"), o.on,
           [](const Tensor& y_true, const Tensor& y_pred) {
             const Tensor labels = sparse_labels("SparseCategoricalAccuracy", y_true, y_pred);
-            const Tensor predicted = argmax(y_pred, -1);  // int32
-            // Compared in a dtype that holds both exactly, with as few casts as it takes (each
-            // is a kernel of the step): none for int32 labels, one for int64 or uint8 ones.
-            if (labels.dtype() == predicted.dtype()) return as_f32(labels == predicted);
-            if (labels.dtype() == DType::i64) return as_f32(labels == predicted.astype(DType::i64));
-            if (labels.dtype() == DType::u8)
-              return as_f32(labels.astype(predicted.dtype()) == predicted);
-            return as_f32(labels.astype(DType::i64) == predicted.astype(DType::i64));
+            // One kernel for argmax, the comparison and the float hits. Labels of another dtype
+            // (float class indices, checked integral above; bool) are cast once first.
+            const bool as_is = labels.dtype() == DType::i32 || labels.dtype() == DType::i64 ||
+                               labels.dtype() == DType::u8;
+            if (!is_floating(y_pred.dtype()))  // (integer scores: compared as int64)
+              return as_f32(argmax(y_pred, -1).astype(DType::i64) == labels.astype(DType::i64));
+            return argmax_matches(y_pred, as_is ? labels : labels.astype(DType::i64));
           })) {}
 
 TopKCategoricalAccuracy::TopKCategoricalAccuracy(TopKOptions o)
