@@ -34,7 +34,8 @@ bool has_geometry(kernels::Op op) {
 // The list ops pass a table of tensors or copies by pointer in ints[0]: the recording keeps a
 // copy of the table and points the arguments at it.
 bool has_table(kernels::Op op) {
-  return op == kernels::Op::CopyMany || op == kernels::Op::SumSquaresMany;
+  return op == kernels::Op::CopyMany || op == kernels::Op::SumSquaresMany ||
+         op == kernels::Op::RunningMeans;
 }
 
 // A list op's table, as the recording keeps it (one of the two lists is used).

@@ -11,6 +11,7 @@ const Registry& registry() {
     register_cpu_unary(r);
     register_cpu_binary(r);
     register_cpu_mul_add(r);
+    register_cpu_running_means(r);
     register_cpu_reduce(r);
     register_cpu_softmax(r);
     register_cpu_softmax_xent(r);

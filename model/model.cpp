@@ -13,6 +13,7 @@
 #include <cstdio>
 #include <exception>
 #include <new>
+#include <tuple>
 
 namespace elegy {
 
@@ -88,16 +89,18 @@ TestStep Model::test_step(const StepArgs& args) {
   for (const auto& [name, value] : p.aux_metrics) batch_values[name] = value;
   batch_values = detached(batch_values);
   Tree loss_state, metric_state;
+  StepLogs logs;
   if (args.initializing) {
     // The initial (reset) states: zeros, not yet counting this batch.
     loss_state = metrics::running_means_init(batch_values);
     metric_state = metrics_.init(la);
+    logs = metrics::running_means_result(loss_state);
   } else {
     const Tree& ms = p.states.metrics_states();
-    loss_state = metrics::running_means_update(ms["losses"], batch_values, batch_size_of(args.x));
+    std::tie(loss_state, logs) =
+        metrics::running_means_step(ms["losses"], batch_values, batch_size_of(args.x));
     metric_state = metrics_.update(ms["metrics"], la);
   }
-  StepLogs logs = metrics::running_means_result(loss_state);
   for (auto& [name, value] : metrics_.results(metric_state)) logs[name] = value;
   for (const auto& [name, value] : logs) running_log_names_.insert(name);
   States states =

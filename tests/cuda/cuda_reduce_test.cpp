@@ -334,3 +334,36 @@ TEST_CASE("cuda: sum_of_squares (SumSquares kernels) matches the CPU; hand-compu
       sum_of_squares(std::vector<Tensor>{transpose(m.to(kGpu))}).to(Device::cpu()).item<float>() ==
       doctest::Approx(want).epsilon(1e-5));
 }
+
+TEST_CASE("cuda: argmax_matches (ArgMaxMatches) equals the CPU's: label dtypes, ties, NaN rows" *
+          doctest::skip(kNoGpu)) {
+  for (const std::int64_t classes : {1, 31, 32, 33, 100, 1000}) {
+    for (const std::int64_t rows : {1, 37, 5000}) {
+      CAPTURE(classes);
+      CAPTURE(rows);
+      std::vector<float> v = make_values<float>(rows * classes, std::uint32_t(classes + rows),
+                                                Values::general, 0);
+      for (std::int64_t c = 0; c < classes; ++c) v[std::size_t(c)] = 2.0f;  // a tied row
+      if (rows > 3 && classes > 3)
+        v[std::size_t(2 * classes + 1)] = std::numeric_limits<float>::quiet_NaN();
+      const Tensor cpu = Tensor::from_vector(v, Shape{rows, classes});
+      const std::vector<std::int64_t> best = argmax(cpu, -1).to_vector<std::int64_t>();
+      std::vector<std::int64_t> labels(std::size_t(rows * 2));  // every other one is read
+      for (std::int64_t r = 0; r < rows; ++r)  // hits on odd rows, some labels out of range
+        labels[std::size_t(2 * r)] = r % 2 ? best[std::size_t(r)] : (r * 7) % (classes + 2) - 1;
+      const Tensor strided = Tensor::from_vector(labels, Shape{rows, 2}).slice(0, rows);
+      const Tensor lab = reshape(transpose(strided).slice(0, 1), Shape{rows});
+      for (const DType ldt : {DType::i64, DType::i32, DType::u8}) {
+        for (const DType sdt : {DType::f32, DType::f64}) {
+          CAPTURE(ldt);
+          CAPTURE(sdt);
+          const Tensor s = cpu.astype(sdt), l = lab.astype(ldt);
+          const std::vector<float> want = argmax_matches(s, l).to_vector<float>();
+          const std::vector<float> got =
+              argmax_matches(s.to(kGpu), l.to(kGpu)).to(Device::cpu()).to_vector<float>();
+          CHECK(got == want);
+        }
+      }
+    }
+  }
+}

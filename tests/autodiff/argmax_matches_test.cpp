@@ -1,0 +1,105 @@
+// argmax_matches (one ArgMaxMatches kernel): against argmax == labels for every label dtype,
+// rows short and long (the SIMD search), ties, NaN rows, labels out of range, strided labels,
+// rank-3 scores, empty rows and bad input.
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <vector>
+
+#include <elegy/elegy.hpp>
+
+#include "../kernel_log.hpp"
+
+using namespace elegy;
+
+namespace {
+
+// What argmax_matches must equal: 1 where argmax(y_pred, -1) == labels, composed of the ops it
+// replaces (compared in int64, which holds every label).
+std::vector<float> composed(const Tensor& y_pred, const Tensor& labels) {
+  return (argmax(y_pred, -1).astype(DType::i64) == labels.astype(DType::i64))
+      .astype(DType::f32)
+      .to_vector<float>();
+}
+
+}  // namespace
+
+TEST_CASE("argmax_matches is argmax == labels as float hits, for every label dtype") {
+  for (const std::int64_t classes : {1, 3, 10, 63, 64, 200}) {  // (64+: the SIMD search)
+    CAPTURE(classes);
+    Tensor scores = random::normal(Key(std::uint64_t(classes)), {37, classes});
+    // Ties (the first maximum wins): whole rows of one value and repeated maxima.
+    std::vector<float> v = scores.to_vector<float>();
+    for (std::int64_t c = 0; c < classes; ++c) v[std::size_t(c)] = 1.0f;  // row 0: all tied
+    if (classes > 2) v[std::size_t(classes + 1)] = v[std::size_t(classes + 2)] = 50.0f;
+    if (classes > 4) v[std::size_t(2 * classes + 3)] = std::numeric_limits<float>::quiet_NaN();
+    scores = Tensor::from_vector(v, Shape{37, classes});
+    const Tensor picks = random::randint(Key(7), {37}, 0, classes, DType::i32);
+    // Labels that hit: the argmax itself on every third row (ties and NaN rows included).
+    std::vector<std::int32_t> labels = picks.to_vector<std::int32_t>();
+    const std::vector<std::int32_t> best = argmax(scores, -1).to_vector<std::int32_t>();
+    for (std::size_t r = 0; r < labels.size(); r += 3) labels[r] = best[r];
+    labels[1] = -1;                            // out of range: never a hit
+    labels[4] = std::int32_t(classes) + 5;     // out of range
+    const Tensor i32 = Tensor::from_vector(labels, Shape{37});
+    for (const DType dt : {DType::i32, DType::i64}) {
+      const Tensor l = i32.astype(dt);
+      const Tensor hits = argmax_matches(scores, l);
+      CHECK(hits.dtype() == DType::f32);
+      CHECK(hits.shape() == Shape{37});
+      CHECK(hits.to_vector<float>() == composed(scores, l));
+      CHECK(hits.to_vector<float>()[0] == float(labels[0] == 0));
+    }
+    std::vector<std::uint8_t> small(labels.size());
+    for (std::size_t r = 0; r < labels.size(); ++r) small[r] = std::uint8_t(labels[r] & 0xff);
+    const Tensor u8 = Tensor::from_vector(small, Shape{37});
+    CHECK(argmax_matches(scores, u8).to_vector<float>() == composed(scores, u8));
+    // float64 scores.
+    const Tensor f64 = scores.astype(DType::f64);
+    CHECK(argmax_matches(f64, i32).to_vector<float>() == composed(f64, i32));
+  }
+}
+
+TEST_CASE("argmax_matches: strided labels, rank-3 scores, transposed scores, empty rows") {
+  const Tensor scores = random::normal(Key(3), {2, 5, 7});
+  const Tensor wide = random::randint(Key(4), {5, 4}, 0, 7, DType::i64);
+  const Tensor labels = reshape(transpose(wide).slice(0, 2), Shape{2, 5});  // (a copy)
+  CHECK(argmax_matches(scores, labels).shape() == Shape{2, 5});
+  CHECK(argmax_matches(scores, labels).to_vector<float>() == composed(scores, labels));
+  const Tensor column = transpose(wide).slice(1, 2);  // [1, 5], stride 4 between labels
+  const Tensor row_scores = random::normal(Key(5), {5, 7});
+  CHECK(argmax_matches(row_scores, reshape(column, Shape{5})).to_vector<float>() ==
+        composed(row_scores, reshape(column, Shape{5})));
+  const Tensor t = transpose(random::normal(Key(6), {7, 9}));  // [9, 7], not dense
+  const Tensor tl = random::randint(Key(8), {9}, 0, 7, DType::i32);
+  CHECK(argmax_matches(t, tl).to_vector<float>() == composed(t, tl));
+  const Tensor none = argmax_matches(Tensor::empty({0, 4}), Tensor::empty({0}, DType::i32));
+  CHECK(none.shape() == Shape{0});
+}
+
+TEST_CASE("argmax_matches is one kernel for dense int32 labels") {
+  const Tensor scores = random::normal(Key(9), {64, 10});
+  const Tensor labels = random::randint(Key(10), {64}, 0, 10, DType::i32);
+  testing::KernelLog k;
+  const Tensor hits = argmax_matches(scores, labels);
+  CHECK(k.count(kernels::Op::ArgMaxMatches) == 1);
+  CHECK(k.total() == 1);
+}
+
+TEST_CASE("argmax_matches rejects integer scores, float labels, mismatched shapes, no classes") {
+  const Tensor scores = random::normal(Key(11), {4, 3});
+  const Tensor labels = Tensor::from_vector(std::vector<std::int32_t>{0, 1, 2, 0}, Shape{4});
+  const Tensor int_scores = Tensor::from_vector(std::vector<std::int32_t>(12, 1), Shape{4, 3});
+  CHECK_THROWS_WITH_AS(argmax_matches(int_scores, labels),
+                       doctest::Contains("y_pred must be a float tensor"), Error);
+  CHECK_THROWS_WITH_AS(argmax_matches(scores, labels.astype(DType::f32)),
+                       doctest::Contains("labels must be int32, int64 or uint8"), Error);
+  CHECK_THROWS_WITH_AS(argmax_matches(scores, labels.slice(0, 3)),
+                       doctest::Contains("without its last axis"), Error);
+  CHECK_THROWS_WITH_AS(argmax_matches(Tensor::empty({4, 0}), labels),
+                       doctest::Contains("has no classes"), Error);
+  CHECK_THROWS_WITH_AS(argmax_matches(scores, labels.to(Device::meta())),
+                       doctest::Contains("argmax_matches"), Error);
+}
