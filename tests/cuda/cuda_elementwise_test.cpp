@@ -9,6 +9,9 @@
 #include <algorithm>
 #include <functional>
 #include <limits>
+#include <map>
+#include <string>
+#include <utility>
 
 #include "cuda/cuda_checks.hpp"
 #include "cuda/cuda_vs_cpu.hpp"
@@ -566,4 +569,38 @@ TEST_CASE("cuda: hand-computed values of the new elementwise ops" * doctest::ski
         std::vector<std::int32_t>{1024, -27, 1, -1, 0});
   const std::vector<std::uint8_t> less_bytes = bool_bytes(less(base, expo));
   CHECK(less_bytes == std::vector<std::uint8_t>{1, 1, 0, 0, 0});
+}
+
+TEST_CASE("cuda: running_means_step (RunningMeans) has the CPU's bits" * doctest::skip(kNoGpu)) {
+  // The loss logs' running means: the product rounded before the add, the count's add and the
+  // division as their own kernels round them, on both devices; a log without a value; more
+  // logs than one launch's table (96).
+  std::map<std::string, Tensor> first, second;
+  for (int i = 0; i < 130; ++i) {
+    const std::string name = "log" + std::to_string(i);
+    first[name] = scalar(0.1 * i + 1.0 / 3.0);
+    if (i % 5 != 0) second[name] = scalar(-2.7 * i + 1e-3);
+  }
+  Tree cpu = metrics::running_means_init(first);
+  Tree gpu = cpu.map([](const Tensor& t) { return t.to(kGpu); });
+  const auto to_gpu = [](const std::map<std::string, Tensor>& m) {
+    std::map<std::string, Tensor> out;
+    for (const auto& [k, v] : m) out[k] = v.to(kGpu);
+    return out;
+  };
+  for (const auto& [values, weight] :
+       {std::pair{first, 64.0}, std::pair{second, 0.3}, std::pair{first, 7.0}}) {
+    auto [cpu_state, cpu_means] = metrics::running_means_step(cpu, values, weight);
+    auto [gpu_state, gpu_means] = metrics::running_means_step(gpu, to_gpu(values), weight);
+    for (const auto& [name, mean] : cpu_means) {
+      CAPTURE(name);
+      CHECK(gpu_means.at(name).to(Device::cpu()).item<float>() == mean.item<float>());
+      CHECK(gpu_state["totals"][name].tensor().to(Device::cpu()).item<float>() ==
+            cpu_state["totals"][name].tensor().item<float>());
+    }
+    CHECK(gpu_state["count"].tensor().to(Device::cpu()).item<float>() ==
+          cpu_state["count"].tensor().item<float>());
+    cpu = cpu_state;
+    gpu = gpu_state;
+  }
 }

@@ -3,10 +3,14 @@
 #include <doctest/doctest.h>
 
 #include <limits>
+#include <map>
+#include <string>
+#include <vector>
 
 #include <elegy/elegy.hpp>
 
 #include "../grad_check.hpp"
+#include "../kernel_log.hpp"
 
 using namespace elegy;
 using namespace elegy::testing;
@@ -125,6 +129,47 @@ TEST_CASE("metrics: the collection names uniquely; running means weigh by batch 
   const auto means = metrics::running_means_result(r);
   CHECK(means.at("loss").item<float>() == doctest::Approx((2.0 * 3 + 6.0) / 4));
   CHECK(means.at("late").item<float>() == doctest::Approx(1.0 / 4));
+}
+
+TEST_CASE("running_means_step: one kernel, the bits of running_means_update then _result") {
+  // Awkward floats (a total that does not divide evenly, a weight that is not a power of two, a
+  // float64 value) and a log without a value this batch; from a zero count with weight 0 the
+  // means are 0 (DivNoNan), not NaN.
+  Tree state = metrics::running_means_init({{"loss", scalar(0.0)}, {"aux", scalar(0.0)}});
+  const std::vector<std::map<std::string, Tensor>> batches = {
+      {{"loss", scalar(0.1)}, {"aux", scalar(1.0 / 3.0)}},
+      {{"loss", Tensor::from_vector(std::vector<double>{2.7182818}, Shape{1})}},  // no "aux"
+      {{"loss", scalar(1e-7)}, {"aux", scalar(-5.25)}}};
+  const double weights[] = {0.0, 37.0, 0.3};
+  for (std::size_t b = 0; b < batches.size(); ++b) {
+    CAPTURE(b);
+    const Tree composed = metrics::running_means_update(state, batches[b], weights[b]);
+    const auto composed_means = metrics::running_means_result(composed);
+    testing::KernelLog k;
+    const auto [fused, fused_means] = metrics::running_means_step(state, batches[b], weights[b]);
+    k.stop();
+    CHECK(k.count(kernels::Op::RunningMeans) == 1);
+    CHECK(k.count(kernels::Op::MulAdd) + k.count(kernels::Op::DivNoNan) == 0);
+    REQUIRE(fused_means.size() == composed_means.size());
+    for (const auto& [name, mean] : composed_means) {
+      CAPTURE(name);
+      CHECK(fused_means.at(name).item<float>() == mean.item<float>());  // same bits
+      CHECK(fused["totals"][name].tensor().item<float>() ==
+            composed["totals"][name].tensor().item<float>());
+    }
+    CHECK(fused["count"].tensor().item<float>() == composed["count"].tensor().item<float>());
+    if (b == 0) CHECK(fused_means.at("loss").item<float>() == 0.0f);
+    state = fused;
+  }
+  // 0.3 * (1e-7) + (37 * 2.7182818 + ...): hand-check the loss mean once against float64.
+  const double want = (0.1f * 0.0f + 37.0 * 2.7182818 + 0.3 * 1e-7) / (0.0 + 37.0 + 0.3);
+  CHECK(metrics::running_means_result(state).at("loss").item<float>() ==
+        doctest::Approx(want).epsilon(1e-6));
+  // A name the state does not hold yet: the two calls (it starts counting from this batch).
+  const auto [grown, grown_means] =
+      metrics::running_means_step(state, {{"late", scalar(4.0)}}, 2.0);
+  CHECK(grown_means.at("late").item<float>() == doctest::Approx(8.0 / (37.3 + 2.0)).epsilon(1e-6));
+  CHECK(grown_means.size() == 3);
 }
 
 TEST_CASE("metrics: labels of the wrong kind are a clear Error") {
