@@ -10,6 +10,7 @@
 #include <utility>
 
 #include "elegy/autodiff/graph_segments.hpp"
+#include "elegy/autodiff/kernel_call.hpp"
 #include "elegy/core/error.hpp"
 #include "elegy/core/stream_graph.hpp"
 #include "elegy/kernels/conv_geometry.hpp"
@@ -596,6 +597,15 @@ struct StepRecording::Graphs {
   std::vector<Run> runs;
   std::vector<std::int32_t> run_at;  // per entry: the run starting there, else -1
   std::string why_not;
+  // Per GPU that runs a kernel given a drawn key: the replay's keys (2 words per draw), copied
+  // there at the start of each replay. The kernels read their key from it (KernelArgs::
+  // key_words), so a graph may hold them and still draw each step's numbers.
+  std::vector<std::pair<Device, Tensor>> key_tables;
+  const std::uint32_t* key_table(Device device) const {
+    for (const auto& [d, t] : key_tables)
+      if (d == device) return static_cast<const std::uint32_t*>(t.address());
+    return nullptr;
+  }
 
   // Run r's capture was refused: its halves are tried at the next replays instead (the first
   // takes its place; a half too short for a graph runs kernel by kernel).
@@ -629,11 +639,16 @@ void StepRecording::plan_graphs() const {
     const Entry& e = entries_[i];
     if (e.kind != Entry::Kind::kernel) continue;
     kernels_on = e.args.device;
-    // A drawn key changes at each replay (a graph would repeat the captured one); a copy from
-    // or to the host touches pageable memory a graph cannot hold (and one to the host waits).
+    // A copy from or to the host touches pageable memory a graph cannot hold (and one to the
+    // host waits). A kernel given a drawn key reads it from the device's key table.
     const bool host_copy =
         e.op == kernels::Op::Copy && (e.args.in_device != e.args.device || e.args.out_on_host);
-    if (e.args.device.is_cuda() && e.key_draw < 0 && !host_copy) capturable[i] = e.args.device;
+    if (!e.args.device.is_cuda() || host_copy) continue;
+    capturable[i] = e.args.device;
+    if (e.key_draw >= 0 && !graphs->key_table(e.args.device))
+      graphs->key_tables.emplace_back(
+          e.args.device,
+          Tensor::empty(Shape{std::int64_t(2 * num_draws_)}, DType::i32, e.args.device));
   }
   for (const GraphSegment& segment : graph_segments(capturable, kMinGraphKernels))
     graphs->runs.push_back({segment, nullptr, false});
@@ -648,7 +663,7 @@ void StepRecording::plan_graphs() const {
       os << "graphs hold a GPU's work; this step's kernels run on " << *kernels_on;
     else
       os << "no run of " << kMinGraphKernels
-         << " or more GPU kernels without host work, a drawn key or a host copy between them";
+         << " or more GPU kernels without host work or a host copy between them";
     graphs->why_not = os.str();
   }
   graphs_ = std::move(graphs);
@@ -680,13 +695,45 @@ void StepRecording::run_kernel(const Entry& e, std::span<const Key> draws) const
   if (e.key_draw < 0) {
     e.fn(e.args);
   } else {
+    // The replay's key for this draw: from the GPU's key table when graphs are on (a graph
+    // holds the address, not the key), from the host's copy of the draws on the CPU, else
+    // passed by value.
     kernels::KernelArgs args = e.args;
-    const Key& key = draws[std::size_t(e.key_draw)];
-    args.key[0] = key.words()[0];
-    args.key[1] = key.words()[1];
+    const std::size_t word = 2 * std::size_t(e.key_draw);
+    const std::uint32_t* table =
+        graphs_ && e.args.device.is_cuda() ? graphs_->key_table(e.args.device) : nullptr;
+    if (table != nullptr) {
+      args.key_words = table + word;
+    } else if (e.args.device.is_cpu()) {
+      args.key_words = key_words_.data() + word;
+    } else {
+      const Key& key = draws[std::size_t(e.key_draw)];
+      args.key[0] = key.words()[0];
+      args.key[1] = key.words()[1];
+    }
     e.fn(args);
   }
   ++kernels::kernels_run_by_this_thread();
+}
+
+void StepRecording::write_keys(std::span<const Key> draws) const {
+  key_words_.resize(2 * draws.size());
+  for (std::size_t j = 0; j < draws.size(); ++j) {
+    key_words_[2 * j] = draws[j].words()[0];
+    key_words_[2 * j + 1] = draws[j].words()[1];
+  }
+  if (!graphs_ || draws.empty()) return;
+  // (Pageable memory: the copy stages it before returning, so the next replay may rewrite it.)
+  for (const auto& [device, table] : graphs_->key_tables) {
+    kernels::KernelArgs args;
+    args.out = buffer_view(table);
+    args.in[0] = args.out;
+    args.in[0].data = key_words_.data();
+    args.num_inputs = 1;
+    args.device = device;
+    args.in_device = Device::cpu();
+    kernels::run("step replay's keys", kernels::Op::Copy, DType::i32, args);
+  }
 }
 
 void StepRecording::replay(std::span<const Key> draws) const {
@@ -696,6 +743,7 @@ void StepRecording::replay(std::span<const Key> draws) const {
               " random keys, the replay was given ", draws.size());
   if (use_graphs_ && !graphs_) plan_graphs();
   Graphs* graphs = use_graphs_ ? graphs_.get() : nullptr;
+  write_keys(draws);
   std::vector<std::function<void()>> pending;
   auto run_checks = [&] {
     std::vector<std::function<void()>> now;

@@ -139,9 +139,10 @@ class StepRecording final : public StepObserver, public kernels::KernelObserver 
 
   // CUDA graphs for the replays (core/stream_graph.hpp). With `on`, the next replay captures
   // each run of at least kMinGraphKernels consecutive GPU kernels (no host code, check or
-  // constant between them, no drawn key, no copy from or to the host) as one graph, and the
-  // replays after it launch the graphs instead of the kernels: the same kernels with the same
-  // arguments, in the same order, on the same stream. A run whose capture is refused (a
+  // constant between them, no copy from or to the host) as one graph, and the replays after it
+  // launch the graphs instead of the kernels: the same kernels with the same arguments, in the
+  // same order, on the same stream. Kernels given a drawn key read it from a key table on their
+  // GPU, which each replay first fills with its draws (one copy per device). A run whose capture is refused (a
   // launcher that waits on the host, ...) runs kernel by kernel that time, with the reason kept,
   // and its halves are tried at the next replays (graph_segments.hpp's split_refused), until
   // only runs too short to cut are left kernel by kernel. (A capture that cannot even begin, or
@@ -207,6 +208,10 @@ class StepRecording final : public StepObserver, public kernels::KernelObserver 
   struct Graphs;
   bool use_graphs_ = false;
   mutable std::unique_ptr<Graphs> graphs_;
+  // The replay's draws as key words: on the host (CPU kernels read them there) and in each GPU
+  // key table of the graphs (one copy per device, before anything of the replay runs).
+  mutable std::vector<std::uint32_t> key_words_;
+  void write_keys(std::span<const Key> draws) const;
   void run_kernel(const Entry& e, std::span<const Key> draws) const;
   void plan_graphs() const;
 };

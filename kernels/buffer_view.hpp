@@ -43,6 +43,10 @@ struct KernelArgs {
   double scalar[2] = {0.0, 0.0};        // op-specific constants (fill value, bounds, ...)
   std::int64_t ints[4] = {0, 0, 0, 0};  // op-specific integers (axis, depth, ...)
   std::uint32_t key[2] = {0, 0};        // RNG key
+  // When set, the RNG key is these two words, read when the kernel runs (device memory for a
+  // CUDA kernel) instead of `key`: a replayed step's table of drawn keys, rewritten before each
+  // replay, so a CUDA graph holding the kernel draws the new step's numbers.
+  const std::uint32_t* key_words = nullptr;
   Device device;                        // where out lives (CUDA kernels pick the stream)
   Device in_device;                     // for Copy between devices: where in[0] lives
   // For Copy: `device`'s kernel writes into host memory (a device -> host copy, where `device` is
@@ -51,5 +55,11 @@ struct KernelArgs {
 };
 
 using KernelFn = void (*)(const KernelArgs&);
+
+// The key a CPU kernel draws with (KernelArgs::key_words when set, else key).
+inline void key_of(const KernelArgs& a, std::uint32_t (&key)[2]) {
+  key[0] = a.key_words ? a.key_words[0] : a.key[0];
+  key[1] = a.key_words ? a.key_words[1] : a.key[1];
+}
 
 }  // namespace elegy::kernels

@@ -110,7 +110,8 @@ void dropout_kernel(const KernelArgs& a) {
   const std::uint32_t threshold = keep_threshold(a.scalar[0]);
   const T* x = static_cast<const T*>(a.in[0].data);
   T* out = static_cast<T*>(a.out.data);
-  const std::uint32_t key[2] = {a.key[0], a.key[1]};
+  std::uint32_t key[2];
+  key_of(a, key);
   const std::int64_t blocks = (n + 3) / 4;
   parallel_for(blocks, kGrainElements / 4, [&](std::int64_t b0, std::int64_t b1) {
     HWY_ALIGN std::uint32_t words[4 * kBatchBlocks];

@@ -97,7 +97,8 @@ void fill_from_blocks(const KernelArgs& a, Gen gen) {
   if (n == 0) return;
   const bool dense = l.rank == 1 && l.strides[0][0] == 1;
   T* const out = static_cast<T*>(a.out.data);
-  const std::uint32_t key[2] = {a.key[0], a.key[1]};
+  std::uint32_t key[2];
+  key_of(a, key);
   const std::int64_t blocks = (n + kPerBlock - 1) / kPerBlock;
   parallel_for(blocks, kGrainElements / kPerBlock, [&](std::int64_t b0, std::int64_t b1) {
     HWY_ALIGN std::uint32_t words[4 * kBatchBlocks];

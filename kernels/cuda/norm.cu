@@ -12,6 +12,7 @@
 #include "elegy/core/random_dist.hpp"
 #include "elegy/core/tensor.hpp"
 #include "elegy/kernels/cuda/families.hpp"
+#include "elegy/kernels/cuda/key_source.cuh"
 #include "elegy/kernels/cuda/launch.cuh"
 
 namespace elegy::kernels::cuda {
@@ -374,9 +375,10 @@ void batch_norm_backward(const KernelArgs& a) {
 
 // One thread per Philox block of 4 elements (the words bernoulli's uniform uses).
 template <class T>
-__global__ void dropout_kernel(Layout<2> l, std::int64_t n, const T* x, T* out, std::uint32_t k0,
-                               std::uint32_t k1, std::uint32_t threshold, T keep_prob, bool dense) {
-  const std::uint32_t key[2] = {k0, k1};
+__global__ void dropout_kernel(Layout<2> l, std::int64_t n, const T* x, T* out, KeySource source,
+                               std::uint32_t threshold, T keep_prob, bool dense) {
+  std::uint32_t key[2];
+  source.load(key);
   const std::int64_t blocks = (n + 3) / 4;
   const std::int64_t step = std::int64_t(gridDim.x) * blockDim.x;
   for (std::int64_t b = std::int64_t(blockIdx.x) * blockDim.x + threadIdx.x; b < blocks;
@@ -404,7 +406,7 @@ void dropout(const KernelArgs& a) {
       std::uint32_t(std::min(::ceil(a.scalar[0] * 16777216.0), 16777216.0));
   const cudaStream_t s = prepare(a.device);
   dropout_kernel<T><<<blocks_for((n + 3) / 4), kThreads, 0, s>>>(
-      l, n, static_cast<const T*>(a.in[0].data), static_cast<T*>(a.out.data), a.key[0], a.key[1],
+      l, n, static_cast<const T*>(a.in[0].data), static_cast<T*>(a.out.data), key_source(a),
       threshold, T(a.scalar[0]), dense);
   check_launch("dropout (cuda)");
 }

@@ -16,25 +16,24 @@
 
 #include "elegy/core/random_dist.hpp"
 #include "elegy/kernels/cuda/families.hpp"
+#include "elegy/kernels/cuda/key_source.cuh"
 #include "elegy/kernels/cuda/launch.cuh"
 
 namespace elegy::kernels::cuda {
 namespace {
 
-struct RngKey {
-  std::uint32_t words[2];
-};
-
 // Philox block b fills elements b * kPerBlock .. + kPerBlock - 1 (those below n) of out, walked
 // in row-major order through `l`; gen(words, values) turns the block's 4 words into values.
 template <class T, int kPerBlock, class Gen>
-__global__ void random_kernel(Layout<1> l, std::int64_t n, T* out, RngKey key, Gen gen) {
+__global__ void random_kernel(Layout<1> l, std::int64_t n, T* out, KeySource source, Gen gen) {
+  std::uint32_t key[2];
+  source.load(key);
   const std::int64_t blocks = (n + kPerBlock - 1) / kPerBlock;
   const std::int64_t step = std::int64_t(gridDim.x) * blockDim.x;
   for (std::int64_t b = std::int64_t(blockIdx.x) * blockDim.x + threadIdx.x; b < blocks;
        b += step) {
     std::uint32_t words[4];
-    rng::block_words(key.words, std::uint64_t(b), words);
+    rng::block_words(key, std::uint64_t(b), words);
     T values[kPerBlock];
     gen(words, values);
 #pragma unroll
@@ -57,10 +56,9 @@ void fill_from_blocks(const KernelArgs& a, Gen gen, const char* op) {
   const Layout<1> l = coalesce(views);
   const std::int64_t n = l.numel();
   if (n == 0) return;
-  const RngKey key{{a.key[0], a.key[1]}};
   const cudaStream_t s = prepare(a.device);
   random_kernel<T, kPerBlock><<<blocks_for((n + kPerBlock - 1) / kPerBlock), kThreads, 0, s>>>(
-      l, n, static_cast<T*>(a.out.data), key, gen);
+      l, n, static_cast<T*>(a.out.data), key_source(a), gen);
   check_launch(op);
 }
 
