@@ -6,6 +6,8 @@
 #include <cmath>
 #include <vector>
 
+#include <elegy/autodiff/kernel_call.hpp>
+
 #include "core/thread_count.hpp"
 #include "grad_check.hpp"
 
@@ -96,4 +98,38 @@ TEST_CASE("dropout: errors for a bad rate or input") {
                        elegy::Error);
   CHECK_THROWS_WITH_AS(dropout(Key(1), 0.5, Tensor()), doctest::Contains("dropout: the input"),
                        elegy::Error);
+}
+
+TEST_CASE("RNG kernels read their key from key_words when it is set (a replay's key table)") {
+  // A replayed step hands its draws to the RNG kernels through memory (KernelArgs::key_words),
+  // so a CUDA graph can hold them; the numbers must be those of the key passed by value.
+  const Key key(77);
+  const std::uint32_t words[2] = {key.words()[0], key.words()[1]};
+  const Tensor x = host_uniform(Shape{1001}, 3).astype(DType::f32);
+  for (const kernels::Op op : {kernels::Op::Dropout, kernels::Op::RandomNormal}) {
+    CAPTURE(kernels::op_name(op));
+    const auto run = [&](bool through_memory) {
+      const Tensor out = Tensor::empty(x.shape());
+      kernels::KernelArgs args;
+      args.out = autodiff::buffer_view(out);
+      if (op == kernels::Op::Dropout) {
+        args.in[0] = autodiff::buffer_view(x);
+        args.num_inputs = 1;
+        args.scalar[0] = 0.6;
+      }
+      if (through_memory) {
+        args.key_words = words;  // and a wrong key by value, which must not be used
+        args.key[0] = 1;
+        args.key[1] = 2;
+      } else {
+        args.key[0] = words[0];
+        args.key[1] = words[1];
+      }
+      args.device = Device::cpu();
+      kernels::run("test", op, DType::f32, args);
+      return out.to_vector<float>();
+    };
+    CHECK(run(true) == run(false));
+  }
+  CHECK(dropout(key, 0.4, x).to_vector<float>() != dropout(Key(78), 0.4, x).to_vector<float>());
 }

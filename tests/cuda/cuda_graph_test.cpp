@@ -62,7 +62,8 @@ struct Mlp : nn::Module {
 };
 
 // BatchNorm's statistics, and two Dropout layers: their kernels take a key drawn at each step,
-// so they run between graphs.
+// which a replay with graphs writes into a key table on the GPU before launching them, so the
+// graphs hold them and still draw each step's masks.
 struct BatchNormDropoutCnn : nn::Module {
   Tensor call(nn::Context& ctx, const Tensor& x) override {
     Tensor h = nn::BatchNorm()(ctx, nn::Conv2D(4, 3)(ctx, x));

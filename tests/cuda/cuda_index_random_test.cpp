@@ -500,3 +500,43 @@ TEST_CASE("cuda: index_add into a strided GPU x (its copy is device to device) m
   check_identical(on_gpu.to(Device::cpu()).to_vector<float>(), on_cpu.to_vector<float>(),
                   "index_add of a transposed x");
 }
+
+TEST_CASE("cuda: RNG kernels read their key from device memory when key_words is set" *
+          doctest::skip(kNoGpu)) {
+  // What a replay with graphs does: the draws sit in a key table on the GPU, read when the
+  // kernel runs. The numbers are the CPU's for the same key.
+  const Key key(91);
+  const Tensor table =
+      Tensor::from_vector(std::vector<std::int32_t>{std::int32_t(key.words()[0]),
+                                                    std::int32_t(key.words()[1])},
+                          Shape{2})
+          .to(kGpu);
+  const Tensor x = random::uniform(Key(5), {4099});
+  for (const kernels::Op op : {kernels::Op::Dropout, kernels::Op::RandomNormal}) {
+    CAPTURE(kernels::op_name(op));
+    const auto run = [&](Device device) {
+      const Tensor in = x.to(device);
+      const Tensor out = Tensor::empty(x.shape(), DType::f32, device);
+      kernels::KernelArgs args;
+      args.out = autodiff::buffer_view(out);
+      if (op == kernels::Op::Dropout) {
+        args.in[0] = autodiff::buffer_view(in);
+        args.num_inputs = 1;
+        args.scalar[0] = 0.6;
+      }
+      if (device.is_cuda()) {
+        args.key_words = static_cast<const std::uint32_t*>(table.address());
+      } else {
+        args.key[0] = key.words()[0];
+        args.key[1] = key.words()[1];
+      }
+      args.device = device;
+      kernels::run("test", op, DType::f32, args);
+      return out.to(Device::cpu()).to_vector<float>();
+    };
+    const std::vector<float> cpu = run(Device::cpu()), gpu = run(kGpu);
+    REQUIRE(cpu.size() == gpu.size());
+    for (std::size_t i = 0; i < cpu.size(); ++i)
+      CHECK(gpu[i] == doctest::Approx(cpu[i]).epsilon(1e-6));
+  }
+}
