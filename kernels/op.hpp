@@ -25,8 +25,8 @@ namespace elegy::kernels {
   X(LogicalAnd) X(LogicalOr) X(LogicalXor)                                                       \
   X(Where)         /* out = in[0] ? in[1] : in[2]; keyed by in[1].dtype */                       \
   X(MulAdd)        /* float: out = in[0] * in[1] + in[2], the product rounded first (= Mul, Add) */\
-  X(RunningMeans)  /* float32: count and per-log totals += batch values * weight, and the logs' \
-                      means, in one call: ints[0] = &ViewList (running_means_list.hpp) */        \
+  X(RunningMeans)  /* float32: totals += values * scalar[0], count += scalar[1], and the means, \
+                      in one call: ints[0] = &ViewList (running_means_list.hpp) */               \
   /* reductions: out has in's rank with size 1 on the reduced dims */                            \
   X(Sum) X(Prod) X(Max) X(Min) X(ArgMax) X(ArgMin) X(LogSumExp)                                  \
   X(ArgMaxMatches) /* float32 out [R] = argmax(in[0][r]) == in[1][r] ? 1 : 0: in[0] dense [R,K] \

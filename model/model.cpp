@@ -95,13 +95,15 @@ TestStep Model::test_step(const StepArgs& args) {
     loss_state = metrics::running_means_init(batch_values);
     metric_state = metrics_.init(la);
     logs = metrics::running_means_result(loss_state);
+    for (auto& [name, value] : metrics_.results(metric_state)) logs[name] = value;
   } else {
     const Tree& ms = p.states.metrics_states();
     std::tie(loss_state, logs) =
         metrics::running_means_step(ms["losses"], batch_values, batch_size_of(args.x));
-    metric_state = metrics_.update(ms["metrics"], la);
+    auto [updated, results] = metrics_.step(ms["metrics"], la);
+    metric_state = std::move(updated);
+    for (auto& [name, value] : results) logs[name] = value;
   }
-  for (auto& [name, value] : metrics_.results(metric_state)) logs[name] = value;
   for (const auto& [name, value] : logs) running_log_names_.insert(name);
   States states =
       p.states.update("metrics_states", Tree{{"losses", loss_state}, {"metrics", metric_state}});

@@ -19,7 +19,7 @@ void running_means_kernel(const KernelArgs& a) {
               "running_means", "a list of ", list.count,
               " views is not a count, a new count and four views per log");
   const float weight = float(a.scalar[0]);
-  const float count = at(list.views[0]) + weight;
+  const float count = at(list.views[0]) + float(a.scalar[1]);
   for (int i = kRunningMeansHeader; i < list.count; i += kRunningMeansPerLog) {
     const BufferView *value = &list.views[i], *total = value + 1, *new_total = value + 2,
                      *mean = value + 3;

@@ -24,11 +24,12 @@ struct MeansTable {
   float* new_total[kLogsPerLaunch];
   float* mean[kLogsPerLaunch];
   int logs;
-  float weight;
+  float weight;     // of the values
+  float count_add;  // to the count
 };
 
 __global__ void running_means_kernel(MeansTable t) {
-  const float count = __fadd_rn(*t.count, t.weight);
+  const float count = __fadd_rn(*t.count, t.count_add);
   for (int i = 0; i < t.logs; ++i) {
     float total = *t.total[i];
     if (t.value[i] != nullptr) {
@@ -53,6 +54,7 @@ void running_means(const KernelArgs& a) {
     t.count = static_cast<const float*>(list.views[0].data);
     t.new_count = static_cast<float*>(list.views[1].data);
     t.weight = float(a.scalar[0]);
+    t.count_add = float(a.scalar[1]);
     t.logs = std::min(kLogsPerLaunch, logs - first);
     for (int i = 0; i < t.logs; ++i) {
       const BufferView* v = &list.views[kRunningMeansHeader + (first + i) * kRunningMeansPerLog];

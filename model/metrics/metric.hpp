@@ -5,6 +5,7 @@
 
 #include <functional>
 #include <string>
+#include <utility>
 
 #include "elegy/core/tree.hpp"
 #include "elegy/model/losses/loss_args.hpp"
@@ -16,8 +17,11 @@ class Metric {
   using Init = std::function<Tree(const LossArgs&)>;
   using Update = std::function<Tree(const Tree& state, const LossArgs&)>;
   using Result = std::function<Tensor(const Tree& state)>;
+  // update then result in one go, with their values (optional: a metric that can compute both
+  // with fewer kernels than the two calls, as the weighted means do with one RunningMeans).
+  using Step = std::function<std::pair<Tree, Tensor>(const Tree& state, const LossArgs&)>;
 
-  Metric(std::string name, Init init, Update update, Result result);
+  Metric(std::string name, Init init, Update update, Result result, Step step = nullptr);
 
   // Any per-batch value (a scalar, or per-sample values weighted by sample_weight) as a running
   // mean over the batches: Elegy's AvgMetric, weighted by the number of samples.
@@ -27,12 +31,16 @@ class Metric {
   Tree init(const LossArgs& args) const { return init_(args); }
   Tree update(const Tree& state, const LossArgs& args) const { return update_(state, args); }
   Tensor result(const Tree& state) const { return result_(state); }
+  // The updated state and its result: the step function where there is one, else update then
+  // result.
+  std::pair<Tree, Tensor> step(const Tree& state, const LossArgs& args) const;
 
  private:
   std::string name_;
   Init init_;
   Update update_;
   Result result_;
+  Step step_;
 };
 
 // A weighted mean over everything seen: state {total, count} (float32 scalars on the values'

@@ -38,4 +38,16 @@ std::map<std::string, Tensor> Metrics::results(const Tree& states) const {
   return out;
 }
 
+std::pair<Tree, std::map<std::string, Tensor>> Metrics::step(const Tree& states,
+                                                             const LossArgs& args) const {
+  Tree::Map out;
+  std::map<std::string, Tensor> results;
+  for (std::size_t i = 0; i < metrics_.size(); ++i) {
+    auto [state, result] = metrics_[i].step(states[names_[i]], args);
+    out[names_[i]] = std::move(state);
+    results[names_[i]] = std::move(result);
+  }
+  return {Tree::from_map(std::move(out)), std::move(results)};
+}
+
 }  // namespace elegy::metrics

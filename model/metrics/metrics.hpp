@@ -3,6 +3,7 @@
 #pragma once
 
 #include <map>
+#include <utility>
 #include <string>
 #include <vector>
 
@@ -22,6 +23,10 @@ class Metrics {
   Tree init(const LossArgs& args) const;
   Tree update(const Tree& states, const LossArgs& args) const;
   std::map<std::string, Tensor> results(const Tree& states) const;
+  // update then results, with their values: each metric's step (Metric::step), so a weighted
+  // mean's update and result are one kernel.
+  std::pair<Tree, std::map<std::string, Tensor>> step(const Tree& states,
+                                                      const LossArgs& args) const;
 
  private:
   std::vector<Metric> metrics_;

@@ -54,61 +54,74 @@ std::map<std::string, Tensor> running_means_result(const Tree& state) {
   return out;
 }
 
+std::optional<MeansUpdated> update_means(const Tensor& count, double count_add,
+                                         std::span<const MeanLog> logs, double value_weight) {
+  const auto one_float = [&](const Tensor& t) {
+    return t.defined() && t.dtype() == DType::f32 && t.numel() == 1 &&
+           t.device() == count.device();
+  };
+  if (!one_float(count)) return std::nullopt;
+  for (const MeanLog& log : logs)
+    if (!one_float(log.total) || (log.value.defined() && !one_float(log.value)))
+      return std::nullopt;
+  const auto scalar_view = [](const Tensor& t) {
+    kernels::BufferView v = autodiff::buffer_view(t);
+    v.rank = 0;  // (a [1] count, total or value is read as its one element)
+    return v;
+  };
+  const auto scalar = [&] { return Tensor::empty(Shape{}, DType::f32, count.device()); };
+  const kernels::BufferView absent;  // a log with no value this batch
+  MeansUpdated out{scalar(), {}, {}};
+  std::vector<kernels::BufferView> views = {scalar_view(count), scalar_view(out.count)};
+  views.reserve(kernels::kRunningMeansHeader + kernels::kRunningMeansPerLog * logs.size());
+  for (const MeanLog& log : logs) {
+    out.means.push_back(scalar());
+    out.totals.push_back(log.value.defined() ? scalar() : log.total);
+    views.insert(views.end(), {log.value.defined() ? scalar_view(log.value) : absent,
+                               scalar_view(log.total),
+                               log.value.defined() ? scalar_view(out.totals.back()) : absent,
+                               scalar_view(out.means.back())});
+  }
+  const kernels::ViewList list{views.data(), int(views.size())};
+  kernels::KernelArgs args;
+  args.ints[0] = kernels::address_of(list);
+  args.scalar[0] = value_weight;
+  args.scalar[1] = count_add;
+  args.device = count.device();
+  kernels::run("running_means_update", kernels::Op::RunningMeans, DType::f32, args);
+  return out;
+}
+
 std::pair<Tree, std::map<std::string, Tensor>> running_means_step(
     const Tree& state, const std::map<std::string, Tensor>& values, double weight) {
   ELEGY_CHECK(state.is_map() && state.contains("count"), "running_means_update",
               "the state is not a running-means state (made by running_means_init)");
-  const Tensor count = state["count"].tensor();
   const Tree& totals = state["totals"];
-  const auto one_float = [&](const Tensor& t) {
-    return t.dtype() == DType::f32 && t.numel() == 1 && t.device() == count.device();
-  };
-  bool fused = totals.is_map() && one_float(count);
-  for (const auto& [name, v] : values)
-    fused = fused && totals.contains(name) && v.numel() == 1 && v.device() == count.device();
-  if (fused)
-    for (const auto& [name, t] : totals.items()) fused = fused && one_float(t.tensor());
+  bool known = totals.is_map();
+  for (const auto& [name, v] : values) known = known && totals.contains(name);
+  std::vector<MeanLog> logs;
+  std::vector<std::string> names;
+  if (known) {
+    for (const auto& [name, t] : totals.items()) {
+      const auto v = values.find(name);
+      logs.push_back({t.tensor(), v == values.end() ? Tensor() : v->second.astype(DType::f32)});
+      names.push_back(name);
+    }
+  }
+  const std::optional<MeansUpdated> fused =
+      known ? update_means(state["count"].tensor(), weight, logs, weight) : std::nullopt;
   if (!fused) {
     Tree updated = running_means_update(state, values, weight);
     auto means = running_means_result(updated);
     return {std::move(updated), std::move(means)};
   }
-  const auto scalar_view = [](const Tensor& t) {
-    kernels::BufferView v = autodiff::buffer_view(t);
-    v.rank = 0;  // (a [1] count or total is read as its one element)
-    return v;
-  };
-  kernels::BufferView absent;  // a log with no value this batch
-  const Tensor new_count = Tensor::empty(Shape{}, DType::f32, count.device());
-  std::vector<Tensor> batch;  // (the float32 values, alive for the call)
-  std::vector<kernels::BufferView> views = {scalar_view(count), scalar_view(new_count)};
-  batch.reserve(values.size());
-  views.reserve(kernels::kRunningMeansHeader +
-                kernels::kRunningMeansPerLog * totals.items().size());
   Tree::Map new_totals;
   std::map<std::string, Tensor> means;
-  for (const auto& [name, t] : totals.items()) {
-    const Tensor mean = Tensor::empty(Shape{}, DType::f32, count.device());
-    const auto v = values.find(name);
-    if (v == values.end()) {
-      views.insert(views.end(), {absent, scalar_view(t.tensor()), absent, scalar_view(mean)});
-      new_totals.emplace(name, t);
-    } else {
-      batch.push_back(reshape(v->second, Shape{}).astype(DType::f32));
-      const Tensor new_total = Tensor::empty(Shape{}, DType::f32, count.device());
-      views.insert(views.end(), {scalar_view(batch.back()), scalar_view(t.tensor()),
-                                 scalar_view(new_total), scalar_view(mean)});
-      new_totals.emplace(name, new_total);
-    }
-    means.emplace(name, mean);
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    new_totals.emplace(names[i], fused->totals[i]);
+    means.emplace(names[i], fused->means[i]);
   }
-  const kernels::ViewList list{views.data(), int(views.size())};
-  kernels::KernelArgs args;
-  args.ints[0] = kernels::address_of(list);
-  args.scalar[0] = weight;
-  args.device = count.device();
-  kernels::run("running_means_update", kernels::Op::RunningMeans, DType::f32, args);
-  return {Tree{{"count", new_count}, {"totals", Tree::from_map(std::move(new_totals))}},
+  return {Tree{{"count", fused->count}, {"totals", Tree::from_map(std::move(new_totals))}},
           std::move(means)};
 }
 

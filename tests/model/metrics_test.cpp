@@ -172,6 +172,40 @@ TEST_CASE("running_means_step: one kernel, the bits of running_means_update then
   CHECK(grown_means.size() == 3);
 }
 
+TEST_CASE("Metric::step: update and result in one kernel, the bits of update then result") {
+  // Accuracy (a weighted mean), a mean of a per-batch scalar (weighted by the batch size) and a
+  // mean of per-sample values; with sample weights the step composes the ops (tensor counts).
+  const Tensor pred = random::normal(Key(1), {7, 4});
+  const Tensor labels = random::randint(Key(2), {7}, 0, 4, DType::i32);
+  const Tensor weights = f1({0.5f, 1, 0, 2, 1, 1, 0.25f});
+  const std::vector<metrics::Metric> ms = {
+      metrics::SparseCategoricalAccuracy(),
+      metrics::Mean("scalar", [](const LossArgs& a) { return mean(a.y_pred.tensor()) / 3.0; }),
+      metrics::Mean("per_sample", [](const LossArgs& a) { return max(a.y_pred.tensor(), {1}); })};
+  for (const metrics::Metric& m : ms) {
+    for (const bool weighted : {false, true}) {
+      CAPTURE(m.name());
+      CAPTURE(weighted);
+      const LossArgs a = batch(labels, pred, weighted ? std::optional(weights) : std::nullopt);
+      Tree state = m.init(a);
+      for (int b = 0; b < 3; ++b) {
+        const Tree updated = m.update(state, a);
+        const float want = m.result(updated).item<float>();
+        testing::KernelLog k;
+        const auto [stepped, result] = m.step(state, a);
+        k.stop();
+        CHECK(result.item<float>() == want);
+        CHECK(stepped["total"].tensor().item<float>() == updated["total"].tensor().item<float>());
+        CHECK(stepped["count"].tensor().item<float>() == updated["count"].tensor().item<float>());
+        const bool fused = !weighted || m.name() == "scalar";  // (a scalar ignores weights)
+        CHECK(k.count(kernels::Op::RunningMeans) == int(fused));
+        CHECK(k.count(kernels::Op::DivNoNan) == int(!fused));
+        state = stepped;
+      }
+    }
+  }
+}
+
 TEST_CASE("metrics: labels of the wrong kind are a clear Error") {
   const Tensor probs = f2({0.1f, 0.9f, 0.8f, 0.2f}, 2, 2);
   CHECK_THROWS_WITH_AS(once(metrics::SparseCategoricalAccuracy(), batch(probs, probs)),
