@@ -116,10 +116,13 @@ class CachingDeviceAllocator final : public Allocator {
         if (size_class(it->second) != block) continue;
         const auto [p, kept_nbytes] = *it;
         retained.erase(it);
-        capture->live.emplace(p, kept_nbytes);
+        // Charged now as this request's bytes: a launcher that keeps it (a refused capture)
+        // frees it later with its own size.
+        capture->live.emplace(p, nbytes);
         std::lock_guard lock(mutex_);
         ++stats_.num_allocs;
         ++stats_.num_cache_hits;
+        note_in_use(std::int64_t(nbytes) - std::int64_t(kept_nbytes));
         return p;
       }
     }

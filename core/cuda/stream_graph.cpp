@@ -100,8 +100,14 @@ class Capturing {
 
 std::unique_ptr<StreamGraph> capture_graph(int index, const std::function<void()>& enqueue,
                                            std::string& why_not) {
-  ELEGY_CHECK(capture_blocks() == nullptr, "cuda graph capture",
+  // (capture_blocks() is null inside a CaptureSuspended scope too: this counts captures.)
+  thread_local int captures_open = 0;
+  ELEGY_CHECK(capture_blocks() == nullptr && captures_open == 0, "cuda graph capture",
               "this thread is capturing a graph already");
+  ++captures_open;
+  struct Closed {
+    ~Closed() { --captures_open; }
+  } closed;
   // One capture at a time per device: its capture stream can hold one (captures only queue
   // work, so another thread waits a few hundred microseconds at most).
   std::lock_guard<std::mutex> one_at_a_time(capture_mutex(index));
