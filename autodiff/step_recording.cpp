@@ -629,6 +629,7 @@ void StepRecording::use_graphs(bool on) {
   if (on == use_graphs_) return;
   use_graphs_ = on;
   graphs_.reset();
+  graphs_dropped_.clear();
 }
 
 void StepRecording::plan_graphs() const {
@@ -676,7 +677,8 @@ StepRecording::GraphStatus StepRecording::graph_status() const {
     return status;
   }
   if (!graphs_) {
-    status.why_not = "not replayed since graphs were turned on";
+    status.why_not =
+        graphs_dropped_.empty() ? "not replayed since graphs were turned on" : graphs_dropped_;
     return status;
   }
   status.why_not = graphs_->why_not;
@@ -741,9 +743,23 @@ void StepRecording::replay(std::span<const Key> draws) const {
               "the recording let go of its blocks (release_blocks): it can only be compared");
   ELEGY_CHECK(draws.size() == num_draws_, "StepRecording::replay", "the step drew ", num_draws_,
               " random keys, the replay was given ", draws.size());
-  if (use_graphs_ && !graphs_) plan_graphs();
+  if (use_graphs_ && !graphs_ && graphs_dropped_.empty()) plan_graphs();
+  try {
+    write_keys(draws);
+    run_entries(draws);
+  } catch (const OutOfMemoryError& e) {
+    // The graphs keep their launchers' temporaries, which the allocator's free-and-retry cannot
+    // reach: they go, so the next replay (kernel by kernel) has that memory back.
+    if (graphs_) {
+      graphs_.reset();
+      graphs_dropped_ = std::string("graphs dropped when a replay ran out of memory: ") + e.what();
+    }
+    throw;
+  }
+}
+
+void StepRecording::run_entries(std::span<const Key> draws) const {
   Graphs* graphs = use_graphs_ ? graphs_.get() : nullptr;
-  write_keys(draws);
   std::vector<std::function<void()>> pending;
   auto run_checks = [&] {
     std::vector<std::function<void()>> now;

@@ -146,7 +146,9 @@ class StepRecording final : public StepObserver, public kernels::KernelObserver 
   // launcher that waits on the host, ...) runs kernel by kernel that time, with the reason kept,
   // and its halves are tried at the next replays (graph_segments.hpp's split_refused), until
   // only runs too short to cut are left kernel by kernel. (A capture that cannot even begin, or
-  // raises on the host, is not retried: its run stays kernel by kernel.)
+  // raises on the host, is not retried: its run stays kernel by kernel.) A replay that runs out
+  // of memory drops the graphs (their launchers' temporaries are out of the allocator's reach)
+  // and the later replays run kernel by kernel; graph_status says so.
   void use_graphs(bool on);
   static constexpr std::size_t kMinGraphKernels = 3;
   struct GraphStatus {
@@ -212,6 +214,9 @@ class StepRecording final : public StepObserver, public kernels::KernelObserver 
   // key table of the graphs (one copy per device, before anything of the replay runs).
   mutable std::vector<std::uint32_t> key_words_;
   void write_keys(std::span<const Key> draws) const;
+  void run_entries(std::span<const Key> draws) const;
+  // Why the graphs were dropped for good (a replay ran out of memory), or "".
+  mutable std::string graphs_dropped_;
   void run_kernel(const Entry& e, std::span<const Key> draws) const;
   void plan_graphs() const;
 };

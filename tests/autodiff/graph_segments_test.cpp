@@ -8,6 +8,8 @@
 #include <vector>
 
 #include <elegy/autodiff/graph_segments.hpp>
+#include <elegy/autodiff/step_recording.hpp>
+#include <elegy/elegy.hpp>
 #include <elegy/core/stream_graph.hpp>
 
 using namespace elegy;
@@ -96,4 +98,32 @@ TEST_CASE("a refused run is cut into halves long enough for a graph") {
     CHECK(level[i].end == 4 * i + 4);
   }
   CHECK(split_refused(level[5], 3).empty());
+}
+
+TEST_CASE("a replay that runs out of memory drops its graphs for good, and raises") {
+  // The graphs keep their launchers' temporaries out of the allocator's reach, so a replay that
+  // runs out of memory lets them go. (On the CPU the plan has no graph; the status shows it.)
+  bool hungry = false;
+  const Tensor x = Tensor::from_vector(std::vector<float>{1, 2, 3}, Shape{3});
+  autodiff::StepRecording recording;
+  recording.add_inputs(std::vector<Tensor>{x});
+  const Tensor y = x * 2.0;
+  autodiff::check_on_host("test", {y}, [&] {
+    if (hungry) throw OutOfMemoryError("test allocator: out of memory allocating 1 bytes");
+  });
+  recording.stop();
+  recording.use_graphs(true);
+  recording.replay();
+  CHECK(recording.graph_status().why_not.find("dropped") == std::string::npos);
+  hungry = true;
+  CHECK_THROWS_AS(recording.replay(), OutOfMemoryError);
+  CHECK(recording.graph_status().why_not.find("graphs dropped when a replay ran out of memory") !=
+        std::string::npos);
+  hungry = false;
+  recording.replay();  // kernel by kernel from now on
+  CHECK(recording.graph_status().why_not.find("dropped") != std::string::npos);
+  recording.use_graphs(false);
+  recording.use_graphs(true);  // turned on again: planned again at the next replay
+  recording.replay();
+  CHECK(recording.graph_status().why_not.find("dropped") == std::string::npos);
 }
