@@ -784,7 +784,7 @@ void StepRecording::run_entries(std::span<const Key> draws) const {
           run.graph = StreamGraph::capture(segment.device, run_kernels, why);
           refused = !run.graph;
         } catch (const std::exception& failed) {  // the capture itself failed (its begin, a
-          why = failed.what();                       // bad_alloc): nothing of the run was queued
+          why = failed.what();                    // bad_alloc): nothing of the run was queued
         }
         kernels::kernels_run_by_this_thread() = launched;  // (captured, not run)
         if (!run.graph && graphs->why_not.empty()) graphs->why_not = why;

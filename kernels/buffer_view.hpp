@@ -47,8 +47,8 @@ struct KernelArgs {
   // CUDA kernel) instead of `key`: a replayed step's table of drawn keys, rewritten before each
   // replay, so a CUDA graph holding the kernel draws the new step's numbers.
   const std::uint32_t* key_words = nullptr;
-  Device device;                        // where out lives (CUDA kernels pick the stream)
-  Device in_device;                     // for Copy between devices: where in[0] lives
+  Device device;     // where out lives (CUDA kernels pick the stream)
+  Device in_device;  // for Copy between devices: where in[0] lives
   // For Copy: `device`'s kernel writes into host memory (a device -> host copy, where `device` is
   // the GPU running it). Graph captures leave such copies out (StepRecording::use_graphs).
   bool out_on_host = false;

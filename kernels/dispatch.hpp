@@ -78,7 +78,7 @@ inline void run(const char* what, Op op, DType dtype, const KernelArgs& args) {
 void register_cpu_copy(Registry& r);
 void register_cpu_unary(Registry& r);
 void register_cpu_binary(Registry& r);
-void register_cpu_mul_add(Registry& r);  // kernels/cpu/mul_add.cpp
+void register_cpu_mul_add(Registry& r);        // kernels/cpu/mul_add.cpp
 void register_cpu_running_means(Registry& r);  // kernels/cpu/running_means.cpp
 void register_cpu_reduce(Registry& r);
 void register_cpu_softmax(Registry& r);

@@ -86,8 +86,7 @@ bool small_copy(const Tensor& slot, const Tensor& src) {
 
 // Copies `srcs[i]` into `slots[i]` (recorded by the step's recording): the small ones of a device
 // together, the rest one Copy each. No src may be another's slot (the copies run in any order).
-void copy_states(const std::vector<Tensor>& slots,
-                 const std::vector<Tensor>& srcs) {
+void copy_states(const std::vector<Tensor>& slots, const std::vector<Tensor>& srcs) {
   std::vector<SmallCopies> groups;
   for (std::size_t i = 0; i < slots.size(); ++i) {
     if (slots[i].numel() == 0) continue;
@@ -98,7 +97,8 @@ void copy_states(const std::vector<Tensor>& slots,
     auto group = std::find_if(groups.begin(), groups.end(),
                               [&](const SmallCopies& g) { return g.device == slots[i].device(); });
     if (group == groups.end()) group = groups.insert(groups.end(), {slots[i].device(), {}, {}});
-    group->pieces.push_back({slots[i].address(), srcs[i].address(), std::int64_t(slots[i].nbytes())});
+    group->pieces.push_back(
+        {slots[i].address(), srcs[i].address(), std::int64_t(slots[i].nbytes())});
     group->states.push_back(i);
   }
   for (const SmallCopies& g : groups) {

@@ -343,7 +343,8 @@ void sum_squares_many_kernel(const KernelArgs& a) {
   const auto partials = scratch<T>(std::max<std::int64_t>(pieces, 1));
   parallel_for(pieces, 1, [&](std::int64_t p0, std::int64_t p1) {
     for (std::int64_t p = p0; p < p1; ++p) {
-      const auto t = std::size_t(std::upper_bound(first.begin(), first.end(), p) - first.begin() - 1);
+      const auto t =
+          std::size_t(std::upper_bound(first.begin(), first.end(), p) - first.begin() - 1);
       const std::int64_t local = p - first[t], n = list.views[t].numel();
       reduce::RunsTask task;
       task.kind = Kind::Sum;

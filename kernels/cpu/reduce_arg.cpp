@@ -176,7 +176,8 @@ void argmax_matches_kernel(const KernelArgs& a) {
                   labels.rank == 1 && labels.sizes[0] == scores.sizes[0] && a.out.rank == 1 &&
                   a.out.sizes[0] == scores.sizes[0] && a.out.is_contiguous() &&
                   a.out.dtype == DType::f32,
-              "argmax_matches", "the CPU kernel takes dense [R, K] scores, [R] labels and a dense "
+              "argmax_matches",
+              "the CPU kernel takes dense [R, K] scores, [R] labels and a dense "
               "float32 [R] output");
   switch (labels.dtype) {
     case DType::i32:

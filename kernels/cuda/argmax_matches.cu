@@ -47,8 +47,8 @@ void launch(const KernelArgs& a) {
   const std::int64_t R = a.in[0].sizes[0], K = a.in[0].sizes[1];
   if (R == 0) return;
   const cudaStream_t s = prepare(a.device);
-  const auto blocks = unsigned(std::min<std::int64_t>((R + kRowsPerBlock - 1) / kRowsPerBlock,
-                                                      kMaxBlocks));
+  const auto blocks =
+      unsigned(std::min<std::int64_t>((R + kRowsPerBlock - 1) / kRowsPerBlock, kMaxBlocks));
   argmax_matches_kernel<T, L><<<blocks, kThreads, 0, s>>>(
       static_cast<const T*>(a.in[0].data), R, K, static_cast<const L*>(a.in[1].data),
       a.in[1].strides[0], static_cast<float*>(a.out.data));

@@ -8,8 +8,8 @@
 
 #include "elegy/core/error.hpp"
 #include "elegy/kernels/copy_list.hpp"
-#include "elegy/kernels/cuda/families.hpp"
 #include "elegy/kernels/cuda/device_scratch.cuh"
+#include "elegy/kernels/cuda/families.hpp"
 #include "elegy/kernels/cuda/launch.cuh"
 
 namespace elegy::kernels::cuda {

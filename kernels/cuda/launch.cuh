@@ -83,8 +83,7 @@ __device__ __forceinline__ Pack<T> apply_packs(const F& f, const Pack<T> (&x)[N]
 // is one value broadcast to all of out where bit k of `scalars` is set (a 0-d operand: the L2
 // gradient's p * (2 l2 g) + g, a running total's value * weight + total).
 template <class T, int N, class F>
-__global__ void map_contiguous_vec(std::int64_t n, T* out, Inputs<T, N> in, unsigned scalars,
-                                   F f) {
+__global__ void map_contiguous_vec(std::int64_t n, T* out, Inputs<T, N> in, unsigned scalars, F f) {
   constexpr int W = Pack<T>::kWidth;
   const std::int64_t nvec = n / W;
   const std::int64_t first = std::int64_t(blockIdx.x) * blockDim.x + threadIdx.x;

@@ -157,8 +157,7 @@ template <class T>
 __global__ void merge_sums_kernel(const double* partial, std::int64_t parts, std::int64_t C, T* out,
                                   std::int64_t out_stride) {
   const std::int64_t step = std::int64_t(gridDim.x) * blockDim.x;
-  for (std::int64_t j = std::int64_t(blockIdx.x) * blockDim.x + threadIdx.x; j < 2 * C;
-       j += step) {
+  for (std::int64_t j = std::int64_t(blockIdx.x) * blockDim.x + threadIdx.x; j < 2 * C; j += step) {
     double s = 0;
     for (std::int64_t p = 0; p < parts; ++p) s += partial[p * 2 * C + j];
     out[(j / C) * out_stride + j % C] = T(s);

@@ -39,8 +39,9 @@ template <class T>
 struct SquaresTable {
   const T* data[kTensorsPerLaunch];
   std::int64_t numel[kTensorsPerLaunch];
-  std::int64_t first_block[kTensorsPerLaunch + 1];  // this launch's blocks of tensor t: [first, next)
-  std::int64_t base;  // this launch's block 0 writes partial `base`
+  std::int64_t
+      first_block[kTensorsPerLaunch + 1];  // this launch's blocks of tensor t: [first, next)
+  std::int64_t base;                       // this launch's block 0 writes partial `base`
   int count;
 };
 
@@ -97,8 +98,8 @@ template <class T>
 void sum_squares_many(const KernelArgs& a) {
   const ViewList& list = view_list_of(a);
   ELEGY_CHECK(list.count > 0 && a.out.numel() == 1, kName,
-              "adds a non-empty list of tensors into one value, got ", list.count,
-              " tensors into ", a.out.numel(), " elements");
+              "adds a non-empty list of tensors into one value, got ", list.count, " tensors into ",
+              a.out.numel(), " elements");
   std::vector<std::int64_t> first(std::size_t(list.count) + 1, 0);  // each tensor's first block
   for (int t = 0; t < list.count; ++t) {
     const BufferView& v = list.views[t];
@@ -108,7 +109,8 @@ void sum_squares_many(const KernelArgs& a) {
   }
   const std::int64_t partial_count = first.back();
   const cudaStream_t s = prepare(a.device);
-  DeviceScratch partials(a.device, std::size_t(std::max<std::int64_t>(partial_count, 1)) * sizeof(T));
+  DeviceScratch partials(a.device,
+                         std::size_t(std::max<std::int64_t>(partial_count, 1)) * sizeof(T));
   auto* partial = static_cast<T*>(partials.get());
   for (int begin = 0; begin < list.count; begin += kTensorsPerLaunch) {
     const int end = std::min(list.count, begin + kTensorsPerLaunch);
@@ -125,12 +127,12 @@ void sum_squares_many(const KernelArgs& a) {
     table.first_block[table.count] = first[std::size_t(end)];
     table.base = table.first_block[0];
     for (int t = 0; t <= table.count; ++t) table.first_block[t] -= table.base;
-    partial_squares<T><<<unsigned(table.first_block[table.count]), kThreads, 0, s>>>(table,
-                                                                                      partial);
+    partial_squares<T>
+        <<<unsigned(table.first_block[table.count]), kThreads, 0, s>>>(table, partial);
     check_launch(kName);
   }
-  total_squares<T><<<1, kThreads, 0, s>>>(partial, partial_count, a.scalar[0],
-                                          static_cast<T*>(a.out.data));
+  total_squares<T>
+      <<<1, kThreads, 0, s>>>(partial, partial_count, a.scalar[0], static_cast<T*>(a.out.data));
   check_launch(kName);
 }
 

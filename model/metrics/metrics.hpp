@@ -3,8 +3,8 @@
 #pragma once
 
 #include <map>
-#include <utility>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "elegy/model/metrics/accuracy.hpp"

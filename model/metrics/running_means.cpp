@@ -57,8 +57,7 @@ std::map<std::string, Tensor> running_means_result(const Tree& state) {
 std::optional<MeansUpdated> update_means(const Tensor& count, double count_add,
                                          std::span<const MeanLog> logs, double value_weight) {
   const auto one_float = [&](const Tensor& t) {
-    return t.defined() && t.dtype() == DType::f32 && t.numel() == 1 &&
-           t.device() == count.device();
+    return t.defined() && t.dtype() == DType::f32 && t.numel() == 1 && t.device() == count.device();
   };
   if (!one_float(count)) return std::nullopt;
   for (const MeanLog& log : logs)
@@ -77,10 +76,10 @@ std::optional<MeansUpdated> update_means(const Tensor& count, double count_add,
   for (const MeanLog& log : logs) {
     out.means.push_back(scalar());
     out.totals.push_back(log.value.defined() ? scalar() : log.total);
-    views.insert(views.end(), {log.value.defined() ? scalar_view(log.value) : absent,
-                               scalar_view(log.total),
-                               log.value.defined() ? scalar_view(out.totals.back()) : absent,
-                               scalar_view(out.means.back())});
+    views.insert(views.end(),
+                 {log.value.defined() ? scalar_view(log.value) : absent, scalar_view(log.total),
+                  log.value.defined() ? scalar_view(out.totals.back()) : absent,
+                  scalar_view(out.means.back())});
   }
   const kernels::ViewList list{views.data(), int(views.size())};
   kernels::KernelArgs args;

@@ -41,8 +41,8 @@ TEST_CASE("argmax_matches is argmax == labels as float hits, for every label dty
     std::vector<std::int32_t> labels = picks.to_vector<std::int32_t>();
     const std::vector<std::int32_t> best = argmax(scores, -1).to_vector<std::int32_t>();
     for (std::size_t r = 0; r < labels.size(); r += 3) labels[r] = best[r];
-    labels[1] = -1;                            // out of range: never a hit
-    labels[4] = std::int32_t(classes) + 5;     // out of range
+    labels[1] = -1;                         // out of range: never a hit
+    labels[4] = std::int32_t(classes) + 5;  // out of range
     const Tensor i32 = Tensor::from_vector(labels, Shape{37});
     for (const DType dt : {DType::i32, DType::i64}) {
       const Tensor l = i32.astype(dt);

@@ -9,8 +9,8 @@
 
 #include <elegy/autodiff/graph_segments.hpp>
 #include <elegy/autodiff/step_recording.hpp>
-#include <elegy/elegy.hpp>
 #include <elegy/core/stream_graph.hpp>
+#include <elegy/elegy.hpp>
 
 using namespace elegy;
 using autodiff::graph_segments;

@@ -506,11 +506,10 @@ TEST_CASE("cuda: RNG kernels read their key from device memory when key_words is
   // What a replay with graphs does: the draws sit in a key table on the GPU, read when the
   // kernel runs. The numbers are the CPU's for the same key.
   const Key key(91);
-  const Tensor table =
-      Tensor::from_vector(std::vector<std::int32_t>{std::int32_t(key.words()[0]),
-                                                    std::int32_t(key.words()[1])},
-                          Shape{2})
-          .to(kGpu);
+  const Tensor table = Tensor::from_vector(std::vector<std::int32_t>{std::int32_t(key.words()[0]),
+                                                                     std::int32_t(key.words()[1])},
+                                           Shape{2})
+                           .to(kGpu);
   const Tensor x = random::uniform(Key(5), {4099});
   for (const kernels::Op op : {kernels::Op::Dropout, kernels::Op::RandomNormal}) {
     CAPTURE(kernels::op_name(op));

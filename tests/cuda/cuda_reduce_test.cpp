@@ -341,8 +341,8 @@ TEST_CASE("cuda: argmax_matches (ArgMaxMatches) equals the CPU's: label dtypes, 
     for (const std::int64_t rows : {1, 37, 5000}) {
       CAPTURE(classes);
       CAPTURE(rows);
-      std::vector<float> v = make_values<float>(rows * classes, std::uint32_t(classes + rows),
-                                                Values::general, 0);
+      std::vector<float> v =
+          make_values<float>(rows * classes, std::uint32_t(classes + rows), Values::general, 0);
       for (std::int64_t c = 0; c < classes; ++c) v[std::size_t(c)] = 2.0f;  // a tied row
       if (rows > 3 && classes > 3)
         v[std::size_t(2 * classes + 1)] = std::numeric_limits<float>::quiet_NaN();
