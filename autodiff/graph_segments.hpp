@@ -1,7 +1,7 @@
 // Where a replayed step's kernels can run as CUDA graphs (core/stream_graph.hpp): the maximal
 // runs of consecutive entries a graph may hold, each on one device. Entries a graph may not hold
-// (host code, checks, constants, a kernel given a freshly drawn key, a copy from or to the host,
-// a CPU kernel) end a run, so every entry still runs in the recorded order.
+// (host code, checks, constants, a copy from or to the host, a CPU kernel) end a run, so every
+// entry still runs in the recorded order.
 #pragma once
 
 #include <cstddef>

@@ -37,13 +37,15 @@ Tensor softmax(const Tensor& x, int axis = -1);
 Tensor log_softmax(const Tensor& x, int axis = -1);
 
 // Σ over the tensors of Σ x² (optax's tree_l2_norm, squared): one float scalar in the widest of
-// their dtypes, on their device. Each tensor's sum is taken in its own dtype; the sums are added
-// as one reduction. Cheaper than the composed sum(square(x)) + ... on the tape: one node whose
-// backward is 2 g x per tensor, and forward one SumSquaresMany kernel for all the tensors (no
-// squared temporary; a SumSquares per tensor when their dtypes differ). The L2 regularizer runs
-// it every step. Error when empty, non-float, or on mixed devices. With `scale`: scale * Σ, the
-// product taken by the kernel that adds the sums (the bits of scale * sum_of_squares(xs), one
-// kernel fewer backward).
+// their dtypes, on their device, in that dtype. Cheaper than the composed sum(square(x)) + ...
+// on the tape: one node whose backward is 2 g x per tensor, and forward one SumSquaresMany kernel
+// for all the tensors (no squared temporary; a strided tensor is made dense first). On the CPU
+// it sums each tensor as a SumSquares would, then adds the per-tensor sums; on CUDA it adds all
+// tensors' partial sums in one pass (within a few ulp of the CPU). Tensors of different dtypes
+// are each summed in their own dtype (a SumSquares each) and the sums widened. The L2
+// regularizer runs it every step. Error when empty, non-float, or on mixed devices. With
+// `scale`: scale * Σ, the product taken by the kernel that adds the sums (the bits of scale *
+// sum_of_squares(xs), one kernel fewer backward).
 Tensor sum_of_squares(std::span<const Tensor> xs, double scale = 1.0);
 
 // Sums `x` down to `shape` (the reverse of broadcasting): what the tape applies to a cotangent

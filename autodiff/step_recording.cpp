@@ -39,31 +39,36 @@ bool has_table(kernels::Op op) {
          op == kernels::Op::RunningMeans;
 }
 
-// A list op's table, as the recording keeps it (one of the two lists is used).
+// A list op's table, as the recording keeps it (one of the two lists is used). Not copyable:
+// `copies` and `view_list` point into its own vectors.
 struct Table {
   std::vector<kernels::CopyPiece> pieces;
   kernels::CopyList copies;
   std::vector<kernels::BufferView> views;
   kernels::ViewList view_list;
+  bool of_copies = false;
 
-  explicit Table(const kernels::KernelArgs& args, kernels::Op op) {
-    if (op == kernels::Op::CopyMany) {
-      const auto& list = *reinterpret_cast<const kernels::CopyList*>(std::uintptr_t(args.ints[0]));
+  Table(const Table&) = delete;
+  Table& operator=(const Table&) = delete;
+  explicit Table(const kernels::KernelArgs& args, kernels::Op op)
+      : of_copies(op == kernels::Op::CopyMany) {
+    if (of_copies) {
+      const kernels::CopyList& list = kernels::copy_list_of("step recording", args);
       pieces.assign(list.pieces, list.pieces + list.count);
       copies = {pieces.data(), int(pieces.size())};
     } else {
-      const kernels::ViewList& list = kernels::view_list_of(args);
+      const kernels::ViewList& list = kernels::view_list_of("step recording", args);
       views.assign(list.views, list.views + list.count);
       view_list = {views.data(), int(views.size())};
     }
   }
   std::int64_t address(kernels::Op op) const {
-    return op == kernels::Op::CopyMany ? std::int64_t(reinterpret_cast<std::uintptr_t>(&copies))
-                                       : kernels::address_of(view_list);
+    return of_copies ? std::int64_t(reinterpret_cast<std::uintptr_t>(&copies))
+                     : kernels::address_of(view_list);
   }
   std::string length() const {
-    return pieces.empty() ? std::to_string(views.size()) + " tensors"
-                          : std::to_string(pieces.size()) + " copies";
+    return of_copies ? std::to_string(pieces.size()) + " copies"
+                     : std::to_string(views.size()) + " tensors";
   }
   // Every address the table's op reads or writes.
   std::vector<const void*> addresses() const {
@@ -361,6 +366,11 @@ void StepRecording::on_host_access(const Tensor& t) {
 void StepRecording::on_kernel(kernels::KernelFn fn, const char* what, kernels::Op op, DType dtype,
                               const kernels::KernelArgs& args) {
   if (t_paused > 0) return;
+  if (args.key_words != nullptr) {
+    // A key read from someone's memory: the recording could neither compare it nor keep it.
+    fail(std::string(what) + ": a kernel given its random key through memory (key_words)");
+    return;
+  }
   if (op == kernels::Op::OptimUpdate) {
     // Its arguments point at a host struct of the caller's: only the fused optimizer's own
     // replay (add_replay, which recomputes what it baked from the step counts) can run it again.

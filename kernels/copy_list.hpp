@@ -5,6 +5,9 @@
 
 #include <cstdint>
 
+#include "elegy/core/error.hpp"
+#include "elegy/kernels/buffer_view.hpp"
+
 namespace elegy::kernels {
 
 struct CopyPiece {
@@ -18,6 +21,15 @@ struct CopyList {
   const CopyPiece* pieces = nullptr;
   int count = 0;
 };
+
+// The list at ints[0]; Error naming `op` when there is none.
+inline const CopyList& copy_list_of(const char* op, const KernelArgs& a) {
+  ELEGY_CHECK(a.ints[0] != 0, op, "needs its list of copies (ints[0] = &CopyList)");
+  const auto& list = *reinterpret_cast<const CopyList*>(std::uintptr_t(a.ints[0]));
+  ELEGY_CHECK(list.count >= 0 && (list.count == 0 || list.pieces != nullptr), op, "a list of ",
+              list.count, " copies without its pieces");
+  return list;
+}
 
 // Pieces one CUDA launch takes (their table is a kernel argument); longer lists take more.
 inline constexpr int kCopyPiecesPerLaunch = 32;

@@ -76,14 +76,19 @@ struct ExecHandle {
 };
 
 // What an exception the captured work raised says.
-std::string what_of(const std::exception_ptr& raised) {
+// (Never throws: its caller still has the capture's blocks to hand back. Never empty: an empty
+// reason would read as no failure.)
+std::string what_of(const std::exception_ptr& raised) noexcept {
   try {
     std::rethrow_exception(raised);
   } catch (const std::exception& e) {
-    return e.what();
+    try {
+      if (*e.what() != '\0') return e.what();
+    } catch (...) {  // (no memory for the text)
+    }
   } catch (...) {
-    return "the captured work raised an exception that is not a std::exception";
   }
+  return "an exception";  // (short enough to live in the string itself: no allocation)
 }
 
 // While it lives, this thread captures on the device's capture stream (CaptureBlocks); however

@@ -122,7 +122,7 @@ void arange_kernel(const KernelArgs& a) {
 
 // CopyMany: a few small dense copies (copy_list.hpp), one call. Keyed by u8 (bytes).
 void copy_many_kernel(const KernelArgs& a) {
-  const auto& list = *reinterpret_cast<const CopyList*>(std::uintptr_t(a.ints[0]));
+  const CopyList& list = copy_list_of("copy_many (cpu)", a);
   for (int i = 0; i < list.count; ++i) {
     const CopyPiece& p = list.pieces[i];
     if (p.bytes > 0 && p.dst != p.src) std::memcpy(p.dst, p.src, std::size_t(p.bytes));

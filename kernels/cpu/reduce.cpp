@@ -328,7 +328,7 @@ void sum_squares_kernel(const KernelArgs& a) {
 // SumSquares per tensor, a Sum of their vector and a Mul by the scale.
 template <class T>
 void sum_squares_many_kernel(const KernelArgs& a) {
-  const ViewList& list = view_list_of(a);
+  const ViewList& list = view_list_of("sum_of_squares (cpu)", a);
   ELEGY_CHECK(list.count > 0 && a.out.numel() == 1, "sum_of_squares",
               "the CPU kernel adds a non-empty list of tensors into one value, got ", list.count,
               " tensors into ", a.out.numel(), " elements");

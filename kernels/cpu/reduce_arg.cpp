@@ -10,6 +10,7 @@
 
 #include "elegy/core/error.hpp"
 #include "elegy/core/thread_pool.hpp"
+#include "elegy/kernels/argmax_matches_args.hpp"
 #include "elegy/kernels/cpu/reduce_common.hpp"
 #include "elegy/kernels/dispatch.hpp"
 #include "elegy/kernels/layout.hpp"
@@ -171,24 +172,8 @@ void argmax_matches_rows(const KernelArgs& a) {
 
 template <class T>
 void argmax_matches_kernel(const KernelArgs& a) {
-  const BufferView &scores = a.in[0], &labels = a.in[1];
-  ELEGY_CHECK(scores.rank == 2 && scores.is_contiguous() && scores.sizes[1] > 0 &&
-                  labels.rank == 1 && labels.sizes[0] == scores.sizes[0] && a.out.rank == 1 &&
-                  a.out.sizes[0] == scores.sizes[0] && a.out.is_contiguous() &&
-                  a.out.dtype == DType::f32,
-              "argmax_matches",
-              "the CPU kernel takes dense [R, K] scores, [R] labels and a dense "
-              "float32 [R] output");
-  switch (labels.dtype) {
-    case DType::i32:
-      return argmax_matches_rows<T, std::int32_t>(a);
-    case DType::i64:
-      return argmax_matches_rows<T, std::int64_t>(a);
-    case DType::u8:
-      return argmax_matches_rows<T, std::uint8_t>(a);
-    default:
-      fail("argmax_matches", "labels must be int32, int64 or uint8, got ", name(labels.dtype));
-  }
+  with_argmax_matches_labels("argmax_matches (cpu)", a,
+                             [&]<class L>() { argmax_matches_rows<T, L>(a); });
 }
 
 }  // namespace

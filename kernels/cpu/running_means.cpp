@@ -13,11 +13,8 @@ float& at(const BufferView& v) {
 }
 
 void running_means_kernel(const KernelArgs& a) {
-  const ViewList& list = view_list_of(a);
-  ELEGY_CHECK(list.count >= kRunningMeansHeader &&
-                  (list.count - kRunningMeansHeader) % kRunningMeansPerLog == 0,
-              "running_means", "a list of ", list.count,
-              " views is not a count, a new count and four views per log");
+  const ViewList& list = view_list_of("running_means (cpu)", a);
+  running_means_logs("running_means (cpu)", list);
   const float weight = float(a.scalar[0]);
   const float count = at(list.views[0]) + float(a.scalar[1]);
   for (int i = kRunningMeansHeader; i < list.count; i += kRunningMeansPerLog) {

@@ -5,7 +5,7 @@
 // compared is the one the ArgMax kernel returns.
 #include <cstdint>
 
-#include "elegy/core/error.hpp"
+#include "elegy/kernels/argmax_matches_args.hpp"
 #include "elegy/kernels/cuda/families.hpp"
 #include "elegy/kernels/cuda/launch.cuh"
 #include "elegy/kernels/cuda/reduce_common.cuh"
@@ -57,22 +57,7 @@ void launch(const KernelArgs& a) {
 
 template <class T>
 void argmax_matches(const KernelArgs& a) {
-  const BufferView &scores = a.in[0], &labels = a.in[1];
-  ELEGY_CHECK(scores.rank == 2 && scores.is_contiguous() && scores.sizes[1] > 0 &&
-                  labels.rank == 1 && labels.sizes[0] == scores.sizes[0] && a.out.rank == 1 &&
-                  a.out.sizes[0] == scores.sizes[0] && a.out.is_contiguous() &&
-                  a.out.dtype == DType::f32,
-              kName, "takes dense [R, K] scores, [R] labels and a dense float32 [R] output");
-  switch (labels.dtype) {
-    case DType::i32:
-      return launch<T, std::int32_t>(a);
-    case DType::i64:
-      return launch<T, std::int64_t>(a);
-    case DType::u8:
-      return launch<T, std::uint8_t>(a);
-    default:
-      fail(kName, "labels must be int32, int64 or uint8, got ", name(labels.dtype));
-  }
+  with_argmax_matches_labels(kName, a, [&]<class L>() { launch<T, L>(a); });
 }
 
 }  // namespace

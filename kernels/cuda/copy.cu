@@ -221,7 +221,7 @@ __global__ void copy_many_kernel(CopyTable t) {
 }
 
 void copy_many(const KernelArgs& a) {
-  const auto& list = *reinterpret_cast<const CopyList*>(std::uintptr_t(a.ints[0]));
+  const CopyList& list = copy_list_of("copy_many (cuda)", a);
   if (list.count == 0) return;
   for (int i = 0; i < list.count; ++i)  // (all checked before any is queued)
     ELEGY_CHECK(list.pieces[i].bytes >= 0 && list.pieces[i].bytes <= kMaxCopyPieceBytes,

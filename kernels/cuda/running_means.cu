@@ -42,12 +42,8 @@ __global__ void running_means_kernel(MeansTable t) {
 }
 
 void running_means(const KernelArgs& a) {
-  const ViewList& list = view_list_of(a);
-  ELEGY_CHECK(list.count >= kRunningMeansHeader &&
-                  (list.count - kRunningMeansHeader) % kRunningMeansPerLog == 0,
-              kName, "a list of ", list.count,
-              " views is not a count, a new count and four views per log");
-  const int logs = (list.count - kRunningMeansHeader) / kRunningMeansPerLog;
+  const ViewList& list = view_list_of(kName, a);
+  const int logs = running_means_logs(kName, list);
   const cudaStream_t s = prepare(a.device);
   for (int first = 0; first == 0 || first < logs; first += kLogsPerLaunch) {
     MeansTable t{};

@@ -96,7 +96,7 @@ std::int64_t blocks_of(std::int64_t numel) {
 
 template <class T>
 void sum_squares_many(const KernelArgs& a) {
-  const ViewList& list = view_list_of(a);
+  const ViewList& list = view_list_of(kName, a);
   ELEGY_CHECK(list.count > 0 && a.out.numel() == 1, kName,
               "adds a non-empty list of tensors into one value, got ", list.count, " tensors into ",
               a.out.numel(), " elements");

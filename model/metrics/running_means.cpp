@@ -56,16 +56,19 @@ std::map<std::string, Tensor> running_means_result(const Tree& state) {
 
 std::optional<MeansUpdated> update_means(const Tensor& count, double count_add,
                                          std::span<const MeanLog> logs, double value_weight) {
-  const auto one_float = [&](const Tensor& t) {
-    return t.defined() && t.dtype() == DType::f32 && t.numel() == 1 && t.device() == count.device();
+  // (0-d count and totals: the outputs are 0-d, as the composed ops' would be; a [1] value is
+  // read as its one element, as running_means_update reshapes it.)
+  const auto one_float = [&](const Tensor& t, bool scalar) {
+    return t.defined() && t.dtype() == DType::f32 && t.numel() == 1 && (!scalar || t.ndim() == 0) &&
+           t.device() == count.device();
   };
-  if (!one_float(count)) return std::nullopt;
+  if (!one_float(count, true)) return std::nullopt;
   for (const MeanLog& log : logs)
-    if (!one_float(log.total) || (log.value.defined() && !one_float(log.value)))
+    if (!one_float(log.total, true) || (log.value.defined() && !one_float(log.value, false)))
       return std::nullopt;
   const auto scalar_view = [](const Tensor& t) {
     kernels::BufferView v = autodiff::buffer_view(t);
-    v.rank = 0;  // (a [1] count, total or value is read as its one element)
+    v.rank = 0;
     return v;
   };
   const auto scalar = [&] { return Tensor::empty(Shape{}, DType::f32, count.device()); };
@@ -93,11 +96,14 @@ std::optional<MeansUpdated> update_means(const Tensor& count, double count_add,
 
 std::pair<Tree, std::map<std::string, Tensor>> running_means_step(
     const Tree& state, const std::map<std::string, Tensor>& values, double weight) {
-  ELEGY_CHECK(state.is_map() && state.contains("count"), "running_means_update",
+  ELEGY_CHECK(state.is_map() && state.contains("count"), "running_means_step",
               "the state is not a running-means state (made by running_means_init)");
   const Tree& totals = state["totals"];
+  const Device device = state["count"].tensor().device();
+  // (Checked before any cast: a value the kernel cannot take goes to the composed ops as is.)
   bool known = totals.is_map();
-  for (const auto& [name, v] : values) known = known && totals.contains(name);
+  for (const auto& [name, v] : values)
+    known = known && totals.contains(name) && v.numel() == 1 && v.device() == device;
   std::vector<MeanLog> logs;
   std::vector<std::string> names;
   if (known) {

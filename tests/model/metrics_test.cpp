@@ -170,6 +170,14 @@ TEST_CASE("running_means_step: one kernel, the bits of running_means_update then
       metrics::running_means_step(state, {{"late", scalar(4.0)}}, 2.0);
   CHECK(grown_means.at("late").item<float>() == doctest::Approx(8.0 / (37.3 + 2.0)).epsilon(1e-6));
   CHECK(grown_means.size() == 3);
+  // A [1]-shaped count (a state made by other code): the composed ops keep its shape, so the
+  // step composes them too rather than hand back a 0-d count.
+  Tree shaped = metrics::running_means_init({{"loss", scalar(0.0)}});
+  shaped = Tree{{"count", Tensor::from_vector(std::vector<float>{2.0f}, Shape{1})},
+                {"totals", shaped["totals"]}};
+  const auto [kept, kept_means] = metrics::running_means_step(shaped, {{"loss", scalar(3.0)}}, 2.0);
+  CHECK(kept["count"].tensor().shape() == Shape{1});
+  CHECK(kept_means.at("loss").item<float>() == 1.5f);
 }
 
 TEST_CASE("Metric::step: update and result in one kernel, the bits of update then result") {
