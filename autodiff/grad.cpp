@@ -3,11 +3,16 @@
 // fan-out happen here, once, so every backward rule stays a one-liner.
 #include "elegy/autodiff/grad.hpp"
 
+#include <algorithm>
 #include <array>
 #include <cstddef>
 #include <memory_resource>
+#include <optional>
+#include <span>
 #include <unordered_map>
+#include <vector>
 
+#include "elegy/autodiff/mul_add_list.hpp"
 #include "elegy/autodiff/ops_creation.hpp"
 #include "elegy/autodiff/ops_elementwise.hpp"
 #include "elegy/autodiff/ops_reduce.hpp"
@@ -54,6 +59,16 @@ struct Accumulated {
     scaled = std::move(c);
   }
 
+  // Whether a product is held back over a plain sum (what total() folds with a mul_add).
+  bool has_fold() const { return scaled.defined() && sum.defined(); }
+
+  // The held-back product's terms, folded in by the caller (fold_all) into `folded`.
+  MulAddTerm fold_term() const { return {scaled.value, scaled.scale, sum}; }
+  void set_folded(Tensor folded) {
+    sum = std::move(folded);
+    scaled = Cotangent();
+  }
+
   // Folds the held-back product in (once: a variable listed twice reads it twice).
   const Tensor& total() {
     if (scaled.defined())
@@ -83,6 +98,23 @@ void accumulate(Accumulated& acc, Cotangent c, const Shape& shape, DType dtype) 
   if (!(t.shape() == shape)) t = sum_to(t, shape);
   if (t.dtype() != dtype) t = astype(t, dtype);
   acc.add(std::move(t));
+}
+
+// Folds the held-back products of several variables (every parameter's L2 term) into their
+// gradients with one MulAddMany where they fit it (mul_add_list.hpp), the same bits as a
+// mul_add each: one launch for the tree instead of one per parameter.
+void fold_all(std::span<Accumulated* const> accs) {
+  std::vector<Accumulated*> pending;
+  for (Accumulated* acc : accs)
+    if (acc->has_fold() && std::find(pending.begin(), pending.end(), acc) == pending.end())
+      pending.push_back(acc);
+  if (pending.size() < 2) return;  // (one: total()'s own mul_add is the same launch)
+  std::vector<MulAddTerm> terms;
+  terms.reserve(pending.size());
+  for (const Accumulated* acc : pending) terms.push_back(acc->fold_term());
+  std::optional<std::vector<Tensor>> folded = mul_add_list(terms);
+  if (!folded) return;
+  for (std::size_t i = 0; i < pending.size(); ++i) pending[i]->set_folded(std::move((*folded)[i]));
 }
 
 }  // namespace
@@ -155,6 +187,11 @@ std::vector<Tensor> backward(const Tensor& out, const std::vector<Tensor>& varia
     }
   }
 
+  std::vector<Accumulated*> leaves;
+  for (const Tensor& v : variables)
+    if (auto found = cotangent.find(v.node().get()); found != cotangent.end())
+      leaves.push_back(&found->second);
+  fold_all(leaves);
   std::vector<Tensor> grads;
   grads.reserve(variables.size());
   for (const Tensor& v : variables) {

@@ -36,7 +36,7 @@ bool has_geometry(kernels::Op op) {
 // copy of the table and points the arguments at it.
 bool has_table(kernels::Op op) {
   return op == kernels::Op::CopyMany || op == kernels::Op::SumSquaresMany ||
-         op == kernels::Op::RunningMeans;
+         op == kernels::Op::RunningMeans || op == kernels::Op::MulAddMany;
 }
 
 // A list op's table, as the recording keeps it (one of the two lists is used). Not copyable:

@@ -12,6 +12,7 @@ const Registry& registry() {
     register_cpu_binary(r);
     register_cpu_mul_add(r);
     register_cpu_running_means(r);
+    register_cpu_mul_add_many(r);
     register_cpu_reduce(r);
     register_cpu_softmax(r);
     register_cpu_softmax_xent(r);

@@ -80,6 +80,7 @@ void register_cpu_unary(Registry& r);
 void register_cpu_binary(Registry& r);
 void register_cpu_mul_add(Registry& r);        // kernels/cpu/mul_add.cpp
 void register_cpu_running_means(Registry& r);  // kernels/cpu/running_means.cpp
+void register_cpu_mul_add_many(Registry& r);   // kernels/cpu/mul_add_many.cpp
 void register_cpu_reduce(Registry& r);
 void register_cpu_softmax(Registry& r);
 void register_cpu_softmax_xent(Registry& r);  // kernels/cpu/softmax_xent.cpp

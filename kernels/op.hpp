@@ -25,6 +25,8 @@ namespace elegy::kernels {
   X(LogicalAnd) X(LogicalOr) X(LogicalXor)                                                       \
   X(Where)         /* out = in[0] ? in[1] : in[2]; keyed by in[1].dtype */                       \
   X(MulAdd)        /* float: out = in[0] * in[1] + in[2], the product rounded first (= Mul, Add) */\
+  X(MulAddMany)    /* float: MulAdd per tensor of the list at ints[0] (&ViewList, view_list.hpp: \
+                      out, a, b (one element), c per tensor, dense): out = a * b + c */          \
   X(RunningMeans)  /* float32: totals += values * scalar[0], count += scalar[1], and the means, \
                       in one call: ints[0] = &ViewList (running_means_list.hpp) */               \
   /* reductions: out has in's rank with size 1 on the reduced dims */                            \

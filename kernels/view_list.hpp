@@ -1,4 +1,5 @@
-// The tensors of a kernel that takes a list of them (Op::SumSquaresMany, Op::RunningMeans):
+// The tensors of a kernel that takes a list of them (Op::SumSquaresMany, Op::RunningMeans,
+// Op::MulAddMany):
 // KernelArgs has room for three inputs, so a list op's ints[0] points at a ViewList that the
 // caller keeps alive for the call. A step being recorded keeps its own copy of the list
 // (autodiff/step_recording.cpp), so a replay, or a CUDA graph captured from one, sees the same

@@ -11,6 +11,7 @@ void register_cast(Registry& r);     // cast.cu: Cast between every pair of dtyp
 void register_binary(Registry& r);   // binary.cu: arithmetic, Pow, comparisons, logical ops
 void register_where(Registry& r);    // where.cu: Where
 void register_mul_add(Registry& r);  // mul_add.cu: MulAdd
+void register_mul_add_many(Registry& r);   // mul_add_many.cu: MulAddMany
 void register_running_means(Registry& r);  // running_means.cu: RunningMeans
 void register_unary(Registry& r);          // unary.cu: every unary elementwise op of kernels/op.hpp
 void register_reduce(Registry& r);         // reduce.cu: Sum Prod Max Min LogSumExp ArgMax ArgMin

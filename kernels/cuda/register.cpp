@@ -9,6 +9,7 @@ void register_cuda_kernels(Registry& r) {
   cuda::register_binary(r);
   cuda::register_where(r);
   cuda::register_mul_add(r);
+  cuda::register_mul_add_many(r);
   cuda::register_running_means(r);
   cuda::register_unary(r);
   cuda::register_reduce(r);
