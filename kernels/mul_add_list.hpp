@@ -18,8 +18,10 @@ inline int mul_add_terms(const char* op, const ViewList& list, DType dtype) {
               " views is not four views (out, a, b, c) per tensor");
   for (int i = 0; i < list.count; i += kMulAddViews) {
     const BufferView *out = &list.views[i], *a = out + 1, *b = out + 2, *c = out + 3;
-    const bool ok = out->is_contiguous() && a->is_contiguous() && c->is_contiguous() &&
-                    out->numel() == a->numel() && out->numel() == c->numel() &&
+    // (An empty tensor's strides say nothing: only its element count is checked.)
+    const bool dense =
+        out->numel() == 0 || (out->is_contiguous() && a->is_contiguous() && c->is_contiguous());
+    const bool ok = dense && out->numel() == a->numel() && out->numel() == c->numel() &&
                     b->numel() == 1 && out->dtype == dtype && a->dtype == dtype &&
                     b->dtype == dtype && c->dtype == dtype &&
                     (out->numel() == 0 || (out->data && a->data && b->data && c->data));

@@ -335,8 +335,9 @@ void sum_squares_many_kernel(const KernelArgs& a) {
   std::vector<std::int64_t> first(std::size_t(list.count) + 1, 0);  // each tensor's first piece
   for (int t = 0; t < list.count; ++t) {
     const BufferView& v = list.views[t];
-    ELEGY_CHECK(v.is_contiguous() && v.dtype == dtype_of<T>(), "sum_of_squares", "tensor ", t,
-                " of the list is not dense ", name(dtype_of<T>()), " (", name(v.dtype), ")");
+    ELEGY_CHECK((v.numel() == 0 || v.is_contiguous()) && v.dtype == dtype_of<T>(), "sum_of_squares",
+                "tensor ", t, " of the list is not dense ", name(dtype_of<T>()), " (",
+                name(v.dtype), ")");
     first[std::size_t(t) + 1] = first[std::size_t(t)] + (v.numel() + kChunk - 1) / kChunk;
   }
   const std::int64_t pieces = first.back();

@@ -169,3 +169,51 @@ TEST_CASE("a folded L2 gradient keeps the parameter's dtype and matches finite d
   for (std::size_t i = 0; i < pv.size(); ++i)
     CHECK(gv[i] == doctest::Approx(3.0 + pv[i]).epsilon(1e-6));
 }
+
+TEST_CASE("the products held back for several parameters fold in one MulAddMany, same bits") {
+  // loss = Σ_k sum(p_k * w_k) + l2 Σ_k Σ p_k²: every parameter's gradient is w_k + (2 l2) p_k,
+  // folded for all of them by one kernel, bit for bit what each parameter's own fold gives.
+  for (DType dt : {DType::f32, DType::f64}) {
+    CAPTURE(dt);
+    const double l2 = 3e-3;
+    std::vector<Tensor> ps, ws;
+    for (const Shape& s : {Shape{300, 7}, Shape{7}, Shape{5, 0}, Shape{1}, Shape{33, 3}}) {
+      ps.push_back(host_uniform(s, std::uint64_t(40 + ps.size())).astype(dt));
+      ws.push_back(host_uniform(s, std::uint64_t(60 + ws.size())).astype(dt));
+    }
+    const auto loss_of = [&](const Tree& p) {
+      const std::vector<Tensor> leaves = p.leaves();
+      Tensor data = sum(leaves[0] * ws[0]);
+      for (std::size_t k = 1; k < leaves.size(); ++k) data = data + sum(leaves[k] * ws[k]);
+      return data + l2 * sum_of_squares(leaves);
+    };
+    Tree::Map m;
+    for (std::size_t k = 0; k < ps.size(); ++k) m["p" + std::to_string(k)] = ps[k];
+    const Tree params = Tree::from_map(m);
+    KernelLog ops;
+    const auto [loss, grads] = value_and_grad(loss_of, params);
+    ops.stop();
+    CHECK(ops.count(kernels::Op::MulAddMany) == 1);
+    CHECK(ops.count(kernels::Op::MulAdd) == 0);
+    const Tensor scale = Tensor::from_vector(std::vector<double>{2.0 * l2}, Shape{}).astype(dt);
+    const std::vector<Tensor> got = grads.leaves();
+    for (std::size_t k = 0; k < ps.size(); ++k) {
+      CAPTURE(k);
+      check_same_bits(got[k], mul_add(ps[k], scale, ws[k]), "this parameter's own mul_add");
+      check_same_bits(got[k], ps[k] * scale + ws[k], "the unfused product plus w");
+    }
+  }
+  // Second derivatives need the fold on the tape: mul_add per parameter, not the list kernel.
+  check_gradients(
+      [](const std::vector<Tensor>& xs) {
+        const Tensor g = grad(
+                             [&](const Tree& t) {
+                               const std::vector<Tensor> l = t.leaves();
+                               return sum(l[0] * l[1]) + 0.5 * sum_of_squares(l);
+                             },
+                             Tree::from_map({{"a", xs[0]}, {"b", xs[1]}}))
+                             .leaves()[0];
+        return sum(g * g);
+      },
+      {host_uniform({4}, 71), host_uniform({4}, 72)});
+}

@@ -604,3 +604,34 @@ TEST_CASE("cuda: running_means_step (RunningMeans) has the CPU's bits" * doctest
     gpu = gpu_state;
   }
 }
+
+TEST_CASE("cuda: the tape's one MulAddMany has each parameter's own mul_add bits" *
+          doctest::skip(kNoGpu)) {
+  // More parameters than one launch's table (48), sizes around the block and pack widths, one
+  // starting 4 bytes off 16-byte alignment, an empty one.
+  std::vector<Tensor> ps, ws;
+  for (int k = 0; k < 60; ++k) {
+    const std::int64_t n = k == 7 ? 0 : (std::int64_t(k) * 7919) % 9000 + k % 5;
+    const Tensor whole = random::normal(Key(300 + k), {n + 1}).to(kGpu);
+    ps.push_back(k == 11 ? whole.slice(1, n + 1) : whole.slice(0, n));
+    ws.push_back(random::normal(Key(400 + k), {n}).to(kGpu));
+  }
+  const double l2 = 2e-3;
+  Tree::Map m;
+  for (std::size_t k = 0; k < ps.size(); ++k) m["p" + std::to_string(100 + k)] = ps[k];
+  const auto [loss, grads] = value_and_grad(
+      [&](const Tree& t) {
+        const std::vector<Tensor> l = t.leaves();
+        Tensor data = sum(l[0] * ws[0]);
+        for (std::size_t k = 1; k < l.size(); ++k) data = data + sum(l[k] * ws[k]);
+        return data + l2 * sum_of_squares(l);
+      },
+      Tree::from_map(m));
+  const Tensor scale = scalar(2.0 * l2, DType::f32).to(kGpu);
+  const std::vector<Tensor> got = grads.leaves();
+  for (std::size_t k = 0; k < ps.size(); ++k) {
+    CAPTURE(k);
+    CHECK(got[k].to(Device::cpu()).to_vector<float>() ==
+          mul_add(ps[k], scale, ws[k]).to(Device::cpu()).to_vector<float>());
+  }
+}
