@@ -62,9 +62,8 @@ struct Table {
       view_list = {views.data(), int(views.size())};
     }
   }
-  std::int64_t address(kernels::Op op) const {
-    return of_copies ? std::int64_t(reinterpret_cast<std::uintptr_t>(&copies))
-                     : kernels::address_of(view_list);
+  std::int64_t address() const {
+    return of_copies ? kernels::address_of(copies) : kernels::address_of(view_list);
   }
   std::string length() const {
     return of_copies ? std::to_string(pieces.size()) + " copies"
@@ -395,7 +394,7 @@ void StepRecording::on_kernel(kernels::KernelFn fn, const char* what, kernels::O
   }
   if (has_table(op)) {
     auto table = std::make_shared<const Table>(args, op);
-    e.args.ints[0] = table->address(op);
+    e.args.ints[0] = table->address();
     e.table = std::move(table);
   }
   e.time = allocated_.size();

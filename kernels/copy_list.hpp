@@ -5,8 +5,7 @@
 
 #include <cstdint>
 
-#include "elegy/core/error.hpp"
-#include "elegy/kernels/buffer_view.hpp"
+#include "elegy/kernels/host_table.hpp"
 
 namespace elegy::kernels {
 
@@ -20,15 +19,11 @@ struct CopyPiece {
 struct CopyList {
   const CopyPiece* pieces = nullptr;
   int count = 0;
+  const CopyPiece* entries() const { return pieces; }
 };
 
-// The list at ints[0]; Error naming `op` when there is none.
 inline const CopyList& copy_list_of(const char* op, const KernelArgs& a) {
-  ELEGY_CHECK(a.ints[0] != 0, op, "needs its list of copies (ints[0] = &CopyList)");
-  const auto& list = *reinterpret_cast<const CopyList*>(std::uintptr_t(a.ints[0]));
-  ELEGY_CHECK(list.count >= 0 && (list.count == 0 || list.pieces != nullptr), op, "a list of ",
-              list.count, " copies without its pieces");
-  return list;
+  return host_table<CopyList>(op, a);
 }
 
 // Pieces one CUDA launch takes (their table is a kernel argument); longer lists take more.

@@ -73,7 +73,7 @@ struct SmallCopies {
     const kernels::CopyList list{pieces.data(), int(pieces.size())};
     kernels::KernelArgs args;
     args.device = device;
-    args.ints[0] = std::int64_t(reinterpret_cast<std::uintptr_t>(&list));
+    args.ints[0] = kernels::address_of(list);
     kernels::run("compiled step", kernels::Op::CopyMany, DType::u8, args);
   }
 };

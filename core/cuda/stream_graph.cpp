@@ -55,25 +55,20 @@ std::string error_text(const char* call, cudaError_t status) {
 }
 
 // Owners of a captured graph and of its executable until the StreamGraph takes the latter, so
-// that no path out of capture_graph (an exception included) leaks either.
-struct GraphHandle {
-  cudaGraph_t graph = nullptr;
-  GraphHandle() = default;
-  GraphHandle(const GraphHandle&) = delete;
-  GraphHandle& operator=(const GraphHandle&) = delete;
-  ~GraphHandle() {
-    if (graph != nullptr && cudaGraphDestroy(graph) != cudaSuccess) cudaGetLastError();
+// that no path out of capture_graph (an exception included) leaks either. (A failed destroy is
+// cleared: left set, the next kernel's launch check would be blamed for it.)
+template <class Handle, cudaError_t (*kDestroy)(Handle)>
+struct Owned {
+  Handle handle = nullptr;
+  Owned() = default;
+  Owned(const Owned&) = delete;
+  Owned& operator=(const Owned&) = delete;
+  ~Owned() {
+    if (handle != nullptr && kDestroy(handle) != cudaSuccess) cudaGetLastError();
   }
 };
-struct ExecHandle {
-  cudaGraphExec_t exec = nullptr;
-  ExecHandle() = default;
-  ExecHandle(const ExecHandle&) = delete;
-  ExecHandle& operator=(const ExecHandle&) = delete;
-  ~ExecHandle() {
-    if (exec != nullptr && cudaGraphExecDestroy(exec) != cudaSuccess) cudaGetLastError();
-  }
-};
+using GraphHandle = Owned<cudaGraph_t, cudaGraphDestroy>;
+using ExecHandle = Owned<cudaGraphExec_t, cudaGraphExecDestroy>;
 
 // What an exception the captured work raised says.
 // (Never throws: its caller still has the capture's blocks to hand back. Never empty: an empty
@@ -135,7 +130,7 @@ std::unique_ptr<StreamGraph> capture_graph(int index, const std::function<void()
     }
   }
   GraphHandle graph;
-  const cudaError_t ended = cudaStreamEndCapture(s, &graph.graph);
+  const cudaError_t ended = cudaStreamEndCapture(s, &graph.handle);
   std::string failure = raised ? what_of(raised) : std::string();
   if (ended != cudaSuccess) {
     cudaGetLastError();  // an invalidated capture is no error of the work queued after it
@@ -149,7 +144,7 @@ std::unique_ptr<StreamGraph> capture_graph(int index, const std::function<void()
     failure = "a launcher kept a block it allocated while captured (the graph would write it)";
   std::size_t nodes = 0;
   if (failure.empty()) {
-    const cudaError_t counted = cudaGraphGetNodes(graph.graph, nullptr, &nodes);
+    const cudaError_t counted = cudaGraphGetNodes(graph.handle, nullptr, &nodes);
     if (counted != cudaSuccess)
       failure = error_text("cudaGraphGetNodes", counted);
     else if (nodes == 0)
@@ -157,12 +152,12 @@ std::unique_ptr<StreamGraph> capture_graph(int index, const std::function<void()
   }
   ExecHandle exec;
   if (failure.empty()) {
-    const cudaError_t made = cudaGraphInstantiate(&exec.exec, graph.graph, 0);
+    const cudaError_t made = cudaGraphInstantiate(&exec.handle, graph.handle, 0);
     if (made != cudaSuccess) failure = error_text("cudaGraphInstantiate", made);
   }
   if (failure.empty()) {
     // Uploaded now, on the stream it will run on, rather than at its first launch.
-    const cudaError_t uploaded = cudaGraphUpload(exec.exec, stream(index));
+    const cudaError_t uploaded = cudaGraphUpload(exec.handle, stream(index));
     if (uploaded != cudaSuccess) failure = error_text("cudaGraphUpload", uploaded);
   }
   if (!failure.empty()) {
@@ -173,8 +168,8 @@ std::unique_ptr<StreamGraph> capture_graph(int index, const std::function<void()
     return nullptr;
   }
   try {
-    auto made = std::make_unique<CudaStreamGraph>(index, exec.exec, nodes, blocks.retained);
-    exec.exec = nullptr;  // (the graph owns it now)
+    auto made = std::make_unique<CudaStreamGraph>(index, exec.handle, nodes, blocks.retained);
+    exec.handle = nullptr;  // (the graph owns it now)
     return made;
   } catch (...) {  // (std::bad_alloc before the graph owns them: the retained blocks are intact)
     for (const auto& [p, n] : blocks.retained) allocator.deallocate(p, n);

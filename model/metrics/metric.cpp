@@ -30,10 +30,9 @@ std::pair<Tree, Tensor> grow(const Tree& state, const Tensor& value, double valu
   if (const auto fused = update_means(count, count_add, std::span(&log, 1), value_weight))
     return {Tree{{"total", fused->totals[0]}, {"count", fused->count}}, fused->means[0]};
   // (The count grows by a plain number: a constant operand, not a Fill kernel per step.)
-  Tree grown{
-      {"total", value_weight == 1.0 ? total + value
-                                    : mul_add(value, scalar_like(value, value_weight), total)},
-      {"count", count + count_add}};
+  // (value * 1 + total has the bits of value + total.)
+  Tree grown{{"total", mul_add(value, scalar_like(value, value_weight), total)},
+             {"count", count + count_add}};
   Tensor r = ratio(grown);
   return {std::move(grown), std::move(r)};
 }

@@ -12,6 +12,7 @@
 #include <elegy/autodiff/step_recording.hpp>
 #include <elegy/elegy.hpp>
 #include <elegy/kernels/copy_list.hpp>
+#include <elegy/kernels/view_list.hpp>
 
 using namespace elegy;
 using autodiff::StepRecording;
@@ -38,7 +39,7 @@ void copy_many(const Tensor& dst, const Tensor& src, std::int64_t bytes) {
       {static_cast<char*>(dst.address()) + 8, static_cast<const char*>(src.address()) + 8, 4}};
   const kernels::CopyList list{pieces, 2};
   kernels::KernelArgs args;
-  args.ints[0] = std::int64_t(reinterpret_cast<std::uintptr_t>(&list));
+  args.ints[0] = kernels::address_of(list);
   args.device = Device::cpu();
   kernels::run("test", kernels::Op::CopyMany, DType::u8, args);
 }
@@ -133,4 +134,19 @@ TEST_CASE("a kernel given its random key through memory makes a recording unrepl
   r.stop();
   CHECK_FALSE(r.replayable());
   CHECK(r.why_not().find("random key through memory") != std::string::npos);
+}
+
+TEST_CASE("a list op without its table, or with a table missing its entries, is an Error") {
+  const Tensor out = Tensor::empty(Shape{});
+  kernels::KernelArgs args;
+  args.out = autodiff::buffer_view(out);
+  args.device = Device::cpu();
+  CHECK_THROWS_WITH_AS(kernels::run("test", kernels::Op::SumSquaresMany, DType::f32, args),
+                       doctest::Contains("sum_of_squares (cpu): needs its list"), Error);
+  CHECK_THROWS_WITH_AS(kernels::run("test", kernels::Op::CopyMany, DType::u8, args),
+                       doctest::Contains("copy_many (cpu): needs its list"), Error);
+  const kernels::ViewList hollow{nullptr, 3};
+  args.ints[0] = kernels::address_of(hollow);
+  CHECK_THROWS_WITH_AS(kernels::run("test", kernels::Op::RunningMeans, DType::f32, args),
+                       doctest::Contains("a list of 3 entries without them"), Error);
 }

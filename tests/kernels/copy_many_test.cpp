@@ -43,7 +43,7 @@ void check_copy_many(Device device) {
   const kernels::CopyList list{pieces.data(), int(pieces.size())};
   kernels::KernelArgs args;
   args.device = device;
-  args.ints[0] = std::int64_t(reinterpret_cast<std::uintptr_t>(&list));
+  args.ints[0] = kernels::address_of(list);
   kernels::run("test", kernels::Op::CopyMany, DType::u8, args);
 
   std::vector<std::uint8_t> want = background;
