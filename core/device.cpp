@@ -34,6 +34,15 @@ std::uint64_t cuda_host_waits() {
 #endif
 }
 
+CudaStagingStats cuda_staging_stats(int index) {
+#ifdef ELEGY_WITH_CUDA
+  return cuda::staging_stats(index);
+#else
+  (void)index;
+  return {};
+#endif
+}
+
 bool cuda_available() {
   return cuda_device_count() > 0;
 }

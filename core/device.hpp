@@ -1,6 +1,7 @@
 // Device: where a tensor's storage lives (the host, or one CUDA GPU).
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <iosfwd>
 
@@ -34,6 +35,19 @@ bool cuda_compiled();
 // since the process started; 0 in a build without CUDA. What a test reads around a training step
 // to prove that the step does not stop the host before its logs.
 std::uint64_t cuda_host_waits();
+
+// What the pinned staging ring of a GPU has done since the process started: every host -> GPU
+// copy goes through it (core/cuda/host_staging.cpp), so it is queued without waiting for the
+// GPU's earlier work and its source is free when the copy returns.
+struct CudaStagingStats {
+  std::size_t capacity_bytes = 0;  // 0 until the first copy (then pinned for good)
+  std::uint64_t copies = 0;        // copies that staged their bytes
+  std::uint64_t pieces = 0;        // ring regions they took (a copy over half the ring: several)
+  std::uint64_t waits = 0;         // times the host waited for a copy in flight to free space
+  std::uint64_t unstaged = 0;      // copies made straight from the source (no pinned memory)
+};
+// All zero in a build without CUDA; raises for a GPU that is not visible.
+CudaStagingStats cuda_staging_stats(int index = 0);
 
 std::ostream& operator<<(std::ostream& os, Device d);  // "cpu", "cuda:0"
 

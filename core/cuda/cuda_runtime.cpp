@@ -60,9 +60,13 @@ std::atomic<std::uint64_t>& host_wait_count() {
   return count;
 }
 
+}  // namespace
+
 void note_host_wait() {
   host_wait_count().fetch_add(1, std::memory_order_relaxed);
 }
+
+namespace {
 
 struct DeviceState {
   cudaStream_t stream = nullptr;

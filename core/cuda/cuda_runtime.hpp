@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "elegy/core/allocator.hpp"
+#include "elegy/core/device.hpp"
 #include "elegy/core/stream_graph.hpp"
 
 // Opaque stream handle, so this header does not pull in cuda_runtime.h for users.
@@ -42,6 +43,18 @@ void synchronize_stream(CUstream_st* stream, const char* op);
 // synchronisations and host reads finished), on any thread. Tests read it around a training
 // step to prove that the step does not stop the host before its logs are read.
 std::uint64_t host_waits();
+// Counts one such wait (for the runtime's own files: every wait the host makes goes through it).
+void note_host_wait();
+
+// A host -> device copy of `bytes` dense bytes, queued on the device's stream. The bytes go
+// through a pinned staging ring first (core/cuda/host_staging.cpp), so the call returns once
+// they are copied there, without waiting for the stream's earlier work (a copy straight from
+// pageable memory may), and `host_src` may be reused at once. It waits only when the copies in
+// flight fill the ring. Raises when this thread is capturing a graph on the device: a graph
+// would copy the capture's staged bytes at every launch.
+void copy_host_to_device(int index, void* device_dst, const void* host_src, std::size_t bytes,
+                         const char* op);
+CudaStagingStats staging_stats(int index);  // (elegy::cuda_staging_stats)
 
 // A device -> host copy queued on the device's stream into pinned memory, with an event after
 // it: the host waits for this copy alone (not for the work queued since) when it reads. At most

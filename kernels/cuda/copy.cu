@@ -1,8 +1,8 @@
 // Data movement on CUDA: Copy (host -> device, device -> host, device -> device), Fill, Arange.
 // Copies move bits, so they are instantiated per element size, not per dtype. Dense copies are
 // one cudaMemcpyAsync on the device's stream; strided device sources go through the map kernel.
-// The stream is synchronised only where the host reads the result right after (device -> host)
-// or where a host buffer could be released before the DMA that reads it has run.
+// Host sources go through the device's pinned staging ring. The stream is synchronised only
+// where the host reads the result right after (device -> host).
 #include <cstring>
 #include <type_traits>
 
@@ -61,16 +61,13 @@ void strided_device_copy(const BufferView& out, const BufferView& in, Device dev
   map<B, B, 1>(g, identity<B>{}, kCopy);
 }
 
-void host_to_device(const KernelArgs& a, std::size_t bytes, cudaStream_t s) {
+void host_to_device(const KernelArgs& a, std::size_t bytes) {
   ELEGY_CHECK(a.in[0].is_contiguous() && a.out.is_contiguous(), kCopy, "a host -> ", a.device,
               " copy needs dense operands (the caller makes a strided host "
               "source contiguous first)");
-  // Pageable memory is staged before cudaMemcpyAsync returns; pinned memory is read later by
-  // the DMA engine, so the caller must not be allowed to release it before that.
-  const bool pinned = attributes(a.in[0].data).type == cudaMemoryTypeHost;
-  ELEGY_CUDA_CHECK(cudaMemcpyAsync(a.out.data, a.in[0].data, bytes, cudaMemcpyHostToDevice, s),
-                   kCopy);
-  if (pinned) elegy::cuda::synchronize_stream(s, kCopy);
+  // Through the device's pinned staging ring: queued without waiting for the stream, and the
+  // source is free when this returns (core/cuda/host_staging.cpp).
+  elegy::cuda::copy_host_to_device(a.device.index, a.out.data, a.in[0].data, bytes, kCopy);
 }
 
 template <class B>
@@ -114,7 +111,7 @@ void copy_kernel(const KernelArgs& a) {
   if (n == 0) return;
   const std::size_t bytes = std::size_t(n) * sizeof(B);
   const cudaStream_t s = prepare(a.device);
-  if (a.in_device.is_cpu()) return host_to_device(a, bytes, s);
+  if (a.in_device.is_cpu()) return host_to_device(a, bytes);
   if (a.in_device != a.device) return peer_to_peer(a, bytes, s);
   if (a.out_on_host || is_host_memory(a.out.data)) return device_to_host<B>(a, bytes, s);
   if (a.in[0].is_contiguous() && a.out.is_contiguous()) {
