@@ -16,6 +16,8 @@ struct CopyPiece {
 };
 
 // What KernelArgs::ints[0] points at for Op::CopyMany (the caller keeps it alive for the call).
+// No piece may overlap another's source or destination: on a GPU the pieces are copied at once,
+// in no order.
 struct CopyList {
   const CopyPiece* pieces = nullptr;
   int count = 0;

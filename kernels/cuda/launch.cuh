@@ -200,9 +200,8 @@ void map(const KernelArgs& a, F f, const char* op) {
   for (int k = 0; k < N; ++k) in.p[k] = static_cast<const In*>(a.in[k].data);
   const cudaStream_t s = prepare(a.device);
 
-  bool dense = l.rank == 1, aligned = aligned16(out);
+  bool dense = l.rank == 1;
   for (int k = 0; k <= N; ++k) dense = dense && l.strides[k][0] == 1;
-  for (int k = 0; k < N; ++k) aligned = aligned && aligned16(in.p[k]);
   if constexpr (std::is_same_v<Out, In>) {
     // Dense and aligned, or a single value broadcast (stride 0), operand by operand.
     bool vectorizable = l.rank == 1 && l.strides[0][0] == 1 && aligned16(out);

@@ -4,11 +4,10 @@
 // multi-tensor apply does), since on a GPU a launch costs the host ~5 us and a model has dozens
 // of small tensors; lamb's two passes run one kernel per tensor. Each reads grad, moments (and
 // param) and writes the new moments and the update. Every operation is an explicitly rounded
-// intrinsic (__fmul_rn,
-// __fadd_rn, __fdiv_rn, __fsqrt_rn and the double ones), which nvcc never contracts into an FMA,
-// so the results are those of the composed elementwise kernels. lamb's per-tensor sums of u^2
-// and p^2 go to device memory (one atomicAdd per block), read back by the scaling kernel on the
-// device: no host synchronisation.
+// intrinsic (__fmul_rn, __fadd_rn, __fdiv_rn, __fsqrt_rn and the double ones), which nvcc never
+// contracts into an FMA, so the results are those of the composed elementwise kernels. lamb's
+// per-tensor sums of u^2 and p^2 go to device memory (one atomicAdd per block), read back by the
+// scaling kernel on the device: no host synchronisation.
 #include <cuda_runtime.h>
 
 #include <cstdint>

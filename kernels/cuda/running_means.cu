@@ -2,7 +2,7 @@
 // of the kernels it stands for spelled out (__fmul_rn then __fadd_rn: MulAdd; __fadd_rn: the
 // count's Add; __fdiv_rn: DivNoNan), never contracted into an FMA, so the values have the
 // CPU's bits. The views travel in a table passed by value; more logs than one table holds take
-// more launches, each writing the same new count.
+// more launches, each reading the old count; the last writes the new one.
 #include <algorithm>
 
 #include "elegy/core/error.hpp"
@@ -26,6 +26,8 @@ struct MeansTable {
   int logs;
   float weight;     // of the values
   float count_add;  // to the count
+  bool last;        // the last launch of the list: the one that writes the new count (which may
+                    // be the count itself: earlier launches must all read the old one)
 };
 
 __global__ void running_means_kernel(MeansTable t) {
@@ -38,7 +40,7 @@ __global__ void running_means_kernel(MeansTable t) {
     }
     *t.mean[i] = count == 0.0f ? 0.0f : __fdiv_rn(total, count);
   }
-  *t.new_count = count;
+  if (t.last) *t.new_count = count;
 }
 
 void running_means(const KernelArgs& a) {
@@ -52,6 +54,7 @@ void running_means(const KernelArgs& a) {
     t.weight = float(a.scalar[0]);
     t.count_add = float(a.scalar[1]);
     t.logs = std::min(kLogsPerLaunch, logs - first);
+    t.last = first + kLogsPerLaunch >= logs;
     for (int i = 0; i < t.logs; ++i) {
       const BufferView* v = &list.views[kRunningMeansHeader + (first + i) * kRunningMeansPerLog];
       t.value[i] = static_cast<const float*>(v[0].data);

@@ -103,8 +103,8 @@ void sum_squares_many(const KernelArgs& a) {
   std::vector<std::int64_t> first(std::size_t(list.count) + 1, 0);  // each tensor's first block
   for (int t = 0; t < list.count; ++t) {
     const BufferView& v = list.views[t];
-    ELEGY_CHECK((v.numel() == 0 || v.is_contiguous()) && v.dtype == a.out.dtype, kName, "tensor ",
-                t, " of the list is not dense ", name(a.out.dtype), " (", name(v.dtype), ")");
+    ELEGY_CHECK((v.numel() == 0 || v.is_contiguous()) && v.dtype == dtype_of<T>(), kName, "tensor ",
+                t, " of the list is not dense ", name(dtype_of<T>()), " (", name(v.dtype), ")");
     first[std::size_t(t) + 1] = first[std::size_t(t)] + blocks_of(v.numel());
   }
   const std::int64_t partial_count = first.back();

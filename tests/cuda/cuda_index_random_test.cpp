@@ -535,7 +535,11 @@ TEST_CASE("cuda: RNG kernels read their key from device memory when key_words is
     };
     const std::vector<float> cpu = run(Device::cpu()), gpu = run(kGpu);
     REQUIRE(cpu.size() == gpu.size());
-    for (std::size_t i = 0; i < cpu.size(); ++i)
-      CHECK(gpu[i] == doctest::Approx(cpu[i]).epsilon(1e-6));
+    // Dropout's mask and scale have the CPU's bits; normals go through each device's libm.
+    if (op == kernels::Op::Dropout)
+      check_identical(gpu, cpu, "dropout from the key table");
+    else
+      for (std::size_t i = 0; i < cpu.size(); ++i)
+        CHECK(gpu[i] == doctest::Approx(cpu[i]).epsilon(1e-6));
   }
 }

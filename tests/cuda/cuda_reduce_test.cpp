@@ -318,7 +318,9 @@ TEST_CASE("cuda: sum_of_squares (SumSquares kernels) matches the CPU; hand-compu
     gpu_tree.push_back(whole.to(kGpu).slice(start, start + n));
     for (double x : cpu.to_vector<double>()) tree_want += x * x;
   }
-  gpu_tree.push_back(random::normal(Key(9), {5000000}).to(kGpu));  // one tensor, 1024 blocks
+  // One tensor past the per-tensor cap of 1024 blocks of 16384 elements (16.8M): its blocks
+  // stride over it.
+  gpu_tree.push_back(random::normal(Key(9), {17000003}).to(kGpu));
   cpu_tree.push_back(gpu_tree.back().to(Device::cpu()));
   for (double x : cpu_tree.back().to_vector<double>()) tree_want += x * x;
   const float tree_gpu = sum_of_squares(gpu_tree, 0.5).to(Device::cpu()).item<float>();
