@@ -9,6 +9,7 @@
 #include <cstring>
 #include <memory>
 #include <mutex>
+#include <new>
 #include <sstream>
 #include <string_view>
 #include <unordered_map>
@@ -119,10 +120,11 @@ class CachingDeviceAllocator final : public Allocator {
       for (auto it = retained.begin(); it != retained.end(); ++it) {
         if (size_class(it->second) != block) continue;
         const auto [p, kept_nbytes] = *it;
-        retained.erase(it);
         // Charged now as this request's bytes: a launcher that keeps it (a refused capture)
-        // frees it later with its own size.
+        // frees it later with its own size. (Recorded before it leaves `retained`: a bad_alloc
+        // must not lose it.)
         capture->live.emplace(p, nbytes);
+        retained.erase(it);
         std::lock_guard lock(mutex_);
         ++stats_.num_allocs;
         ++stats_.num_cache_hits;
@@ -136,11 +138,11 @@ class CachingDeviceAllocator final : public Allocator {
       auto it = free_.find(block);
       if (it != free_.end() && !it->second.empty()) {
         void* p = it->second.back();
+        if (capture) capture->live.emplace(p, nbytes);  // (first: a bad_alloc loses nothing)
         it->second.pop_back();
         ++stats_.num_cache_hits;
         stats_.bytes_cached -= std::int64_t(block);
         note_in_use(std::int64_t(nbytes));
-        if (capture) capture->live.emplace(p, nbytes);
         return p;
       }
     }
@@ -203,11 +205,16 @@ class CachingDeviceAllocator final : public Allocator {
       // The graph's temporaries stay its own (their bytes stay in use); an older block's free
       // waits for the capture's end (a cudaFreeAsync now would be captured).
       // (With the bytes counted in use when it was first handed out: the same size class.)
-      if (const auto it = capture->live.find(ptr); it != capture->live.end()) {
-        capture->retained.emplace_back(ptr, it->second);
-        capture->live.erase(it);
-      } else {
-        capture->older_frees.emplace_back(ptr, nbytes);
+      // (Called from destructors: should the host have no memory for the entry, the block
+      // leaks rather than ending the process. capture_graph makes room for hundreds first.)
+      try {
+        if (const auto it = capture->live.find(ptr); it != capture->live.end()) {
+          capture->retained.emplace_back(ptr, it->second);
+          capture->live.erase(it);
+        } else {
+          capture->older_frees.emplace_back(ptr, nbytes);
+        }
+      } catch (const std::bad_alloc&) {
       }
       return;
     }

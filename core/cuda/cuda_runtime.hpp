@@ -76,8 +76,9 @@ std::unique_ptr<StreamGraph> capture_graph(int index, const std::function<void()
 // What the device allocator hands out and takes back on that thread: a block allocated and freed
 // while captured is the graph's (a launch writes it), so it is kept out of the cache until the
 // graph dies (later allocations of the same capture may reuse it: a capture from one stream is
-// one chain); frees of older blocks wait for the capture's end. Waits for the GPU and host
-// reads raise while capturing.
+// one chain); frees of older blocks wait for the capture's end. Waits for the GPU and new host
+// reads raise while capturing (a read queued before the capture may still be finished: its event
+// was recorded outside it).
 struct CaptureBlocks {
   int device = -1;
   CUstream_st* stream = nullptr;

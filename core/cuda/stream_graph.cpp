@@ -113,10 +113,15 @@ std::unique_ptr<StreamGraph> capture_graph(int index, const std::function<void()
   std::lock_guard<std::mutex> one_at_a_time(capture_mutex(index));
   set_device(index);
   const cudaStream_t s = capture_stream(index);
-  ELEGY_CUDA_CHECK(cudaStreamBeginCapture(s, cudaStreamCaptureModeRelaxed), "cuda graph capture");
   CaptureBlocks blocks;
   blocks.device = index;
   blocks.stream = s;
+  // Room made before the capture begins: the allocator's hooks fill these from destructors,
+  // where a bad_alloc would end the process.
+  blocks.live.reserve(256);
+  blocks.retained.reserve(256);
+  blocks.older_frees.reserve(64);
+  ELEGY_CUDA_CHECK(cudaStreamBeginCapture(s, cudaStreamCaptureModeRelaxed), "cuda graph capture");
   // Nothing between the capture's begin and end may throw: a capture left open would refuse
   // every later one on this device. So what the work raised is kept as it is (no string made)
   // and described once the capture has ended.
@@ -131,12 +136,22 @@ std::unique_ptr<StreamGraph> capture_graph(int index, const std::function<void()
   }
   GraphHandle graph;
   const cudaError_t ended = cudaStreamEndCapture(s, &graph.handle);
+  Allocator& allocator = device_allocator(index);
+  // Until a graph owns them, the capture's temporaries go back to the allocator on every way out
+  // (a refusal, or a bad_alloc while its reason is written): nothing captured has run.
+  struct HandBack {
+    Allocator& allocator;
+    std::vector<std::pair<void*, std::size_t>>* blocks;
+    ~HandBack() {
+      if (blocks != nullptr)
+        for (const auto& [p, n] : *blocks) allocator.deallocate(p, n);
+    }
+  } hand_back{allocator, &blocks.retained};
   std::string failure = raised ? what_of(raised) : std::string();
   if (ended != cudaSuccess) {
     cudaGetLastError();  // an invalidated capture is no error of the work queued after it
     if (failure.empty()) failure = error_text("cudaStreamEndCapture", ended);
   }
-  Allocator& allocator = device_allocator(index);
   for (const auto& [p, n] : blocks.older_frees) allocator.deallocate(p, n);
   if (failure.empty() && !blocks.older_frees.empty())
     failure = "a launcher freed a block allocated before the capture (a launch would still use it)";
@@ -162,19 +177,13 @@ std::unique_ptr<StreamGraph> capture_graph(int index, const std::function<void()
   }
   if (!failure.empty()) {
     cudaGetLastError();
-    // Nothing captured ran: the temporaries go back as they are.
-    for (const auto& [p, n] : blocks.retained) allocator.deallocate(p, n);
     why_not = std::move(failure);
-    return nullptr;
+    return nullptr;  // (hand_back returns the temporaries)
   }
-  try {
-    auto made = std::make_unique<CudaStreamGraph>(index, exec.handle, nodes, blocks.retained);
-    exec.handle = nullptr;  // (the graph owns it now)
-    return made;
-  } catch (...) {  // (std::bad_alloc before the graph owns them: the retained blocks are intact)
-    for (const auto& [p, n] : blocks.retained) allocator.deallocate(p, n);
-    throw;
-  }
+  auto made = std::make_unique<CudaStreamGraph>(index, exec.handle, nodes, blocks.retained);
+  exec.handle = nullptr;       // (the graph owns it now,
+  hand_back.blocks = nullptr;  // and its temporaries)
+  return made;
 }
 
 }  // namespace elegy::cuda
