@@ -29,6 +29,10 @@ Tensor argmin(const Tensor& x);
 // Not differentiable (its values are constants). Error for a non-float y_pred, an empty class
 // axis, non-integer (int32/int64/uint8) labels or shapes that do not match.
 Tensor argmax_matches(const Tensor& y_pred, const Tensor& labels);
+// sum(argmax_matches(y_pred, labels)) as one kernel: a float32 0-d count of the rows whose
+// argmax is their label, counted exactly as an integer and rounded once (below 2^24 rows, the
+// bits of that sum). The same operands and Errors.
+Tensor argmax_match_count(const Tensor& y_pred, const Tensor& labels);
 // True when any / all elements are nonzero.
 Tensor any(const Tensor& x, const Axes& axes = {}, bool keepdims = false);
 Tensor all(const Tensor& x, const Axes& axes = {}, bool keepdims = false);

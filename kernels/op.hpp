@@ -33,6 +33,8 @@ namespace elegy::kernels {
   X(Sum) X(Prod) X(Max) X(Min) X(ArgMax) X(ArgMin) X(LogSumExp)                                  \
   X(ArgMaxMatches) /* float32 out [R] = argmax(in[0][r]) == in[1][r] ? 1 : 0: in[0] dense [R,K] \
                       float, in[1] int32|int64|uint8 labels [R] (any stride); keyed by in[0] */   \
+  X(ArgMaxMatchCount) /* float32 out (1 element) = how many rows ArgMaxMatches would give 1,       \
+                      counted exactly as an integer, then rounded once: ArgMaxMatches' operands */ \
   X(SumSquares)    /* float: sum of in[0]^2 (CPU: in dense, every dim reduced) */                \
   X(ScaledSum)     /* float: Sum, then * scalar[0] in the dtype (= Sum, Mul): mean in one kernel */\
   X(SumSquaresMany) /* float: out (1 element) = scalar[0] * sum over the dense tensors of the list \

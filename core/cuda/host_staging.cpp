@@ -27,7 +27,7 @@ namespace {
 // large copy runs at the rate of the host's memcpy into the ring; a step's small copies (a
 // batch, its labels, a replay's keys) fill it only when the host is hundreds of steps ahead.
 constexpr std::size_t kStagingBytes = std::size_t(16) << 20;
-// Pieces at least this large are copied into the ring by the thread pool, in chunks this size.
+// Pieces of at least two chunks are copied into the ring by the thread pool, a chunk per task.
 constexpr std::size_t kParallelChunk = std::size_t(512) << 10;
 
 // The event recorded after a region's copy.
@@ -37,10 +37,10 @@ struct EventFence {
   bool done() const {
     const cudaError_t status = cudaEventQuery(event);
     if (status == cudaSuccess) return true;
-    // Not ready, or a failure wait() will report: either way not let go yet. (Cleared: left
-    // set, the next kernel's launch check would be blamed for it.)
-    cudaGetLastError();
-    return false;
+    cudaGetLastError();  // (left set, the next kernel's launch check would be blamed for it)
+    if (status == cudaErrorNotReady) return false;
+    check(int(status), "cudaEventQuery", "host -> cuda copy (the staging ring's oldest copy)");
+    return false;  // (not reached: check raised)
   }
   void wait() const {
     note_host_wait();
@@ -128,10 +128,12 @@ void copy_host_to_device(int index, void* device_dst, const void* host_src, std:
   const cudaStream_t s = stream(index);
   if (!ensure_ring(st)) {
     // Straight from the source, then a wait: from pinned memory the copy would still be
-    // reading it after this call returns.
+    // reading it after this call returns. (Not synchronize_stream: a capture on another device
+    // is no reason to refuse this wait.)
     ++st.stats.unstaged;
     ELEGY_CUDA_CHECK(cudaMemcpyAsync(device_dst, host_src, bytes, cudaMemcpyHostToDevice, s), op);
-    synchronize_stream(s, op);
+    note_host_wait();
+    ELEGY_CUDA_CHECK(cudaStreamSynchronize(s), op);
     return;
   }
   ++st.stats.copies;
@@ -154,16 +156,23 @@ void copy_host_to_device(int index, void* device_dst, const void* host_src, std:
     if (const cudaError_t e =
             cudaMemcpyAsync(to + done, st.pinned + at, piece, cudaMemcpyHostToDevice, s);
         e != cudaSuccess) {
-      ring.cancel();
+      ring.cancel();  // (nothing was queued)
       st.spare_events.push_back(event);
       check(int(e), "cudaMemcpyAsync", op);
     }
     if (const cudaError_t e = cudaEventRecord(event, s); e != cudaSuccess) {
-      // The copy is queued but nothing could say when it has read its region: wait for the
-      // stream before the region is handed out again.
-      if (cudaStreamSynchronize(s) != cudaSuccess) cudaGetLastError();
-      ring.cancel();
-      st.spare_events.push_back(event);
+      // The copy is queued but nothing can say when it has read its region: the region is
+      // handed out again only once the stream is known to be done, else never (the ring goes:
+      // later copies take the unstaged path). The event is not reused.
+      cudaGetLastError();
+      if (cudaEventDestroy(event) != cudaSuccess) cudaGetLastError();
+      if (cudaStreamSynchronize(s) == cudaSuccess) {
+        ring.cancel();
+      } else {
+        cudaGetLastError();
+        st.ring.release();  // (leaked with its pinned memory: a DMA may still read it)
+        st.unavailable = true;
+      }
       check(int(e), "cudaEventRecord", op);
     }
     ring.commit(EventFence{event});

@@ -6,6 +6,7 @@
 // NaN-aware), then a scan for its first occurrence; the run is in cache for the second pass.
 // Reducing an outer axis keeps a running best value and index per column.
 #include <algorithm>
+#include <atomic>
 #include <vector>
 
 #include "elegy/core/error.hpp"
@@ -176,11 +177,39 @@ void argmax_matches_kernel(const KernelArgs& a) {
                              [&]<class L>() { argmax_matches_rows<T, L>(a); });
 }
 
+// ArgMaxMatchCount: the rows ArgMaxMatches would mark, counted as an integer (so the total does
+// not depend on how rows are split between threads) and rounded to float32 once. Below 2^24 rows
+// that is the bits of any float sum of the 0/1 hits.
+template <class T, class L>
+void argmax_match_count_rows(const KernelArgs& a) {
+  const std::int64_t R = a.in[0].sizes[0], K = a.in[0].sizes[1];
+  const T* src = static_cast<const T*>(a.in[0].data);
+  const L* labels = static_cast<const L*>(a.in[1].data);
+  const std::int64_t label_stride = a.in[1].strides[0];
+  std::atomic<std::int64_t> hits{0};
+  parallel_for(R, std::max<std::int64_t>(1, kChunk / K), [&](std::int64_t r0, std::int64_t r1) {
+    std::int64_t mine = 0;
+    for (std::int64_t r = r0; r < r1; ++r)
+      mine += std::int64_t(labels[r * label_stride]) == arg_contiguous<true>(src + r * K, K).index;
+    hits.fetch_add(mine, std::memory_order_relaxed);
+  });
+  *static_cast<float*>(a.out.data) = float(hits.load());
+}
+
+template <class T>
+void argmax_match_count_kernel(const KernelArgs& a) {
+  with_argmax_matches_labels(
+      "argmax_match_count (cpu)", a, [&]<class L>() { argmax_match_count_rows<T, L>(a); },
+      /*count=*/true);
+}
+
 }  // namespace
 
 void register_cpu_reduce_arg(Registry& r) {
   r.add(Op::ArgMaxMatches, DeviceKind::cpu, DType::f32, argmax_matches_kernel<float>);
   r.add(Op::ArgMaxMatches, DeviceKind::cpu, DType::f64, argmax_matches_kernel<double>);
+  r.add(Op::ArgMaxMatchCount, DeviceKind::cpu, DType::f32, argmax_match_count_kernel<float>);
+  r.add(Op::ArgMaxMatchCount, DeviceKind::cpu, DType::f64, argmax_match_count_kernel<double>);
   for (int t = 0; t < kNumDTypes; ++t) {
     visit_dtype(DType(t), [&](auto tag) {
       using T = decltype(tag);

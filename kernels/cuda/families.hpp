@@ -16,7 +16,7 @@ void register_running_means(Registry& r);  // running_means.cu: RunningMeans
 void register_unary(Registry& r);          // unary.cu: every unary elementwise op of kernels/op.hpp
 void register_reduce(Registry& r);         // reduce.cu: Sum Prod Max Min LogSumExp ArgMax ArgMin
 void register_sum_squares_many(Registry& r);  // sum_squares_many.cu: SumSquaresMany
-void register_argmax_matches(Registry& r);    // argmax_matches.cu: ArgMaxMatches
+void register_argmax_matches(Registry& r);    // argmax_matches.cu: ArgMaxMatches(Count)
 void register_softmax(Registry& r);           // softmax.cu: Softmax LogSoftmax
 void register_softmax_xent(Registry& r);      // softmax_xent.cu: SoftmaxXent(Backward)
 void register_index(Registry& r);             // index.cu: OneHot Take ScatterAdd

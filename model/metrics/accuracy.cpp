@@ -79,18 +79,36 @@ CategoricalAccuracy::CategoricalAccuracy(MetricOptions o)
                              return as_f32(argmax(y_true, -1) == argmax(y_pred, -1));
                            })) {}
 
+namespace {
+
+// SparseCategoricalAccuracy's labels as argmax_matches takes them: integer class indices as they
+// are, others (float class indices, checked integral; bool) cast once.
+Tensor match_labels(const Tensor& labels) {
+  const bool as_is =
+      labels.dtype() == DType::i32 || labels.dtype() == DType::i64 || labels.dtype() == DType::u8;
+  return as_is ? labels : labels.astype(DType::i64);
+}
+
+}  // namespace
+
 SparseCategoricalAccuracy::SparseCategoricalAccuracy(MetricOptions o)
     : Metric(weighted_mean(
           name_or(o.name, "sparse_categorical_accuracy"), o.on,
           [](const Tensor& y_true, const Tensor& y_pred) {
             const Tensor labels = sparse_labels("SparseCategoricalAccuracy", y_true, y_pred);
-            // One kernel for argmax, the comparison and the float hits. Labels of another dtype
-            // (float class indices, checked integral above; bool) are cast once first.
-            const bool as_is = labels.dtype() == DType::i32 || labels.dtype() == DType::i64 ||
-                               labels.dtype() == DType::u8;
             if (!is_floating(y_pred.dtype()))  // (integer scores: compared as int64)
               return as_f32(argmax(y_pred, -1).astype(DType::i64) == labels.astype(DType::i64));
-            return argmax_matches(y_pred, as_is ? labels : labels.astype(DType::i64));
+            // One kernel for argmax, the comparison and the float hits.
+            return argmax_matches(y_pred, match_labels(labels));
+          },
+          // Unweighted: the hits' count in one kernel (before: the hits, then their Sum).
+          [](const Tensor& y_true, const Tensor& y_pred) {
+            const Tensor labels = sparse_labels("SparseCategoricalAccuracy", y_true, y_pred);
+            if (!is_floating(y_pred.dtype()))
+              return ValuesSum{
+                  sum(as_f32(argmax(y_pred, -1).astype(DType::i64) == labels.astype(DType::i64))),
+                  labels.numel()};
+            return ValuesSum{argmax_match_count(y_pred, match_labels(labels)), labels.numel()};
           })) {}
 
 TopKCategoricalAccuracy::TopKCategoricalAccuracy(TopKOptions o)

@@ -98,12 +98,18 @@ Metric Metric::mean_of(std::string name, std::function<Tensor(const LossArgs&)> 
       [step](const Tree& state, const LossArgs& a) { return step(state, a).first; }, ratio, step);
 }
 
-Metric weighted_mean(std::string name, std::string on,
-                     std::function<Tensor(const Tensor& y_true, const Tensor& y_pred)> values) {
+Metric weighted_mean(
+    std::string name, std::string on,
+    std::function<Tensor(const Tensor& y_true, const Tensor& y_pred)> values,
+    std::function<ValuesSum(const Tensor& y_true, const Tensor& y_pred)> values_sum) {
   const std::string who = name;
-  auto step = [on, who, values](const Tree& state, const LossArgs& a) {
+  auto step = [on, who, values, values_sum](const Tree& state, const LossArgs& a) {
     const Tensor y_true = losses::select_on(who.c_str(), a.y_true, on, "y_true");
     const Tensor y_pred = losses::select_on(who.c_str(), a.y_pred, on, "y_pred");
+    if (values_sum && !a.sample_weight && !a.class_weight) {
+      const ValuesSum s = values_sum(y_true, y_pred);
+      return grow(state, s.total, 1.0, double(s.count));
+    }
     return accumulate(who.c_str(), state, values(y_true, y_pred), a, y_true, y_pred);
   };
   return Metric(

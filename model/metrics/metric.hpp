@@ -3,6 +3,7 @@
 // so they move with the model (checkpoints, devices) and reset by going back to init.
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <string>
 #include <utility>
@@ -46,7 +47,15 @@ class Metric {
 // A weighted mean over everything seen: state {total, count} (float32 scalars on the values'
 // device), values weighted by the batch's sample weights where given. The building block of
 // Mean and of every accuracy/error metric (Keras' MeanMetricWrapper).
-Metric weighted_mean(std::string name, std::string on,
-                     std::function<Tensor(const Tensor& y_true, const Tensor& y_pred)> values);
+// `values_sum`, when given, returns what an unweighted batch adds (no sample or class weights):
+// {sum(values) as a float32 0-d tensor with its bits, how many values}, in fewer kernels.
+struct ValuesSum {
+  Tensor total;
+  std::int64_t count = 0;
+};
+Metric weighted_mean(
+    std::string name, std::string on,
+    std::function<Tensor(const Tensor& y_true, const Tensor& y_pred)> values,
+    std::function<ValuesSum(const Tensor& y_true, const Tensor& y_pred)> values_sum = nullptr);
 
 }  // namespace elegy::metrics

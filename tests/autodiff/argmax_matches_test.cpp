@@ -1,6 +1,7 @@
 // argmax_matches (one ArgMaxMatches kernel): against argmax == labels for every label dtype,
 // rows short and long (the SIMD search), ties, NaN rows, labels out of range, strided labels,
-// rank-3 scores, empty rows and bad input.
+// rank-3 scores, empty rows and bad input. argmax_match_count (one ArgMaxMatchCount kernel):
+// the bits of sum(argmax_matches) for the same cases, at 1 and 2 threads.
 #include <doctest/doctest.h>
 
 #include <cmath>
@@ -10,6 +11,7 @@
 
 #include <elegy/elegy.hpp>
 
+#include "../core/thread_count.hpp"
 #include "../kernel_log.hpp"
 
 using namespace elegy;
@@ -102,4 +104,68 @@ TEST_CASE("argmax_matches rejects integer scores, float labels, mismatched shape
                        doctest::Contains("has no classes"), Error);
   CHECK_THROWS_WITH_AS(argmax_matches(scores, labels.to(Device::meta())),
                        doctest::Contains("argmax_matches"), Error);
+}
+
+TEST_CASE("argmax_match_count is the bits of sum(argmax_matches), at 1 and 2 threads") {
+  testing::ThreadCountGuard restore;
+  for (const int threads : {1, 2}) {
+    set_num_threads(threads);
+    // 1 row; a batch; enough rows that the count is split between threads; rank-3 scores.
+    for (const std::int64_t rows : {1, 64, 5000}) {
+      CAPTURE(threads);
+      CAPTURE(rows);
+      std::vector<float> v =
+          random::normal(Key(std::uint64_t(rows)), {rows, 10}).to_vector<float>();
+      v[3] = std::numeric_limits<float>::quiet_NaN();  // row 0: a NaN row (the NaN is the max)
+      const Tensor scores = Tensor::from_vector(v, Shape{rows, 10});
+      // Half the labels are the argmax (hits), the rest random (a tenth of them hit).
+      std::vector<std::int64_t> labels =
+          random::randint(Key(3), {rows}, 0, 10, DType::i64).to_vector<std::int64_t>();
+      const std::vector<std::int64_t> best =
+          argmax(scores, -1).astype(DType::i64).to_vector<std::int64_t>();
+      for (std::size_t r = 0; r < labels.size(); r += 2) labels[r] = best[r];
+      for (const DType dt : {DType::i64, DType::i32, DType::u8}) {
+        const Tensor l = Tensor::from_vector(labels, Shape{rows}).astype(dt);
+        const Tensor count = argmax_match_count(scores, l);
+        CHECK(count.dtype() == DType::f32);
+        CHECK(count.ndim() == 0);
+        CHECK(count.item<float>() == sum(argmax_matches(scores, l)).item<float>());
+        CHECK(count.item<float>() >= float(rows / 2));
+      }
+      const Tensor f64 = scores.astype(DType::f64);
+      const Tensor l = Tensor::from_vector(labels, Shape{rows});
+      CHECK(argmax_match_count(f64, l).item<float>() == sum(argmax_matches(f64, l)).item<float>());
+    }
+  }
+  const Tensor scores3 = random::normal(Key(12), {2, 5, 7});
+  const Tensor labels3 = random::randint(Key(13), {2, 5}, 0, 7, DType::i32);
+  CHECK(argmax_match_count(scores3, labels3).item<float>() ==
+        sum(argmax_matches(scores3, labels3)).item<float>());
+  const Tensor strided = transpose(random::randint(Key(14), {5, 4}, 0, 7, DType::i64)).slice(1, 2);
+  const Tensor rows5 = random::normal(Key(15), {5, 7});
+  CHECK(argmax_match_count(rows5, reshape(strided, Shape{5})).item<float>() ==
+        sum(argmax_matches(rows5, reshape(strided, Shape{5}))).item<float>());
+  CHECK(argmax_match_count(Tensor::empty({0, 4}), Tensor::empty({0}, DType::i32)).item<float>() ==
+        0.0f);
+  // Hand-counted: rows 0 and 2 hit.
+  const Tensor hand = Tensor::from_vector(std::vector<float>{0, 9, 5, 1, 2, 8}, Shape{3, 2});
+  const Tensor hand_labels = Tensor::from_vector(std::vector<std::int32_t>{1, 1, 1}, Shape{3});
+  CHECK(argmax_match_count(hand, hand_labels).item<float>() == 2.0f);
+}
+
+TEST_CASE("argmax_match_count is one kernel and raises argmax_matches' Errors") {
+  const Tensor scores = random::normal(Key(16), {64, 10});
+  const Tensor labels = random::randint(Key(17), {64}, 0, 10, DType::i32);
+  {
+    testing::KernelLog k;
+    const Tensor count = argmax_match_count(scores, labels);
+    CHECK(k.count(kernels::Op::ArgMaxMatchCount) == 1);
+    CHECK(k.total() == 1);
+  }
+  CHECK_THROWS_WITH_AS(argmax_match_count(scores, labels.astype(DType::f32)),
+                       doctest::Contains("argmax_match_count: labels must be int32"), Error);
+  CHECK_THROWS_WITH_AS(argmax_match_count(scores, labels.slice(0, 3)),
+                       doctest::Contains("without its last axis"), Error);
+  CHECK_THROWS_WITH_AS(argmax_match_count(Tensor::empty({64, 0}), labels),
+                       doctest::Contains("has no classes"), Error);
 }

@@ -123,6 +123,31 @@ TEST_CASE("StagingRing: a region that would overlap nothing in flight never wait
   CHECK(h.ring.in_flight() <= 3);
 }
 
+TEST_CASE("StagingRing waits for the oldest copy when max_in_flight copies are in flight") {
+  StagingRing<FakeFence> ring(1 << 16, /*max_in_flight=*/3);
+  Log log;
+  std::vector<std::shared_ptr<FakeCopy>> copies;
+  const auto stage = [&](std::size_t bytes) {
+    const auto r = ring.reserve(bytes, [&](FakeFence&& f) { log.retired.push_back(f.copy->id); });
+    auto copy = std::make_shared<FakeCopy>();
+    copy->id = int(copies.size());
+    copies.push_back(copy);
+    ring.commit(FakeFence{copy, &log});
+    return r;
+  };
+  // Tiny copies far from overlapping anything: the fourth and fifth still wait, each for the
+  // oldest, and the ring keeps its order through the circular buffer's wrap.
+  for (int i = 0; i < 3; ++i) CHECK(stage(10).waits == 0);
+  CHECK(stage(10).waits == 1);
+  CHECK(stage(10).waits == 1);
+  CHECK(log.waited == std::vector<int>{0, 1});
+  copies[2]->done = true;  // the oldest now: let go without a wait
+  CHECK(stage(10).waits == 0);
+  CHECK(log.retired == std::vector<int>{0, 1, 2});
+  CHECK(ring.in_flight() == 3);
+  CHECK(stage(10).offset == 6 * 256);
+}
+
 TEST_CASE("StagingRing: a failed wait leaves the ring as it was") {
   Harness h(4096);
   h.stage(2048);
@@ -153,4 +178,5 @@ TEST_CASE("StagingRing: cancel gives the region back; bad sizes and capacities r
                        doctest::Contains("a region of 2049 bytes"), elegy::Error);
   CHECK_THROWS_AS(StagingRing<FakeFence>(100), elegy::Error);
   CHECK_THROWS_AS(StagingRing<FakeFence>(1000), elegy::Error);  // not a multiple of 256
+  CHECK_THROWS_AS(StagingRing<FakeFence>(4096, 0), elegy::Error);
 }

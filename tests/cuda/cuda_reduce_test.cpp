@@ -364,8 +364,30 @@ TEST_CASE("cuda: argmax_matches (ArgMaxMatches) equals the CPU's: label dtypes, 
           const std::vector<float> got =
               argmax_matches(s.to(kGpu), l.to(kGpu)).to(Device::cpu()).to_vector<float>();
           CHECK(got == want);
+          // ArgMaxMatchCount: one block up to 32768 scores, else blocks and a second launch.
+          CHECK(argmax_match_count(s.to(kGpu), l.to(kGpu)).to(Device::cpu()).item<float>() ==
+                argmax_match_count(s, l).item<float>());
         }
       }
     }
   }
+}
+
+TEST_CASE("cuda: argmax_match_count (ArgMaxMatchCount) over many blocks, and no rows" *
+          doctest::skip(kNoGpu)) {
+  // 300,001 rows of 7: 65 blocks' counts added by a second launch; the count (about half the
+  // rows hit) is exact.
+  const std::int64_t rows = 300001;
+  const Tensor scores = random::normal(Key(21), {rows, 7});
+  std::vector<std::int32_t> labels =
+      random::randint(Key(22), {rows}, 0, 7, DType::i32).to_vector<std::int32_t>();
+  const std::vector<std::int32_t> best = argmax(scores, -1).to_vector<std::int32_t>();
+  for (std::size_t r = 0; r < labels.size(); r += 2) labels[r] = best[r];
+  const Tensor l = Tensor::from_vector(labels, Shape{rows});
+  const float want = argmax_match_count(scores, l).item<float>();
+  CHECK(want >= float(rows / 2));
+  CHECK(argmax_match_count(scores.to(kGpu), l.to(kGpu)).to(Device::cpu()).item<float>() == want);
+  const Tensor none = argmax_match_count(Tensor::empty({0, 3}, DType::f32, kGpu),
+                                         Tensor::empty({0}, DType::i32, kGpu));
+  CHECK(none.to(Device::cpu()).item<float>() == 0.0f);
 }

@@ -57,10 +57,24 @@ TEST_CASE("cuda: host -> GPU copies of any size arrive whole through the staging
   }
 }
 
+// Some tens of milliseconds of GEMMs queued on the GPU (entries kept near 1); returns the
+// result, whose read waits for them.
+Tensor queue_gemms(const Tensor& a, int count) {
+  Tensor busy = a;
+  for (int i = 0; i < count; ++i) busy = matmul(a, busy) * (1.0 / 64);
+  return busy;
+}
+
 TEST_CASE("cuda: a host buffer may be rewritten as soon as its copy to the GPU returns" *
           doctest::skip(kNoGpu)) {
-  // One host buffer, rewritten after each copy: 300 copies of 64 KiB (over a lap of the ring)
-  // queued behind each other. Each GPU tensor must hold what the buffer held at its copy.
+  // One host buffer, rewritten after each copy: 300 copies of 64 KiB (over a lap of the 16 MiB
+  // ring) queued behind GEMMs, so the ring laps onto regions whose copies have not run: the
+  // host must wait for them (the staging waits grow), and each GPU tensor must hold what the
+  // buffer held at its copy.
+  const Tensor a = random::normal(Key(2), {4096, 4096}).to(kGpu);
+  (void)sum(a).item<float>();
+  const Tensor busy = queue_gemms(a, 20);
+  const CudaStagingStats before = cuda_staging_stats();
   const std::int64_t n = 64 << 10;
   Tensor host = Tensor::empty(Shape{n}, DType::u8);
   std::vector<Tensor> on_gpu;
@@ -69,6 +83,10 @@ TEST_CASE("cuda: a host buffer may be rewritten as soon as its copy to the GPU r
     for (std::int64_t j = 0; j < n; ++j) p[j] = std::uint8_t((i + 3 * j) & 255);
     on_gpu.push_back(host.to(kGpu));
   }
+  const CudaStagingStats after = cuda_staging_stats();
+  CHECK(after.copies - before.copies == 300);
+  CHECK(after.waits > before.waits);
+  (void)sum(busy).item<float>();
   std::int64_t bad = 0;
   for (std::uint32_t i = 0; i < 300; ++i) {
     const Tensor got = on_gpu[i].to(Device::cpu());
@@ -82,11 +100,10 @@ TEST_CASE("cuda: a copy to the GPU queued behind its work does not wait for it" 
           doctest::skip(kNoGpu)) {
   const Tensor a = random::normal(Key(1), {4096, 4096}).to(kGpu);
   (void)sum(a).item<float>();  // the GPU idle again
-  // Some tens of milliseconds of GEMMs queued (scaled to keep their entries near 1), then a
-  // batch-sized copy (1 MiB).
-  Tensor busy = a;
-  for (int i = 0; i < 20; ++i) busy = matmul(a, busy) * (1.0 / 64);
-  const Tensor host = pattern_bytes(1 << 20, 9);
+  // GEMMs queued, then a large batch's copy (6 MiB: the driver's own staging of pageable
+  // memory waits for the stream at that size).
+  const Tensor busy = queue_gemms(a, 20);
+  const Tensor host = pattern_bytes(6 << 20, 9);
   const std::uint64_t waits = cuda_host_waits();
   const CudaStagingStats before = cuda_staging_stats();
   const auto start = std::chrono::steady_clock::now();
@@ -97,7 +114,7 @@ TEST_CASE("cuda: a copy to the GPU queued behind its work does not wait for it" 
   CHECK(cuda_host_waits() == waits + 1);  // item()'s read only
   CHECK(cuda_staging_stats().waits == before.waits);
   // Not a speed bar: a copy that waited for the GEMMs would take as long as they do. Here it
-  // returns within a small fraction of them (about 0.1 ms against tens of ms on an H100).
+  // returns within a small fraction of them (about 1 ms against tens of ms on an H100).
   const double copy_ms = std::chrono::duration<double, std::milli>(copied - start).count();
   const double queued_ms = std::chrono::duration<double, std::milli>(finished - start).count();
   MESSAGE("copy returned after " << copy_ms << " ms; the queued work took " << queued_ms << " ms");

@@ -24,7 +24,7 @@ struct TwoLayers : nn::Module {
 
 }  // namespace
 
-TEST_CASE("a train step fuses its L2 term, log means and accuracy hits and runs no Fill") {
+TEST_CASE("a train step fuses its L2 term, log means and accuracy count and runs no Fill") {
   Model model({.module = TwoLayers(),
                .loss = {losses::SparseCategoricalCrossentropy({.from_logits = true}),
                         regularizers::GlobalL2(1e-3)},
@@ -41,13 +41,15 @@ TEST_CASE("a train step fuses its L2 term, log means and accuracy hits and runs 
   // Four parameter tensors: each gets its L2 term's 2 g p folded into the data loss's
   // gradient, all four by one MulAddMany. The three loss logs (the loss, its two terms) add into
   // their running totals and are read out by one RunningMeans, the accuracy's {total, count} by
-  // another; the accuracy's hits are one ArgMaxMatches; the L2 term is one SumSquaresMany over the
-  // four tensors.
+  // another; the accuracy's hits are counted by one ArgMaxMatchCount (no hits vector and Sum);
+  // the L2 term is one SumSquaresMany over the four tensors.
   CHECK(k.count(Op::MulAddMany) == 1);  // (the four folds in one kernel at the backward's end)
   CHECK(k.count(Op::MulAdd) == 0);
   CHECK(k.count(Op::RunningMeans) == 2);
-  CHECK(k.count(Op::ArgMaxMatches) == 1);
-  CHECK(k.count(Op::ArgMax) + k.count(Op::Equal) + k.count(Op::Cast) == 0);
+  CHECK(k.count(Op::ArgMaxMatchCount) == 1);
+  CHECK(k.count(Op::ArgMaxMatches) + k.count(Op::ArgMax) + k.count(Op::Equal) + k.count(Op::Cast) ==
+        0);
+
   CHECK(k.count(Op::SumSquaresMany) == 1);
   CHECK(k.count(Op::SumSquares) == 0);
   CHECK(k.count(Op::DivNoNan) == 0);
