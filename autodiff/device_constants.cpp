@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <cstring>
 #include <mutex>
+#include <optional>
 #include <unordered_map>
 
 #include "elegy/autodiff/ops_creation.hpp"
@@ -31,7 +32,19 @@ struct KeyHash {
 struct Cache {
   std::mutex mutex;
   std::unordered_map<Key, Tensor, KeyHash> constants;
+  // Each float constant's storage -> its key and its value as its dtype holds it (emptied with
+  // `constants`; by storage, not address: every meta tensor has the same address).
+  struct Known {
+    Key key;
+    double value;
+  };
+  std::unordered_map<const Storage*, Known> values;
 };
+
+// `value` rounded to `dtype` (what scalar() stores), for the floating dtypes the fold handles.
+double as_stored(double value, DType dtype) {
+  return dtype == DType::f32 ? double(float(value)) : value;
+}
 
 Cache& cache() {
   // Leaked on purpose: releasing GPU blocks at static exit can run after the driver is gone.
@@ -64,12 +77,28 @@ Tensor device_constant(double value, DType dtype, Device device) {
     CaptureSuspended now;  // (written now, not by a graph that may never launch)
     t = scalar(value, dtype, device);
     std::lock_guard lock(c.mutex);
-    if (c.constants.size() >= kMaxConstants) evicted.swap(c.constants);
-    t = c.constants.emplace(key, t).first->second;
+    if (c.constants.size() >= kMaxConstants) {
+      evicted.swap(c.constants);
+      c.values.clear();
+    }
+    const auto [it, made] = c.constants.emplace(key, t);
+    t = it->second;
+    if (made && (dtype == DType::f32 || dtype == DType::f64))
+      c.values[t.storage().get()] = {key, as_stored(value, dtype)};
   }
   // A replay reads it again, even once the cache has started over.
   if (StepRecording* recording = StepRecording::current()) recording->keep(t);
   return t;
+}
+
+std::optional<double> device_constant_value(const Tensor& t) {
+  if (!t.defined() || t.device().is_cpu() || t.ndim() != 0 || t.node() != nullptr) return {};
+  Cache& c = cache();
+  std::lock_guard lock(c.mutex);
+  const auto it = c.values.find(t.storage().get());
+  // (The constant's own dtype at its own place: a view of its buffer as another type is none.)
+  if (it == c.values.end() || it->second.key.dtype != t.dtype() || t.offset() != 0) return {};
+  return it->second.value;
 }
 
 }  // namespace elegy::autodiff

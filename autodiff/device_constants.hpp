@@ -3,6 +3,8 @@
 // an H200, whose host spends ~5 µs on each); a step uses the same few constants every time.
 #pragma once
 
+#include <optional>
+
 #include "elegy/core/tensor.hpp"
 
 namespace elegy::autodiff {
@@ -13,5 +15,11 @@ namespace elegy::autodiff {
 // one handle; the tape accumulates out of place. At most 4096 constants are kept (then the cache
 // starts over).
 Tensor device_constant(double value, DType dtype, Device device);
+
+// The value of `t` when it is one of those constants (0-d, the cache's own storage, not a
+// tensor on the tape), as the constant's dtype holds it; else nothing. Products of two such
+// constants are made on the host (ops_elementwise.cpp's mul): a training step's backward scales
+// its seed (the constant 1) by constants, a kernel launch each on a GPU otherwise.
+std::optional<double> device_constant_value(const Tensor& t);
 
 }  // namespace elegy::autodiff

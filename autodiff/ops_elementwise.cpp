@@ -412,8 +412,27 @@ Tensor sub(const Tensor& a, const Tensor& b) {
   return out;
 }
 
+namespace {
+
+// a * b when both are shared constants of one float dtype on one accelerator
+// (device_constants.hpp): the product as the Mul kernel rounds it (one IEEE multiply in the
+// dtype), made on the host as another constant, so no kernel runs. (A constant has no tape node:
+// nothing to record.)
+std::optional<Tensor> constant_product(const Tensor& a, const Tensor& b) {
+  if (a.device().is_cpu() || a.device() != b.device() || a.dtype() != b.dtype()) return {};
+  const std::optional<double> x = autodiff::device_constant_value(a);
+  if (!x) return {};
+  const std::optional<double> y = autodiff::device_constant_value(b);
+  if (!y) return {};
+  const double product = a.dtype() == DType::f32 ? double(float(*x) * float(*y)) : *x * *y;
+  return autodiff::device_constant(product, a.dtype(), a.device());
+}
+
+}  // namespace
+
 Tensor mul(const Tensor& a, const Tensor& b) {
   check_both_defined("mul", a, b);
+  if (std::optional<Tensor> folded = constant_product(a, b)) return *std::move(folded);
   Binary p;
   const DType t = promote_types(a.dtype(), b.dtype());
   prepare("mul", a, b, t, p);

@@ -62,6 +62,40 @@ TEST_CASE("a constant made while a step is recorded is kept by the recording, no
   CHECK(made_before.storage().use_count() == 2);
 }
 
+TEST_CASE("a product of two constants is a constant made on the host, with the Mul's bits") {
+  // (On the meta device no kernel runs at all: what shows the fold is that the product is the
+  // shared constant of its value, not a new tensor.)
+  using autodiff::device_constant_value;
+  const Device meta = Device::meta();
+  // f32: one float multiply, the CPU Mul kernel's result.
+  const Tensor a = device_constant(0.1, DType::f32, meta);
+  CHECK(device_constant_value(a) == double(0.1f));
+  const float want = (scalar(0.1) * 3.0).item<float>();
+  const Tensor p = a * 3.0;
+  CHECK(p.storage() == device_constant(double(want), DType::f32, meta).storage());
+  CHECK(device_constant_value(p) == double(want));
+  // The backward's seed scaled twice (the mean's 1/n, then the L2 term's 2 l2).
+  const Tensor seed = device_constant(1.0, DType::f32, meta);
+  const Tensor twice = (seed * (1.0 / 64)) * (2.0 * 1e-3);
+  const float twice_cpu = ((scalar(1.0) * (1.0 / 64)) * (2.0 * 1e-3)).item<float>();
+  CHECK(device_constant_value(twice) == double(twice_cpu));
+  CHECK(twice.storage() == device_constant(double(twice_cpu), DType::f32, meta).storage());
+  // f64: the double product.
+  const Tensor d = device_constant(0.1, DType::f64, meta) * 3.0;
+  CHECK(device_constant_value(d) == 0.1 * 3.0);
+  CHECK(d.dtype() == DType::f64);
+  // Not folded: a tensor that is not a constant, mixed dtypes (the promoting Mul runs), CPU
+  // scalars (written directly), a view of a constant of another shape.
+  const Tensor x = ones(Shape{}, DType::f32, meta);
+  CHECK_FALSE(device_constant_value(x));
+  CHECK_FALSE(device_constant_value(x * 3.0));
+  const Tensor mixed = a * device_constant(3.0, DType::f64, meta);
+  CHECK(mixed.dtype() == DType::f64);
+  CHECK_FALSE(device_constant_value(mixed));
+  CHECK_FALSE(device_constant_value(scalar(2.0)));
+  CHECK_FALSE(device_constant_value(reshape(a, Shape{1})));
+}
+
 TEST_CASE("cuda: shared constants hold their values through ops and training" *
           doctest::skip(!cuda_available())) {
   const Device gpu = Device::cuda();
@@ -71,4 +105,8 @@ TEST_CASE("cuda: shared constants hold their values through ops and training" *
   CHECK(device_constant(2.0, DType::f32, gpu).to(Device::cpu()).item<float>() == 2.0f);
   CHECK(device_constant(-0.0, DType::f32, gpu).to(Device::cpu()).item<float>() == 0.0f);
   CHECK(std::signbit(device_constant(-0.0, DType::f32, gpu).to(Device::cpu()).item<float>()));
+  // A product folded on the host holds what the GPU's Mul gives.
+  const Tensor folded = device_constant(0.1, DType::f32, gpu) * 3.0;
+  const Tensor launched = Tensor::from_vector(std::vector<float>{0.1f}, Shape{}).to(gpu) * 3.0;
+  CHECK(folded.to(Device::cpu()).item<float>() == launched.to(Device::cpu()).item<float>());
 }
