@@ -5,7 +5,6 @@
 #include <limits>
 
 #include "elegy/autodiff/kernel_call.hpp"
-#include "elegy/autodiff/ops_creation.hpp"
 #include "elegy/autodiff/ops_reduce.hpp"
 #include "elegy/autodiff/ops_shape.hpp"
 #include "elegy/core/views.hpp"
@@ -41,7 +40,6 @@ MatchOperands match_operands(const char* op, const Tensor& y_pred, const Tensor&
               " has too many classes for int32 indices");
   MatchOperands m;
   m.rows = labels.numel();
-  if (m.rows == 0) return m;
   m.scores =
       views::reshape(y_pred.is_contiguous() ? y_pred.detached() : y_pred.detached().contiguous(),
                      Shape{m.rows, classes});
@@ -78,7 +76,6 @@ Tensor argmax_matches(const Tensor& y_pred, const Tensor& labels) {
 Tensor argmax_match_count(const Tensor& y_pred, const Tensor& labels) {
   constexpr const char* kOp = "argmax_match_count";
   const MatchOperands m = match_operands(kOp, y_pred, labels);
-  if (m.rows == 0) return zeros({}, DType::f32, labels.device());
   const Tensor out = Tensor::empty(Shape{}, DType::f32, labels.device());
   kernels::run(kOp, kernels::Op::ArgMaxMatchCount, y_pred.dtype(), match_args(m, out));
   return out;

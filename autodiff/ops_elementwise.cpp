@@ -425,6 +425,7 @@ std::optional<Tensor> constant_product(const Tensor& a, const Tensor& b) {
   const std::optional<double> y = autodiff::device_constant_value(b);
   if (!y) return {};
   const double product = a.dtype() == DType::f32 ? double(float(*x) * float(*y)) : *x * *y;
+  if (std::isnan(product)) return {};  // (the host keeps a NaN's payload, a GPU may not)
   return autodiff::device_constant(product, a.dtype(), a.device());
 }
 

@@ -169,9 +169,11 @@ class CachingDeviceAllocator final : public Allocator {
           fail_out_of_memory("cuda allocator", what.str());
         fail("cuda allocator", what.str());  // (a fault of earlier work, seen by the wait, ...)
       }
+      // (Recorded first: should the host have no memory for the entry, the block is lost to
+      // this process, but the stats stay true.)
+      capture->live.emplace(p, nbytes);
       std::lock_guard lock(mutex_);
       note_in_use(std::int64_t(nbytes));
-      capture->live.emplace(p, nbytes);
       return p;
     }
     cudaError_t status = cudaMallocAsync(&p, block, stream_);

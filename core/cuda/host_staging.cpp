@@ -76,6 +76,11 @@ Staging& staging(int index) {
 bool ensure_ring(Staging& st) {
   if (st.ring) return true;
   if (st.unavailable) return false;
+  // The host memory first (a bad_alloc then leaks no pinned memory), with room for every event
+  // there can be (those in flight and the one in hand): a fence's event goes back to the spares
+  // after the ring has moved on, where an allocation failure would lose it.
+  auto ring = std::make_unique<StagingRing<EventFence>>(kStagingBytes);
+  st.spare_events.reserve(StagingRing<EventFence>::kMaxInFlight + 1);
   void* p = nullptr;
   if (cudaMallocHost(&p, kStagingBytes) != cudaSuccess) {
     cudaGetLastError();
@@ -83,7 +88,7 @@ bool ensure_ring(Staging& st) {
     return false;
   }
   st.pinned = static_cast<char*>(p);
-  st.ring = std::make_unique<StagingRing<EventFence>>(kStagingBytes);
+  st.ring = std::move(ring);
   st.stats.capacity_bytes = kStagingBytes;
   return true;
 }

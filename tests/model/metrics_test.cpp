@@ -115,6 +115,41 @@ TEST_CASE("metrics: states accumulate across batches and reset to init") {
         doctest::Approx(3.0 + 1.0));
 }
 
+TEST_CASE("metrics: SparseCategoricalAccuracy's count of hits equals its weighted path") {
+  // Unweighted batches count their hits in one kernel (argmax_match_count); weights of one take
+  // the per-sample path (hits * weights, summed): the states must hold the same bits.
+  metrics::SparseCategoricalAccuracy acc;
+  Tree counted, weighted;
+  for (std::uint32_t b = 0; b < 4; ++b) {
+    const std::int64_t rows = 100 + 37 * b;
+    const Tensor pred = random::normal(Key(b + 1), {rows, 5});
+    // Every third label is the argmax: well over a fifth of the rows hit.
+    std::vector<std::int32_t> labels =
+        random::randint(Key(b + 11), {rows}, 0, 5, DType::i32).to_vector<std::int32_t>();
+    const std::vector<std::int32_t> best = argmax(pred, -1).to_vector<std::int32_t>();
+    for (std::size_t r = 0; r < labels.size(); r += 3) labels[r] = best[r];
+    const Tensor y = Tensor::from_vector(labels, Shape{rows});
+    const LossArgs plain = batch(y, pred), ones_weighted = batch(y, pred, ones({rows}));
+    if (b == 0) {
+      counted = acc.init(plain);
+      weighted = acc.init(plain);
+    }
+    counted = acc.update(counted, plain);
+    weighted = acc.update(weighted, ones_weighted);
+    CHECK(counted["total"].tensor().item<float>() == weighted["total"].tensor().item<float>());
+    CHECK(counted["count"].tensor().item<float>() == weighted["count"].tensor().item<float>());
+  }
+  CHECK(acc.result(counted).item<float>() == acc.result(weighted).item<float>());
+  CHECK(acc.result(counted).item<float>() > 0.3f);
+  // A class weight of one everywhere takes the weighted path too: the same ratio.
+  LossArgs classed = batch(Tensor::from_vector<std::int32_t>({0, 1, 1}, {3}),
+                           f2({0.9f, 0.1f, 0.2f, 0.8f, 0.6f, 0.4f}, 3, 2));
+  const double plain_ratio = once(acc, classed);
+  classed.class_weight = ones({2});
+  CHECK(once(acc, classed) == plain_ratio);
+  CHECK(plain_ratio == doctest::Approx(2.0 / 3));
+}
+
 TEST_CASE("metrics: the collection names uniquely; running means weigh by batch size") {
   metrics::Metrics set({metrics::Accuracy(), metrics::Accuracy(), metrics::MeanSquaredError()});
   const LossArgs a = batch(f2({1, 2}, 2, 1), f2({1, 3}, 2, 1));
