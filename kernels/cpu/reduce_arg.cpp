@@ -156,18 +156,27 @@ void arg_kernel(const KernelArgs& a) {
 
 // ArgMaxMatches: 1.0f where a row's ArgMax (searched as arg_kernel searches a dense run) is the
 // row's label, else 0.0f. Labels of type L, any stride.
-template <class T, class L>
-void argmax_matches_rows(const KernelArgs& a) {
+// The rows of dense [R, K] scores (in[0]) and their labels (in[1], any stride), as
+// for_rows(r0, r1, matches) over chunks of rows, where matches(r) says whether row r's ArgMax is
+// its label.
+template <class T, class L, class ForRows>
+void match_rows(const KernelArgs& a, ForRows&& for_rows) {
   const std::int64_t R = a.in[0].sizes[0], K = a.in[0].sizes[1];
   const T* src = static_cast<const T*>(a.in[0].data);
   const L* labels = static_cast<const L*>(a.in[1].data);
   const std::int64_t label_stride = a.in[1].strides[0];
+  const auto matches = [&](std::int64_t r) {
+    return std::int64_t(labels[r * label_stride]) == arg_contiguous<true>(src + r * K, K).index;
+  };
+  parallel_for(R, std::max<std::int64_t>(1, kChunk / K),
+               [&](std::int64_t r0, std::int64_t r1) { for_rows(r0, r1, matches); });
+}
+
+template <class T, class L>
+void argmax_matches_rows(const KernelArgs& a) {
   float* dst = static_cast<float*>(a.out.data);
-  parallel_for(R, std::max<std::int64_t>(1, kChunk / K), [&](std::int64_t r0, std::int64_t r1) {
-    for (std::int64_t r = r0; r < r1; ++r) {
-      const std::int64_t best = arg_contiguous<true>(src + r * K, K).index;
-      dst[r] = std::int64_t(labels[r * label_stride]) == best ? 1.0f : 0.0f;
-    }
+  match_rows<T, L>(a, [&](std::int64_t r0, std::int64_t r1, const auto& matches) {
+    for (std::int64_t r = r0; r < r1; ++r) dst[r] = matches(r) ? 1.0f : 0.0f;
   });
 }
 
@@ -182,15 +191,10 @@ void argmax_matches_kernel(const KernelArgs& a) {
 // that is the bits of any float sum of the 0/1 hits.
 template <class T, class L>
 void argmax_match_count_rows(const KernelArgs& a) {
-  const std::int64_t R = a.in[0].sizes[0], K = a.in[0].sizes[1];
-  const T* src = static_cast<const T*>(a.in[0].data);
-  const L* labels = static_cast<const L*>(a.in[1].data);
-  const std::int64_t label_stride = a.in[1].strides[0];
   std::atomic<std::int64_t> hits{0};
-  parallel_for(R, std::max<std::int64_t>(1, kChunk / K), [&](std::int64_t r0, std::int64_t r1) {
+  match_rows<T, L>(a, [&](std::int64_t r0, std::int64_t r1, const auto& matches) {
     std::int64_t mine = 0;
-    for (std::int64_t r = r0; r < r1; ++r)
-      mine += std::int64_t(labels[r * label_stride]) == arg_contiguous<true>(src + r * K, K).index;
+    for (std::int64_t r = r0; r < r1; ++r) mine += matches(r);
     hits.fetch_add(mine, std::memory_order_relaxed);
   });
   *static_cast<float*>(a.out.data) = float(hits.load());

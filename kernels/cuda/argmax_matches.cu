@@ -1,8 +1,9 @@
 // ArgMaxMatches on CUDA: 1.0f where the ArgMax of a row of dense [R, K] scores is the row's
-// label (int32, int64 or uint8, any stride), else 0.0f. A warp per row: each lane keeps the best
-// (value, index) of every 32nd element, then a shuffle tree combines them with the ArgMax
-// reducer's total order (reduce_common.cuh: the first maximum, a NaN the maximum), so the index
-// compared is the one the ArgMax kernel returns. ArgMaxMatchCount counts those rows (below).
+// label (int32, int64 or uint8, any stride), else 0.0f. A warp per row (row_matches): each lane
+// keeps the best (value, index) of every 32nd element, then a shuffle tree combines them with
+// the ArgMax reducer's total order (reduce_common.cuh: the first maximum, a NaN the maximum), so
+// the index compared is the one the ArgMax kernel returns. ArgMaxMatchCount counts those rows
+// (below).
 #include <algorithm>
 #include <cstdint>
 
@@ -28,20 +29,29 @@ struct ArgMaxCombine {
   }
 };
 
+// Whether row r's ArgMax is its label, in lane 0: each lane keeps the best of every 32nd score,
+// then a shuffle tree combines them. Every lane of the warp must call it.
+template <class T, class L>
+__device__ bool row_matches(const T* scores, std::int64_t r, std::int64_t K, const L* labels,
+                            std::int64_t label_stride, int lane) {
+  using Rd = ArgReducer<true, T, false>;
+  const T* row = scores + r * K;
+  typename Rd::Acc best = Rd::identity();
+  for (std::int64_t j = lane; j < K; j += kWarp) best = Rd::combine(best, Rd::load(row[j], j));
+  best = warp_reduce(best, ArgMaxCombine<T>{});
+  return std::int64_t(labels[r * label_stride]) == best.index;
+}
+
 template <class T, class L>
 __global__ void argmax_matches_kernel(const T* scores, std::int64_t R, std::int64_t K,
                                       const L* labels, std::int64_t label_stride, float* out) {
-  using Rd = ArgReducer<true, T, false>;
   const int lane = int(threadIdx.x) % kWarp;
   const std::int64_t step = std::int64_t(gridDim.x) * kRowsPerBlock;
   // (r is the same for the whole warp: every lane reaches the shuffles.)
   for (std::int64_t r = std::int64_t(blockIdx.x) * kRowsPerBlock + threadIdx.x / kWarp; r < R;
        r += step) {
-    const T* row = scores + r * K;
-    typename Rd::Acc best = Rd::identity();
-    for (std::int64_t j = lane; j < K; j += kWarp) best = Rd::combine(best, Rd::load(row[j], j));
-    best = warp_reduce(best, ArgMaxCombine<T>{});
-    if (lane == 0) out[r] = std::int64_t(labels[r * label_stride]) == best.index ? 1.0f : 0.0f;
+    const bool hit = row_matches(scores, r, K, labels, label_stride, lane);
+    if (lane == 0) out[r] = hit ? 1.0f : 0.0f;
   }
 }
 
@@ -83,18 +93,14 @@ template <class T, class L>
 __global__ void argmax_match_count_kernel(const T* scores, std::int64_t R, std::int64_t K,
                                           const L* labels, std::int64_t label_stride,
                                           unsigned long long* partial, float* out) {
-  using Rd = ArgReducer<true, T, false>;
   const int lane = int(threadIdx.x) % kWarp;
   const std::int64_t step = std::int64_t(gridDim.x) * kRowsPerBlock;
   unsigned long long hits = 0;  // (lane 0's of each warp; the others stay 0)
   // (r is the same for the whole warp: every lane reaches the shuffles.)
   for (std::int64_t r = std::int64_t(blockIdx.x) * kRowsPerBlock + threadIdx.x / kWarp; r < R;
        r += step) {
-    const T* row = scores + r * K;
-    typename Rd::Acc best = Rd::identity();
-    for (std::int64_t j = lane; j < K; j += kWarp) best = Rd::combine(best, Rd::load(row[j], j));
-    best = warp_reduce(best, ArgMaxCombine<T>{});
-    if (lane == 0 && std::int64_t(labels[r * label_stride]) == best.index) ++hits;
+    const bool hit = row_matches(scores, r, K, labels, label_stride, lane);
+    if (lane == 0 && hit) ++hits;
   }
   hits = block_all_reduce(hits, AddCounts{});  // (every thread of the block calls it)
   if (threadIdx.x != 0) return;
