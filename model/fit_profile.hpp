@@ -3,7 +3,8 @@
 // (copying the batch in, running the step: on a GPU the time to enqueue its kernels, and reading
 // its logs back: on a GPU the wait for the device), the running means of the logs, and the
 // callbacks (the progress bar among them); validation is timed as a whole. It also counts the
-// kernels each step runs on fit's thread (on a GPU, launches). For comparing the loop
+// kernels each step runs on fit's thread (on a GPU, launches) and, with a GPU visible, the
+// host's waits for it and the staging ring's (cuda:0's). For comparing the loop
 // with the bare step of bench/train (on a GPU host fit's steps measured 10x the bare step's time).
 #pragma once
 
@@ -13,6 +14,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "elegy/core/device.hpp"
 #include "elegy/kernels/dispatch.hpp"
 
 namespace elegy::detail {
@@ -57,6 +59,11 @@ class FitProfile {
     if (!enabled_) return;
     last_ = Clock::now();
     last_kernels_ = kernels::kernels_run_by_this_thread();
+    gpu_ = cuda_available();
+    if (gpu_) {
+      host_waits_ = cuda_host_waits();
+      staging_waits_ = cuda_staging_stats().waits;
+    }
   }
   void step_done() { ++steps_; }
 
@@ -72,6 +79,14 @@ class FitProfile {
                  seconds_[kCopyIn] * per, seconds_[kStep] * per, seconds_[kLogs] * per,
                  seconds_[kMeans] * per, seconds_[kCallbacks] * per, seconds_[kValidation] * 1e3,
                  kernels_per_step(kStep), all_kernels_per_step());
+    // On a GPU: how often the host waited for it (a step should wait once, for its logs) and
+    // how often a copy in waited for the staging ring (never, unless the host runs a ring ahead).
+    if (gpu_ && steps_ > 0)
+      std::fprintf(stderr,
+                   "[fit profile] epoch %d on cuda:0: host waits per step %.2f, staging-ring "
+                   "waits %llu\n",
+                   epoch + 1, double(cuda_host_waits() - host_waits_) / double(steps_),
+                   static_cast<unsigned long long>(cuda_staging_stats().waits - staging_waits_));
   }
 
  private:
@@ -96,6 +111,8 @@ class FitProfile {
   std::uint64_t kernels_[kParts] = {};
   std::uint64_t last_kernels_ = 0;
   std::int64_t steps_ = 0;
+  bool gpu_ = false;
+  std::uint64_t host_waits_ = 0, staging_waits_ = 0;  // at start()
 };
 
 }  // namespace elegy::detail
