@@ -30,6 +30,9 @@ constexpr std::size_t kStagingBytes = std::size_t(16) << 20;
 // Pieces of at least two chunks are copied into the ring by the thread pool, a chunk per task.
 constexpr std::size_t kParallelChunk = std::size_t(512) << 10;
 
+// The op a failed wait for a staged copy names.
+constexpr const char* kRingOp = "host -> cuda copy (the staging ring's oldest copy)";
+
 // The event recorded after a region's copy.
 struct EventFence {
   cudaEvent_t event = nullptr;
@@ -39,14 +42,12 @@ struct EventFence {
     if (status == cudaSuccess) return true;
     cudaGetLastError();  // (left set, the next kernel's launch check would be blamed for it)
     if (status == cudaErrorNotReady) return false;
-    check(int(status), "cudaEventQuery", "host -> cuda copy (the staging ring's oldest copy)");
+    check(int(status), "cudaEventQuery", kRingOp);
     return false;  // (not reached: check raised)
   }
   void wait() const {
     note_host_wait();
-    ELEGY_CUDA_CHECK(cudaEventSynchronize(event),
-                     "host -> cuda copy (waiting for the staging "
-                     "ring's oldest copy)");
+    ELEGY_CUDA_CHECK(cudaEventSynchronize(event), kRingOp);
   }
 };
 
