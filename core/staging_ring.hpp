@@ -7,7 +7,7 @@
 // The ring knows nothing of CUDA: `Fence` is any default-constructible, movable type with
 //   bool done();   // the copy has finished (never blocks)
 //   void wait();   // blocks until it has
-// either of which may throw (the ring is then unchanged). So the tests drive it with fences of
+// either of which may throw (the ring then hands nothing out). So the tests drive it with fences of
 // their own. Its bookkeeping allocates once, when it is made: committing a queued copy cannot
 // fail.
 #pragma once
@@ -51,7 +51,8 @@ class StagingRing {
   // `bytes` (1 to max_region()) bytes no copy in flight reads. Regions whose copy has finished
   // are let go first; then, oldest first, it waits for those it still overlaps (and for the
   // oldest when max_in_flight copies are in flight). `on_retired(Fence&&)` receives each let-go
-  // fence (to recycle it). A fence that throws leaves the ring as it was.
+  // fence (to recycle it). A fence that throws hands nothing out (what was let go before it was
+  // done).
   template <class OnRetired>
   Reserved reserve(std::size_t bytes, OnRetired&& on_retired) {
     ELEGY_CHECK(bytes >= 1 && bytes <= max_region(), "StagingRing::reserve", "a region of ", bytes,
