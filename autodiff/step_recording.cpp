@@ -734,7 +734,8 @@ void StepRecording::write_keys(std::span<const Key> draws) const {
     key_words_[2 * j + 1] = draws[j].words()[1];
   }
   if (!graphs_ || draws.empty()) return;
-  // (Pageable memory: the copy stages it before returning, so the next replay may rewrite it.)
+  // (The copy stages the words in pinned memory before it returns, so the next replay may
+  // rewrite them: core/cuda/host_staging.cpp.)
   for (const auto& [device, table] : graphs_->key_tables) {
     kernels::KernelArgs args;
     args.out = buffer_view(table);

@@ -147,9 +147,9 @@ class StepRecording final : public StepObserver, public kernels::KernelObserver 
   // reason kept, and its halves are tried at the next replays (graph_segments.hpp's split_refused),
   // until only runs too short to cut are left kernel by kernel. (What a launcher raises during
   // the capture counts as a refusal; a capture that cannot even begin is not retried: its run
-  // stays kernel by kernel.) A replay that runs out
-  // of memory drops the graphs (their launchers' temporaries are out of the allocator's reach)
-  // and the later replays run kernel by kernel; graph_status says so.
+  // stays kernel by kernel.) A replay that runs out of memory drops the graphs (their
+  // launchers' temporaries are out of the allocator's reach) and the later replays run kernel
+  // by kernel; graph_status says so.
   void use_graphs(bool on);
   static constexpr std::size_t kMinGraphKernels = 3;
   struct GraphStatus {

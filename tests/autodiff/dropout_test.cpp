@@ -10,6 +10,7 @@
 
 #include "core/thread_count.hpp"
 #include "grad_check.hpp"
+#include "rng_kernel_args.hpp"
 
 using namespace elegy;
 using elegy::testing::host_uniform;
@@ -110,13 +111,7 @@ TEST_CASE("RNG kernels read their key from key_words when it is set (a replay's 
     CAPTURE(kernels::op_name(op));
     const auto run = [&](bool through_memory) {
       const Tensor out = Tensor::empty(x.shape());
-      kernels::KernelArgs args;
-      args.out = autodiff::buffer_view(out);
-      if (op == kernels::Op::Dropout) {
-        args.in[0] = autodiff::buffer_view(x);
-        args.num_inputs = 1;
-        args.scalar[0] = 0.6;
-      }
+      kernels::KernelArgs args = testing::rng_kernel_args(op, x, out);
       if (through_memory) {
         args.key_words = words;  // and a wrong key by value, which must not be used
         args.key[0] = 1;
@@ -125,7 +120,6 @@ TEST_CASE("RNG kernels read their key from key_words when it is set (a replay's 
         args.key[0] = words[0];
         args.key[1] = words[1];
       }
-      args.device = Device::cpu();
       kernels::run("test", op, DType::f32, args);
       return out.to_vector<float>();
     };

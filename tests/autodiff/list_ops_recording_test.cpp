@@ -87,28 +87,20 @@ TEST_CASE("a recording compares list ops' tables, and a replay reads its own cop
 TEST_CASE("a recording compares CopyMany's pieces") {
   const Tensor src = Tensor::from_vector(std::vector<float>{1, 2, 3, 4}, Shape{4});
   const Tensor dst = zeros(Shape{4});
-  Tensor unused;
-  const auto first = record(
-      src, dst,
-      [&] {
-        copy_many(dst, src, 8);
-        return Tensor();
-      },
-      unused);
-  const auto same = record(
-      src, dst,
-      [&] {
-        copy_many(dst, src, 8);
-        return Tensor();
-      },
-      unused);
-  const auto fewer = record(
-      src, dst,
-      [&] {
-        copy_many(dst, src, 4);
-        return Tensor();
-      },
-      unused);
+  // A recording of one CopyMany of the first `bytes` of src into dst.
+  const auto record_copy = [&](std::int64_t bytes) {
+    Tensor unused;
+    return record(
+        src, dst,
+        [&] {
+          copy_many(dst, src, bytes);
+          return Tensor();
+        },
+        unused);
+  };
+  const auto first = record_copy(8);
+  const auto same = record_copy(8);
+  const auto fewer = record_copy(4);
   CHECK(StepRecording::difference(*first, *same).empty());
   CHECK(StepRecording::difference(*first, *fewer).find("copy 0 of its list") != std::string::npos);
   overwrite(dst, {0, 0, 0, 0});

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "cuda/cuda_vs_cpu.hpp"
+#include "rng_kernel_args.hpp"
 
 using namespace elegy;
 using namespace elegy::cuda_test;
@@ -516,20 +517,13 @@ TEST_CASE("cuda: RNG kernels read their key from device memory when key_words is
     const auto run = [&](Device device) {
       const Tensor in = x.to(device);
       const Tensor out = Tensor::empty(x.shape(), DType::f32, device);
-      kernels::KernelArgs args;
-      args.out = autodiff::buffer_view(out);
-      if (op == kernels::Op::Dropout) {
-        args.in[0] = autodiff::buffer_view(in);
-        args.num_inputs = 1;
-        args.scalar[0] = 0.6;
-      }
+      kernels::KernelArgs args = testing::rng_kernel_args(op, in, out);
       if (device.is_cuda()) {
         args.key_words = static_cast<const std::uint32_t*>(table.address());
       } else {
         args.key[0] = key.words()[0];
         args.key[1] = key.words()[1];
       }
-      args.device = device;
       kernels::run("test", op, DType::f32, args);
       return out.to(Device::cpu()).to_vector<float>();
     };
